@@ -1,0 +1,69 @@
+"""`notewell` command line: parse, dispatch, and turn errors into one line.
+
+Each command lives in `app/commands/<name>.py` and exposes
+`add_parser(subparsers) -> argparse.ArgumentParser` and `run(args) -> int`.
+Heavy libraries are imported inside `run`, so `notewell --help` stays instant.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from typing import Sequence
+
+COMMANDS = ("gui", "index", "search", "serve", "token", "eval")
+
+
+class UsageError(Exception):
+    """Bad usage detected after parsing (exit code 2)."""
+
+
+def add_common_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--data-dir", metavar="DIR", help="where Notewell keeps its index and settings")
+    parser.add_argument("--chroma-url", metavar="URL", help="keep vectors on this Chroma server")
+    parser.add_argument("--debug", action="store_true", help="show tracebacks on errors")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="notewell",
+        description="Let an AI assistant search your own notes, privately, from your own computer.",
+    )
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name in COMMANDS:
+        module = importlib.import_module(f"app.commands.{name}")
+        command_parser = module.add_parser(sub)
+        add_common_options(command_parser)
+        command_parser.set_defaults(_run=module.run)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if not argv or (argv[0].startswith("-") and argv[0] not in ("-h", "--help")):
+        argv = ["gui", *argv]  # `notewell` alone opens the desktop app
+    args = parser.parse_args(argv)
+    try:
+        return int(args._run(args) or 0)
+    except UsageError as exc:
+        parser.exit(2, f"notewell: error: {exc}\n")
+    except KeyboardInterrupt:
+        print("Interrupted.", file=sys.stderr)
+        return 130
+    except Exception as exc:  # the one place every failure becomes one line
+        if args.debug:
+            raise
+        print(f"notewell: {_describe(exc)}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def _describe(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    return text
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

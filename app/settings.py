@@ -1,0 +1,113 @@
+"""The user's settings: one typed model, saved atomically as JSON in the data dir.
+
+Each field is declared once with its default, label and help text; the GUI builds
+its settings form from `SETTINGS_FIELDS`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+from indexer.embedding import DEFAULT_MODEL
+
+SETTINGS_FILE = "settings.json"
+
+
+def _setting(default: Any, label: str, help: str) -> Any:
+    if isinstance(default, list):
+        return field(default_factory=lambda: list(default), metadata={"label": label, "help": help})
+    return field(default=default, metadata={"label": label, "help": help})
+
+
+@dataclass
+class Settings:
+    folders: list[str] = _setting([], "Notes folders", "Folders Notewell indexes and watches.")
+    model: str = _setting(
+        DEFAULT_MODEL,
+        "Embedding model",
+        "A sentence-transformers model name or path. Changing it re-embeds every note.",
+    )
+    chroma_url: str = _setting(
+        "", "Chroma server URL", "Keep vectors on this Chroma server instead of this computer."
+    )
+    extensions: list[str] = _setting(
+        [".md", ".markdown", ".txt", ".org", ".rst", ".html", ".htm", ".pdf"],
+        "File types",
+        "File name endings that are read as notes.",
+    )
+    ignore_patterns: list[str] = _setting(
+        [], "Ignore patterns", "Extra gitignore-style patterns, on top of each folder's .notewellignore."
+    )
+    max_file_mb: float = _setting(20.0, "Size cap (MB)", "Files larger than this are skipped.")
+    host: str = _setting("127.0.0.1", "Host", "Address the local API listens on.")
+    port: int = _setting(3333, "Port", "Port of the local API.")
+    public_url: str = _setting(
+        "", "Own public URL", "Your own HTTPS URL (cloudflared, Tailscale Funnel, reverse proxy)."
+    )
+    ngrok_domain: str = _setting(
+        "", "ngrok domain", "Your free static ngrok domain, so the URL survives restarts."
+    )
+    ngrok_region: str = _setting("", "ngrok region", "Leave empty for the closest region.")
+    contact_email: str = _setting(
+        "", "Contact email", "Shown in the plugin manifest; defaults to a placeholder."
+    )
+    legal_url: str = _setting("", "Legal info URL", "Defaults to this server's /legal page.")
+    start_sharing_on_launch: bool = _setting(
+        False, "Start sharing on launch", "Open the tunnel when Notewell starts."
+    )
+    start_at_login: bool = _setting(False, "Start at login", "Launch Notewell when you log in.")
+
+    @classmethod
+    def load(cls, data_dir: Path) -> "Settings":
+        path = data_dir / SETTINGS_FILE
+        try:
+            raw = json.loads(path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            return cls()
+        except (OSError, ValueError) as exc:
+            raise SettingsError(
+                f"Could not read the settings in {path}: {exc}. Fix or delete that file."
+            ) from exc
+        known = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in raw.items() if k in known})
+
+    def save(self, data_dir: Path) -> None:
+        write_private_file(data_dir / SETTINGS_FILE, json.dumps(asdict(self), indent=2) + "\n")
+
+    def add_folders(self, folders: list[Path]) -> bool:
+        """Add absolute folder paths; True if anything changed."""
+        changed = False
+        for folder in folders:
+            text = str(folder.expanduser().resolve())
+            if text not in self.folders:
+                self.folders.append(text)
+                changed = True
+        return changed
+
+
+SETTINGS_FIELDS = [f for f in fields(Settings) if f.name != "folders"]
+
+
+class SettingsError(Exception):
+    pass
+
+
+def write_private_file(path: Path, text: str) -> None:
+    """Write atomically (temp file + rename) with mode 0600."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        os.fchmod(fd, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise

