@@ -1,0 +1,13 @@
+"""`notewell index` (being built)."""
+
+from __future__ import annotations
+
+import argparse
+
+
+def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
+    return sub.add_parser("index", help="(not available yet)")
+
+
+def run(args: argparse.Namespace) -> int:
+    raise RuntimeError("notewell index is not available yet")

@@ -1,0 +1,13 @@
+"""`notewell token` (being built)."""
+
+from __future__ import annotations
+
+import argparse
+
+
+def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
+    return sub.add_parser("token", help="(not available yet)")
+
+
+def run(args: argparse.Namespace) -> int:
+    raise RuntimeError("notewell token is not available yet")
