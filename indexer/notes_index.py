@@ -5,14 +5,21 @@
     results = index.search("tar extract", k=5, mode="hybrid")
     note = index.get_note(results[0].note_id)
     index.close()
+
+Writes (`sync`, `sync_files`) are serialised by one lock; searches run alongside.
 """
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 from typing import Callable, Sequence
 
+from .catalog import Catalog
 from .embedding import Embedder
+from .pipeline import Pipeline
+from .search import Searcher, SearchTuning, iso_time
+from .sources import SourceOptions
 from .types import (
     FolderStatus,
     NoteContent,
@@ -20,13 +27,28 @@ from .types import (
     SearchFilters,
     SearchMode,
     SearchResult,
+    SkippedFile,
     SyncSummary,
 )
+from .vectors import VectorStore
 
 ProgressCallback = Callable[[Progress], None]
 
+CATALOG_FILE = "catalog.sqlite3"
+CHROMA_DIR = "chroma"
+
 
 class NotesIndex:
+    def __init__(self, catalog: Catalog, vectors: VectorStore, embedder: Embedder, options: SourceOptions,
+                 tuning: SearchTuning = SearchTuning()) -> None:
+        self.catalog = catalog
+        self.vectors = vectors
+        self.embedder = embedder
+        self._stop = threading.Event()
+        self._write_lock = threading.Lock()
+        self.pipeline = Pipeline(catalog, vectors, embedder, options, should_stop=self._stop.is_set)
+        self.searcher = Searcher(catalog, vectors, embedder, tuning)
+
     @classmethod
     def open(
         cls,
@@ -34,15 +56,32 @@ class NotesIndex:
         embedder: Embedder,
         *,
         chroma_url: str | None = None,
-        source_options: object | None = None,
+        source_options: SourceOptions | None = None,
+        tuning: SearchTuning = SearchTuning(),
     ) -> "NotesIndex":
-        raise NotImplementedError
+        data_dir = Path(data_dir)
+        catalog = Catalog(data_dir / CATALOG_FILE)
+        vectors = VectorStore(path=None if chroma_url else data_dir / CHROMA_DIR, url=chroma_url)
+        return cls(catalog, vectors, embedder, source_options or SourceOptions(), tuning)
 
-    def sync(
-        self, folders: Sequence[Path], progress: ProgressCallback | None = None
-    ) -> SyncSummary:
-        """Bring the index up to date with `folders` (others are removed)."""
-        raise NotImplementedError
+    def sync(self, folders: Sequence[Path], progress: ProgressCallback | None = None) -> SyncSummary:
+        """Bring the index up to date with `folders` (folders not listed are removed)."""
+        with self._write_lock:
+            self._stop.clear()
+            return self.pipeline.sync(folders, progress)
+
+    def sync_files(self, folder: Path, paths: Sequence[Path]) -> SyncSummary:
+        """Re-index just these files of a folder (a watcher's batch)."""
+        with self._write_lock:
+            summary = SyncSummary()
+            self.pipeline.sync_files(str(Path(folder).resolve()), paths, summary)
+            self.pipeline.embed_pending(summary, lambda p: None)
+            self.pipeline._apply_vector_deletes()
+            return summary
+
+    def stop(self) -> None:
+        """Ask a running sync to stop at the next file or batch (it can resume later)."""
+        self._stop.set()
 
     def search(
         self,
@@ -51,13 +90,27 @@ class NotesIndex:
         mode: SearchMode = "hybrid",
         filters: SearchFilters | None = None,
     ) -> list[SearchResult]:
-        raise NotImplementedError
+        return self.searcher.search(query, k, mode, filters)
 
     def get_note(self, note_id: str) -> NoteContent | None:
-        raise NotImplementedError
+        found = self.catalog.note(note_id)
+        if found is None:
+            return None
+        folder, rel, title, text, modified, tags = found
+        return NoteContent(note_id, rel, folder, title, text, iso_time(modified), tags)
 
     def folder_status(self) -> list[FolderStatus]:
-        raise NotImplementedError
+        folders = self.catalog.folders()
+        out = []
+        for folder, files, chunks, pending, skipped, failed in self.catalog.folder_counts():
+            problems = [
+                SkippedFile(Path(folder), rel, f"{status}: {reason}")
+                for rel, status, reason in self.catalog.problems(folders[folder])
+            ]
+            out.append(FolderStatus(folder, files, chunks, pending, skipped, failed, problems))
+        return out
 
     def close(self) -> None:
-        raise NotImplementedError
+        self._stop.set()
+        with self._write_lock:
+            self.catalog.close()

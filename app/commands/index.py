@@ -1,13 +1,40 @@
-"""`notewell index` (being built)."""
+"""`notewell index FOLDER...`: add folders and bring the index up to date."""
 
 from __future__ import annotations
 
 import argparse
+import sys
+from pathlib import Path
 
 
 def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
-    return sub.add_parser("index", help="(not available yet)")
+    parser = sub.add_parser("index", help="add folders to Notewell and bring the index up to date")
+    parser.add_argument("folders", nargs="*", metavar="FOLDER", help="notes folders to add")
+    return parser
 
 
 def run(args: argparse.Namespace) -> int:
-    raise RuntimeError("notewell index is not available yet")
+    from app.cli import UsageError
+    from app.paths import data_dir
+    from app.progress import terminal_progress
+    from app.services import open_index
+    from app.settings import Settings
+
+    root = data_dir(args.data_dir)
+    settings = Settings.load(root)
+    folders = [Path(f).expanduser().resolve() for f in args.folders]
+    for folder in folders:
+        if not folder.is_dir():
+            raise UsageError(f"{folder} is not a folder")
+    if settings.add_folders(folders):
+        settings.save(root)
+    if not settings.folders:
+        raise UsageError("no notes folders yet: run `notewell index ~/path/to/notes`")
+    index = open_index(settings, root, chroma_url=args.chroma_url)
+    try:
+        with terminal_progress() as progress:
+            summary = index.sync([Path(f) for f in settings.folders], progress)
+    finally:
+        index.close()
+    print(summary.line())
+    return 0

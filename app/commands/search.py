@@ -1,13 +1,44 @@
-"""`notewell search` (being built)."""
+"""`notewell search QUERY`: search the index from the terminal."""
 
 from __future__ import annotations
 
 import argparse
+import json
 
 
 def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
-    return sub.add_parser("search", help="(not available yet)")
+    parser = sub.add_parser("search", help="search your notes")
+    parser.add_argument("query", nargs="+", help="what to look for")
+    parser.add_argument("-k", type=int, default=5, help="number of results (default 5)")
+    parser.add_argument("--mode", choices=("hybrid", "dense", "keyword"), default="hybrid")
+    parser.add_argument("--json", action="store_true", help='print {"results": [...]}')
+    return parser
 
 
 def run(args: argparse.Namespace) -> int:
-    raise RuntimeError("notewell search is not available yet")
+    from app.cli import UsageError
+    from app.paths import data_dir
+    from app.services import open_index
+    from app.settings import Settings
+
+    if not 1 <= args.k <= 100:
+        raise UsageError("-k must be between 1 and 100")
+    root = data_dir(args.data_dir)
+    settings = Settings.load(root)
+    index = open_index(settings, root, chroma_url=args.chroma_url)
+    try:
+        results = index.search(" ".join(args.query), k=args.k, mode=args.mode)
+    finally:
+        index.close()
+    if args.json:
+        print(json.dumps({"results": [r.to_dict() for r in results]}, ensure_ascii=False, indent=2))
+        return 0
+    if not results:
+        print("No results.")
+    for n, r in enumerate(results, 1):
+        heading = f" › {r.heading}" if r.heading else ""
+        print(f"{n}. {r.title}{heading}  [{r.score:.3f}]")
+        print(f"   {r.folder}/{r.path}:{r.lines[0]}")
+        snippet = " ".join(r.text.split())
+        print(f"   {snippet[:200]}{'…' if len(snippet) > 200 else ''}")
+    return 0

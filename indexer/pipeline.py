@@ -1,0 +1,262 @@
+"""The single writer: folders on disk → catalog (+ keyword index) → vectors.
+
+A sync runs in three phases, each safe to interrupt:
+1. scan: walk each folder; a file whose size and mtime match the catalog costs a
+   `stat`; otherwise it is read and hashed, and only changed content is parsed,
+   chunked and written to the catalog (keyword search sees it at once);
+2. embed: chunks without a vector get one, reusing a stored vector when the same
+   text was embedded before (renames, edits that keep most paragraphs), batched
+   across files so the model runs on full batches;
+3. cleanup: vectors of removed chunks are deleted from the vector store.
+A later run finishes whatever an interrupted one left.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Sequence
+
+import numpy as np
+
+from .catalog import Catalog, NewChunk, NoteRecord, chunk_identity, note_id_for
+from .chunking import chunk_document, embedding_text
+from .embedding import Embedder
+from .errors import FolderError, SkipFile
+from .sources import SourceOptions, content_hash, parse_note, read_bytes, walk_folder
+from .types import NoteFile, Progress, SkippedFile, SyncSummary
+from .vectors import VectorStore
+
+log = logging.getLogger(__name__)
+
+ProgressCallback = Callable[[Progress], None]
+
+EMBED_BATCH = 256  # chunks handed to the model at once (it sorts them by length)
+
+
+@dataclass
+class _Scan:
+    to_read: list[NoteFile]
+    gone: list[int]
+    touched: int = 0
+
+
+class Pipeline:
+    def __init__(
+        self,
+        catalog: Catalog,
+        vectors: VectorStore,
+        embedder: Embedder,
+        options: SourceOptions,
+        should_stop: Callable[[], bool] = lambda: False,
+    ) -> None:
+        self.catalog = catalog
+        self.vectors = vectors
+        self.embedder = embedder
+        self.options = options
+        self.should_stop = should_stop
+
+    # -- public -------------------------------------------------------------
+    def check_model(self) -> str | None:
+        """Reset vectors when the embedding model changed; returns a message if so."""
+        previous = self.catalog.get_meta("model")
+        if previous == self.embedder.name:
+            return None
+        message = None
+        if previous is not None:
+            pending = self.catalog.counts()["chunks"]
+            message = (
+                f"The embedding model changed from {previous} to {self.embedder.name}: "
+                f"re-embedding {pending} chunks."
+            )
+            log.warning(message)
+            self.vectors.reset()
+            self.catalog.mark_all_unembedded()
+        self.catalog.set_meta("model", self.embedder.name)
+        return message
+
+    def sync(self, folders: Sequence[Path], progress: ProgressCallback | None = None) -> SyncSummary:
+        started = time.perf_counter()
+        report = progress or (lambda p: None)
+        summary = SyncSummary()
+        self.check_model()
+        self._apply_vector_deletes()
+        wanted = [str(Path(f).expanduser().resolve()) for f in folders]
+        for folder, folder_id in self.catalog.folders().items():
+            if folder not in wanted:
+                report(Progress("removing", folder, 0, 0, "folder removed from Notewell"))
+                summary.removed += self.catalog.remove_folder(folder_id)
+        for folder in wanted:
+            if self.should_stop():
+                break
+            self._sync_folder(folder, summary, report)
+        self.embed_pending(summary, report)
+        self._apply_vector_deletes()
+        summary.seconds = time.perf_counter() - started
+        report(Progress("done", None, 1, 1, summary.line()))
+        return summary
+
+    def sync_files(self, folder: str, paths: Sequence[Path], summary: SyncSummary) -> None:
+        """Re-read specific files (from the watcher); missing ones are removed."""
+        folder_id = self.catalog.folder_id(folder)
+        assert folder_id is not None
+        known = self.catalog.files_in(folder_id)
+        to_read: list[NoteFile] = []
+        gone: list[int] = []
+        for path in paths:
+            rel = path.relative_to(folder).as_posix()
+            try:
+                st = path.stat()
+            except OSError:
+                if rel in known:
+                    gone.append(known[rel].id)
+                continue
+            to_read.append(NoteFile(Path(folder), path, rel, st.st_size, st.st_mtime_ns))
+        self._apply_scan(folder, folder_id, _Scan(to_read, gone), known, summary, lambda p: None)
+
+    def embed_pending(self, summary: SyncSummary, report: ProgressCallback) -> None:
+        total = self.catalog.count_pending()
+        done = 0
+        if total:
+            report(Progress("embedding", None, 0, total))
+        while not self.should_stop():
+            batch = self.catalog.pending_chunks(EMBED_BATCH)
+            if not batch:
+                break
+            reused = self._reuse_vectors(batch)
+            fresh = [row for row in batch if row[0] not in reused]
+            if fresh:
+                texts = [embedding_text(title, heading, text) for _, _, title, heading, text in fresh]
+                vectors = self.embedder.embed_documents(texts)
+                ids = [row[0] for row in fresh]
+                self.vectors.upsert(ids, vectors, self._file_ids(ids))
+                self.catalog.mark_embedded(ids)
+                summary.chunks += len(fresh)
+            summary.reused += len(reused)
+            done += len(batch)
+            report(Progress("embedding", None, min(done, total), total))
+
+    # -- scan ---------------------------------------------------------------
+    def _sync_folder(self, folder: str, summary: SyncSummary, report: ProgressCallback) -> None:
+        report(Progress("scanning", folder, 0, 0))
+        folder_id = self.catalog.folder_id(folder)
+        assert folder_id is not None
+        known = self.catalog.files_in(folder_id)
+        scan = _Scan([], [])
+        seen: set[str] = set()
+        try:
+            entries = list(walk_folder(Path(folder), self.options))
+        except FolderError as exc:
+            report(Progress("scanning", folder, 0, 0, str(exc)))
+            log.warning("%s", exc)
+            return
+        for entry in entries:
+            seen.add(entry.rel)
+            row = known.get(entry.rel)
+            if isinstance(entry, SkippedFile):
+                if row is None or row.status != "skipped":
+                    self.catalog.write_problem(folder_id, folder, entry.rel, 0, 0, None, "skipped", entry.reason)
+                summary.skipped += 1
+            elif row is not None and row.size == entry.size and row.mtime_ns == entry.mtime_ns:
+                summary.unchanged += 1
+                summary.skipped += row.status == "skipped"
+                summary.failed += row.status == "failed"
+            else:
+                scan.to_read.append(entry)
+        scan.gone = [row.id for rel, row in known.items() if rel not in seen]
+        self._apply_scan(folder, folder_id, scan, known, summary, report)
+
+    def _apply_scan(
+        self, folder: str, folder_id: int, scan: _Scan, known: dict, summary: SyncSummary,
+        report: ProgressCallback,
+    ) -> None:
+        if scan.gone:
+            self.catalog.remove_files(scan.gone)
+            summary.removed += len(scan.gone)
+        touched: list[tuple[int, int, int]] = []
+        total = len(scan.to_read)
+        for done, file in enumerate(scan.to_read, 1):
+            if self.should_stop():
+                break
+            if done % 50 == 0 or done == total:
+                report(Progress("reading", folder, done, total))
+            row = known.get(file.rel)
+            try:
+                data = read_bytes(file)
+                digest = content_hash(data)
+                if row is not None and row.hash == digest and row.status == "indexed":
+                    touched.append((file.size, file.mtime_ns, row.id))
+                    summary.unchanged += 1
+                    continue
+                record = self._record(folder, file, data, digest)
+            except SkipFile as exc:
+                self.catalog.write_problem(
+                    folder_id, folder, file.rel, file.size, file.mtime_ns, None, "skipped", exc.reason
+                )
+                summary.skipped += 1
+                continue
+            except Exception as exc:  # one bad file never aborts the run
+                log.exception("failed to index %s", file.path)
+                self.catalog.write_problem(
+                    folder_id, folder, file.rel, file.size, file.mtime_ns, None, "failed",
+                    f"{type(exc).__name__}: {exc}",
+                )
+                summary.failed += 1
+                continue
+            self.catalog.write_note(folder_id, folder, record)
+            summary.indexed += 1
+        if touched:
+            self.catalog.touch_files(touched)
+
+    def _record(self, folder: str, file: NoteFile, data: bytes, digest: str) -> NoteRecord:
+        doc = parse_note(file, data)
+        drafts = chunk_document(
+            doc, count_tokens=self.embedder.count_tokens, max_tokens=self.embedder.max_tokens
+        )
+        note_id = note_id_for(folder, file.rel)
+        chunks: list[NewChunk] = []
+        occurrences: dict[str, int] = {}
+        for draft in drafts:
+            text = embedding_text(doc.title, draft.heading, draft.text)
+            cid, text_hash = chunk_identity(note_id, text, 0)
+            n = occurrences.get(text_hash, 0)
+            occurrences[text_hash] = n + 1
+            if n:
+                cid, text_hash = chunk_identity(note_id, text, n)
+            chunks.append(NewChunk(cid, draft, text_hash))
+        return NoteRecord(
+            rel=file.rel, size=file.size, mtime_ns=file.mtime_ns, hash=digest, title=doc.title,
+            tags=doc.tags, modified_at=file.mtime_ns / 1e9, text=doc.text, chunks=chunks,
+        )
+
+    # -- vectors ------------------------------------------------------------
+    def _reuse_vectors(self, batch: list[tuple[str, str, str, str, str]]) -> set[str]:
+        """Give pending chunks vectors already stored for the same text; returns their ids."""
+        ids = [row[0] for row in batch]
+        # A crash between storing vectors and marking them leaves them stored.
+        already = self.vectors.existing(ids)
+        donors = self.catalog.vector_donors([row[1] for row in batch if row[0] not in already])
+        wanted = {row[0]: donors[row[1]] for row in batch if row[0] not in already and row[1] in donors}
+        if wanted:
+            stored = self.vectors.vectors(sorted(set(wanted.values())))
+            wanted = {cid: donor for cid, donor in wanted.items() if donor in stored}
+            if wanted:
+                ids_ = list(wanted)
+                matrix = np.stack([stored[wanted[cid]] for cid in ids_])
+                self.vectors.upsert(ids_, matrix, self._file_ids(ids_))
+        done = sorted(already | set(wanted))
+        if done:
+            self.catalog.mark_embedded(done)
+        return set(done)
+
+    def _file_ids(self, ids: Sequence[str]) -> list[int]:
+        rows = self.catalog.chunks_by_ids(ids)
+        return [rows[i].file_id if i in rows else -1 for i in ids]
+
+    def _apply_vector_deletes(self) -> None:
+        ids = self.catalog.pending_vector_deletes()
+        if ids:
+            self.vectors.delete(ids)
+            self.catalog.clear_vector_deletes(ids)

@@ -1,0 +1,143 @@
+"""Search: dense (vectors), keyword (FTS5 BM25), and hybrid (both, fused per note).
+
+Hybrid fuses the two rankings with weighted reciprocal-rank fusion at the note
+level: each note's rank is that of its best chunk in each list. A note found by
+both lists rises; a note found by one still counts. Each note then contributes at
+most `per_note` chunks, so one long note can't crowd out the rest.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timezone
+
+from .catalog import Catalog, ChunkRow
+from .embedding import Embedder
+from .keywords import match_expression, query_terms
+from .types import SearchFilters, SearchMode, SearchResult
+from .vectors import VectorStore
+
+RRF_K = 60
+# A file-id allow-list up to this size goes into the vector query; larger filters
+# over-fetch and filter afterwards.
+_MAX_IN_FILTER = 5000
+
+
+@dataclass(frozen=True)
+class SearchTuning:
+    dense_weight: float = 1.0
+    keyword_weight: float = 1.0
+    candidates: int = 60  # chunks fetched from each side
+    per_note: int = 2
+
+
+class Searcher:
+    def __init__(
+        self, catalog: Catalog, vectors: VectorStore, embedder: Embedder, tuning: SearchTuning = SearchTuning()
+    ) -> None:
+        self.catalog = catalog
+        self.vectors = vectors
+        self.embedder = embedder
+        self.tuning = tuning
+
+    def search(
+        self, query: str, k: int = 10, mode: SearchMode = "hybrid", filters: SearchFilters | None = None
+    ) -> list[SearchResult]:
+        filters = filters or SearchFilters()
+        query = query.strip()
+        if not query or k <= 0:
+            return []
+        n = max(self.tuning.candidates, k * self.tuning.per_note * 2)
+        dense = self.dense(query, n, filters) if mode in ("hybrid", "dense") else []
+        keyword = self.keyword(query, n, filters) if mode in ("hybrid", "keyword") else []
+        if mode == "dense":
+            return _top_per_note(dense, k, self.tuning.per_note)
+        if mode == "keyword":
+            return _top_per_note(keyword, k, self.tuning.per_note)
+        return self._fuse(dense, keyword, k)
+
+    def dense(self, query: str, n: int, filters: SearchFilters) -> list[tuple[ChunkRow, float]]:
+        vector = self.embedder.embed_query(query)
+        allowed: list[int] | None = None
+        fetch = n
+        if not filters.is_empty():
+            allowed = self.catalog.file_ids_matching(filters)
+            if not allowed:
+                return []
+            if len(allowed) > _MAX_IN_FILTER:
+                allowed_set = set(allowed)
+                allowed, fetch = None, n * 10
+        hits = self.vectors.query(vector, fetch, allowed)
+        rows = self.catalog.chunks_by_ids([cid for cid, _ in hits])
+        out = [(rows[cid], score) for cid, score in hits if cid in rows]
+        if allowed is None and not filters.is_empty():
+            out = [(row, score) for row, score in out if row.file_id in allowed_set]
+        return out[:n]
+
+    def keyword(self, query: str, n: int, filters: SearchFilters) -> list[tuple[ChunkRow, float]]:
+        terms = query_terms(query)
+        if not terms:
+            return []
+        hits = self.catalog.keyword_search(match_expression(terms), n, filters)
+        # bm25() is lower-is-better and unbounded; map it to (0, 1), higher is better.
+        return [(row, -bm25 / (1.0 - bm25)) for row, bm25 in hits]
+
+    def _fuse(
+        self, dense: list[tuple[ChunkRow, float]], keyword: list[tuple[ChunkRow, float]], k: int
+    ) -> list[SearchResult]:
+        t = self.tuning
+        note_score: dict[str, float] = {}
+        chunk_score: dict[str, float] = {}
+        rows: dict[str, ChunkRow] = {}
+        for weight, ranking in ((t.dense_weight, dense), (t.keyword_weight, keyword)):
+            seen_notes: dict[str, int] = {}
+            for chunk_rank, (row, _) in enumerate(ranking, 1):
+                rows[row.id] = row
+                chunk_score[row.id] = chunk_score.get(row.id, 0.0) + weight / (RRF_K + chunk_rank)
+                if row.note_id not in seen_notes:
+                    seen_notes[row.note_id] = len(seen_notes) + 1
+                    note_score[row.note_id] = note_score.get(row.note_id, 0.0) + weight / (
+                        RRF_K + seen_notes[row.note_id]
+                    )
+        best = (t.dense_weight + t.keyword_weight) / (RRF_K + 1)
+        ordered = sorted(rows.values(), key=lambda r: (-note_score[r.note_id], -chunk_score[r.id]))
+        scored = [(row, note_score[row.note_id] / best) for row in ordered]
+        return _top_per_note(scored, k, t.per_note, presorted=True)
+
+
+def _top_per_note(
+    hits: list[tuple[ChunkRow, float]], k: int, per_note: int, presorted: bool = False
+) -> list[SearchResult]:
+    if not presorted:
+        hits = sorted(hits, key=lambda h: -h[1])
+    taken: dict[str, int] = {}
+    out: list[SearchResult] = []
+    for row, score in hits:
+        if taken.get(row.note_id, 0) >= per_note:
+            continue
+        taken[row.note_id] = taken.get(row.note_id, 0) + 1
+        out.append(to_result(row, score))
+        if len(out) == k:
+            break
+    return out
+
+
+def to_result(row: ChunkRow, score: float) -> SearchResult:
+    return SearchResult(
+        id=row.id,
+        note_id=row.note_id,
+        path=row.rel,
+        folder=row.folder,
+        title=row.title,
+        heading=row.heading,
+        text=row.text,
+        score=float(score),
+        modified_at=iso_time(row.modified_at),
+        lines=(row.start_line, row.end_line),
+        tags=row.tags,
+    )
+
+
+def iso_time(timestamp: float) -> str:
+    return datetime.fromtimestamp(timestamp, tz=timezone.utc).isoformat(timespec="seconds")
+

@@ -1,0 +1,130 @@
+"""Chroma as the vector store: an embedded `PersistentClient`, or a Chroma server.
+
+Only ids, vectors and the numeric file id (for filtered queries) live here; the
+text and everything else live in the catalog.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Sequence
+from urllib.parse import urlparse
+
+import numpy as np
+
+from .errors import StoreError
+
+COLLECTION = "notewell-chunks"
+_BATCH = 1000
+
+
+class VectorStore:
+    def __init__(self, path: Path | None = None, url: str | None = None) -> None:
+        os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
+        try:
+            import chromadb
+            from chromadb.config import Settings
+        except ImportError as exc:  # pragma: no cover - a declared dependency
+            raise StoreError("chromadb is not installed: run `pip install chromadb`.") from exc
+        settings = Settings(anonymized_telemetry=False)
+        try:
+            if url:
+                parsed = urlparse(url)
+                self._client = chromadb.HttpClient(
+                    host=parsed.hostname or "127.0.0.1",
+                    port=parsed.port or (443 if parsed.scheme == "https" else 8000),
+                    ssl=parsed.scheme == "https",
+                    settings=settings,
+                )
+                self._client.heartbeat()
+            else:
+                assert path is not None
+                path.mkdir(parents=True, exist_ok=True)
+                self._client = chromadb.PersistentClient(path=str(path), settings=settings)
+            self._collection = self._open()
+        except StoreError:
+            raise
+        except Exception as exc:
+            where = f"the Chroma server at {url}" if url else f"the vector store in {path}"
+            hint = "Is `chroma run` running there?" if url else "Check that the data folder is writable."
+            raise StoreError(f"Could not open {where}: {exc}. {hint}") from exc
+
+    def _open(self):  # type: ignore[no-untyped-def]
+        return self._client.get_or_create_collection(
+            COLLECTION, embedding_function=None, configuration={"hnsw": {"space": "cosine"}}
+        )
+
+    def reset(self) -> None:
+        """Drop every vector (the embedding model changed)."""
+        try:
+            self._client.delete_collection(COLLECTION)
+        except Exception:
+            pass
+        self._collection = self._open()
+
+    def count(self) -> int:
+        return int(self._collection.count())
+
+    def upsert(self, ids: Sequence[str], vectors: np.ndarray, file_ids: Sequence[int]) -> None:
+        try:
+            for start in range(0, len(ids), _BATCH):
+                end = start + _BATCH
+                self._collection.upsert(
+                    ids=list(ids[start:end]),
+                    embeddings=vectors[start:end],
+                    metadatas=[{"file_id": int(f)} for f in file_ids[start:end]],
+                )
+        except Exception as exc:
+            raise StoreError(f"Could not store vectors: {exc}") from exc
+
+    def delete(self, ids: Sequence[str]) -> None:
+        try:
+            for start in range(0, len(ids), _BATCH):
+                self._collection.delete(ids=list(ids[start : start + _BATCH]))
+        except Exception as exc:
+            raise StoreError(f"Could not delete vectors: {exc}") from exc
+
+    def existing(self, ids: Sequence[str]) -> set[str]:
+        found: set[str] = set()
+        for start in range(0, len(ids), _BATCH):
+            found.update(self._collection.get(ids=list(ids[start : start + _BATCH]), include=[])["ids"])
+        return found
+
+    def vectors(self, ids: Sequence[str]) -> dict[str, np.ndarray]:
+        out: dict[str, np.ndarray] = {}
+        for start in range(0, len(ids), _BATCH):
+            got = self._collection.get(ids=list(ids[start : start + _BATCH]), include=["embeddings"])
+            for cid, vector in zip(got["ids"], got["embeddings"]):
+                out[cid] = np.asarray(vector, dtype=np.float32)
+        return out
+
+    def all_ids(self) -> set[str]:
+        ids: set[str] = set()
+        offset = 0
+        while True:
+            got = self._collection.get(include=[], limit=5000, offset=offset)["ids"]
+            ids.update(got)
+            if len(got) < 5000:
+                return ids
+            offset += len(got)
+
+    def query(
+        self, vector: np.ndarray, n: int, file_ids: Sequence[int] | None = None
+    ) -> list[tuple[str, float]]:
+        """(chunk id, cosine similarity), best first."""
+        total = self.count()
+        if total == 0 or n <= 0:
+            return []
+        where = None
+        if file_ids is not None:
+            if not file_ids:
+                return []
+            where = {"file_id": {"$in": [int(f) for f in file_ids]}}
+        try:
+            got = self._collection.query(
+                query_embeddings=[vector], n_results=min(n, total), where=where, include=["distances"]
+            )
+        except Exception as exc:
+            raise StoreError(f"Vector search failed: {exc}") from exc
+        return [(cid, 1.0 - float(d)) for cid, d in zip(got["ids"][0], got["distances"][0])]
