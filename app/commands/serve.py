@@ -1,13 +1,178 @@
-"""`notewell serve` (being built)."""
+"""`notewell serve [FOLDER...]`: index, then serve the notes to assistants until stopped."""
 
 from __future__ import annotations
 
 import argparse
+import signal
+import sys
+import threading
+from pathlib import Path
+from typing import Any, Callable
 
 
 def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
-    return sub.add_parser("serve", help="(not available yet)")
+    parser = sub.add_parser("serve", help="index and serve your notes to assistants (headless)")
+    parser.add_argument("folders", nargs="*", metavar="FOLDER", help="notes folders to add")
+    parser.add_argument("--host", help="address to listen on (default: the setting, 127.0.0.1)")
+    parser.add_argument("--port", type=int, help="port to listen on (default: the setting, 3333)")
+    parser.add_argument(
+        "--tunnel", choices=("none", "ngrok"), default="none", help="share through an ngrok tunnel"
+    )
+    parser.add_argument("--ngrok-path", metavar="PATH", help="use this ngrok agent binary")
+    parser.add_argument("--ngrok-domain", metavar="DOMAIN", help="your static ngrok domain")
+    parser.add_argument("--public-url", metavar="URL", help="your own public HTTPS URL")
+    return parser
 
 
 def run(args: argparse.Namespace) -> int:
-    raise RuntimeError("notewell serve is not available yet")
+    from app.cli import UsageError
+    from app.paths import data_dir, sample_notes_dir
+    from app.progress import terminal_progress
+    from app.secrets import open_token_store
+    from app.services import open_index
+    from app.settings import Settings
+
+    root = data_dir(args.data_dir)
+    settings = Settings.load(root)
+    folders = [Path(f).expanduser().resolve() for f in args.folders]
+    for folder in folders:
+        if not folder.is_dir():
+            raise UsageError(f"{folder} is not a folder")
+    if args.port is not None and not 0 <= args.port <= 65535:
+        raise UsageError("--port must be between 0 and 65535")
+    if settings.add_folders(folders):
+        settings.save(root)
+    serving = [Path(f) for f in settings.folders] or [sample_notes_dir()]
+    if not settings.folders:
+        print(f"No notes folders yet: serving the sample notes in {serving[0]}.")
+        print("Add yours with `notewell serve ~/path/to/notes`.")
+    store = open_token_store(root)
+    store.get()  # created on first run, before anyone can ask
+    tunnel = _make_tunnel(args, settings, root)
+
+    index = open_index(settings, root, chroma_url=args.chroma_url)
+    try:
+        with terminal_progress() as progress:
+            summary = index.sync(serving, progress)
+        print(summary.line())
+        stop_watching = _start_watching(index, serving)
+        _serve(args, settings, root, index, store, tunnel)
+        if stop_watching:
+            stop_watching()
+    finally:
+        index.close()
+    return 0
+
+
+def _serve(args: argparse.Namespace, settings: Any, root: Path, index: Any, store: Any, tunnel: Any) -> None:
+    from plugin_api.activity import ActivityLog
+    from plugin_api.app import ApiConfig, create_app
+    from plugin_api.manifest import ManifestConfig
+    from plugin_api.server import ApiServer
+
+    public_url = _public_url_source(tunnel)
+    activity = ActivityLog(path=root / "activity.jsonl")
+    activity.subscribe(lambda entry: print(_describe(entry), flush=True))
+    config = ApiConfig(
+        manifest=ManifestConfig(contact_email=settings.contact_email, legal_info_url=settings.legal_url)
+    )
+    app = create_app(index, config, token=store.get, public_url=public_url, activity=activity)
+    server = ApiServer(
+        app,
+        host=args.host or settings.host,
+        port=settings.port if args.port is None else args.port,
+    )
+    stopped = threading.Event()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, lambda *_: stopped.set())
+    server.start()
+    print(f"Serving your notes at {server.url}")
+    print(f"  manifest: {server.url}/.well-known/ai-plugin.json")
+    print(f"  API token: {store.location} (print it with `notewell token`)")
+    print(f"  activity log: {activity.path}")
+    unsubscribe = None
+    if tunnel is not None:
+        unsubscribe = tunnel.subscribe(lambda status: _report_tunnel(status, config))
+        tunnel.start(server.port)
+        _report_tunnel(tunnel.status, config)
+    print("Press Ctrl+C to stop.", flush=True)
+    try:
+        while not stopped.wait(0.5):
+            pass
+    finally:
+        print("Stopping…", flush=True)
+        if tunnel is not None:
+            if unsubscribe:
+                unsubscribe()
+            tunnel.stop()
+        server.stop()
+
+
+def _make_tunnel(args: argparse.Namespace, settings: Any, root: Path) -> Any:
+    public = args.public_url or settings.public_url
+    kind = "ngrok" if args.tunnel == "ngrok" else ("url" if public else "none")
+    if kind == "none":
+        return None
+    try:
+        from plugin_api import tunnel
+    except ImportError:
+        raise RuntimeError("tunnel support not available in this build of Notewell") from None
+    return tunnel.make_tunnel(
+        kind,
+        public_url=public or None,
+        authtoken=getattr(settings, "ngrok_authtoken", "") or None,
+        domain=args.ngrok_domain or settings.ngrok_domain or None,
+        region=settings.ngrok_region or None,
+        ngrok_path=args.ngrok_path,
+        config_dir=root / "ngrok",
+    )
+
+
+def _public_url_source(tunnel: Any) -> Callable[[], str | None]:
+    if tunnel is None:
+        return lambda: None
+
+    def current() -> str | None:
+        status = tunnel.status
+        return status.public_url if status.state == "online" else None
+
+    return current
+
+
+def _report_tunnel(status: Any, config: Any) -> None:
+    from urllib.parse import urlsplit
+
+    from plugin_api.manifest import build_manifest, domain_warnings
+
+    if status.state == "online" and status.public_url:
+        print(f"Public URL: {status.public_url}")
+        print(f"  manifest: {status.public_url}/.well-known/ai-plugin.json")
+        print(f"  GPT Action schema: {status.public_url}/openapi.json")
+        manifest = build_manifest(status.public_url, config.manifest)
+        for warning in domain_warnings(manifest, urlsplit(status.public_url).hostname or ""):
+            print(f"Warning: {warning}", file=sys.stderr)
+    elif status.state == "error":
+        print(f"Tunnel error: {status.message}", file=sys.stderr)
+    elif status.state == "connecting":
+        print(f"Tunnel connecting… {status.message}".rstrip())
+    sys.stdout.flush()
+
+
+def _start_watching(index: Any, folders: list[Path]) -> Callable[[], None] | None:
+    """Watch the folders when the indexer can (a later issue); None otherwise."""
+    try:
+        from indexer.watcher import watch_index  # type: ignore[import-not-found]
+    except ImportError:
+        print("Watching for changes is not available yet: restart to pick up edits.")
+        return None
+    return watch_index(index, folders)
+
+
+def _describe(entry: Any) -> str:
+    what = entry.note_id or "; ".join(entry.queries)
+    count = "" if entry.result_count is None else f" → {entry.result_count}"
+    outcome = "" if entry.outcome == "ok" else f" ({entry.outcome})"
+    return (
+        f"{entry.time[11:19]} {entry.client} {entry.method} {entry.endpoint} "
+        f"{entry.status}{outcome} {what}{count}".rstrip()
+    )

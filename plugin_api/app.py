@@ -1,0 +1,152 @@
+"""`create_app`: the HTTP API assistants call (no Qt, no `app` imports).
+
+    app = create_app(index, ApiConfig(), token=store.get, public_url=tunnel_url)
+
+Public routes (manifest, spec, logo, legal, health) reveal nothing about the
+notes; everything else needs the bearer token (see `guard.py`). /mcp (a later
+issue) is meant to be passed in `extra_routes`, e.g. a `Mount("/mcp", ...)`: it
+then sits behind the same guard, limits and activity log.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from functools import lru_cache
+from importlib import resources
+from typing import Any, Callable, Sequence
+
+import yaml
+from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.middleware.cors import CORSMiddleware
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, JSONResponse, Response
+from starlette.routing import BaseRoute, Route
+
+from .activity import ActivityLog
+from .auth import Authenticator, LockoutPolicy, TokenProvider
+from .clients import base_url
+from .endpoints import OPERATIONS, make_endpoints
+from .errors import EXCEPTION_HANDLERS
+from .guard import RequestGuard
+from .limits import Limits, RateLimiter
+from .manifest import ManifestConfig, build_manifest
+from .notes import NotesReader
+from .openapi import BodyValidator, OpenApiVersion, build_spec
+from .schemas import build_schemas
+
+PublicUrl = Callable[[], "str | None"]
+CHATGPT_ORIGINS = ("https://chat.openai.com", "https://chatgpt.com")
+API_DESCRIPTION = "Search and read the user's own notes, served from their computer by Notewell."
+
+
+@dataclass(frozen=True)
+class ApiConfig:
+    limits: Limits = field(default_factory=Limits)
+    lockout: LockoutPolicy = field(default_factory=LockoutPolicy)
+    manifest: ManifestConfig = field(default_factory=ManifestConfig)
+    cors_origins: tuple[str, ...] = CHATGPT_ORIGINS
+    version: str = "0.1.0"
+
+
+def create_app(
+    notes: NotesReader,
+    config: ApiConfig,
+    *,
+    token: TokenProvider,
+    public_url: PublicUrl = lambda: None,
+    activity: ActivityLog | None = None,
+    extra_routes: Sequence[BaseRoute] = (),
+) -> Starlette:
+    schemas = build_schemas(config.limits)
+    endpoints = make_endpoints(notes, config.limits, BodyValidator(schemas), public_url)
+
+    @lru_cache(maxsize=16)
+    def spec(server_url: str, version: OpenApiVersion) -> dict[str, Any]:
+        return build_spec(
+            OPERATIONS,
+            schemas,
+            title="Notewell",
+            description=API_DESCRIPTION,
+            version=config.version,
+            server_url=server_url,
+            openapi=version,
+        )
+
+    def base(request: Request) -> str:
+        return base_url(request.scope, public_url())
+
+    async def manifest(request: Request) -> Response:
+        return JSONResponse(build_manifest(base(request), config.manifest))
+
+    async def openapi_yaml(request: Request) -> Response:
+        text = yaml.safe_dump(spec(base(request), "3.0.1"), sort_keys=False, allow_unicode=True)
+        return Response(text, media_type="application/yaml")
+
+    async def openapi_json(request: Request) -> Response:
+        return JSONResponse(spec(base(request), "3.1.0"))
+
+    async def logo(request: Request) -> Response:
+        data = resources.files("plugin_api").joinpath("logo.png").read_bytes()
+        return Response(data, media_type="image/png", headers={"Cache-Control": "max-age=86400"})
+
+    async def legal(request: Request) -> Response:
+        return HTMLResponse(LEGAL_PAGE)
+
+    async def healthz(request: Request) -> Response:
+        return JSONResponse({"status": "ok"})
+
+    public_routes = [
+        Route("/.well-known/ai-plugin.json", manifest),
+        Route("/openapi.yaml", openapi_yaml),
+        Route("/openapi.json", openapi_json),
+        Route("/logo.png", logo),
+        Route("/legal", legal),
+        Route("/healthz", healthz),
+    ]
+    api_routes = [
+        Route(op.path, endpoints[op.operation_id], methods=[op.method]) for op in OPERATIONS
+    ]
+    guard_options = dict(
+        public_paths=frozenset(route.path for route in public_routes),
+        authenticator=Authenticator(token, config.lockout),
+        rate_limiter=RateLimiter(config.limits),
+        limits=config.limits,
+        activity=activity,
+        public_url=public_url,
+    )
+    return Starlette(
+        routes=[*public_routes, *api_routes, *extra_routes],
+        middleware=[
+            Middleware(
+                CORSMiddleware,
+                allow_origins=list(config.cors_origins),
+                allow_methods=["GET", "POST"],
+                allow_headers=["Authorization", "Content-Type", "openai-conversation-id",
+                               "openai-ephemeral-user-id"],
+                max_age=600,
+            ),
+            Middleware(RequestGuard, **guard_options),
+        ],
+        exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]
+    )
+
+
+LEGAL_PAGE = """<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>Notewell: what is shared</title></head>
+<body style="font-family: sans-serif; max-width: 40em; margin: 2em auto; line-height: 1.5">
+<h1>Notewell</h1>
+<p>This server belongs to one person and runs on their own computer. It lets an AI assistant
+that they connected search and read the notes they chose to index.</p>
+<h2>What is shared</h2>
+<p>Only answers to requests that carry the owner's secret token: passages of notes matching a
+search, and whole notes asked for by id. Every such request is recorded in a log the owner can
+read in the Notewell app. Nothing is sent anywhere unless an assistant asks.</p>
+<h2>How to revoke access</h2>
+<p>The owner can stop sharing in the app, or replace the token with
+<code>notewell token --rotate</code>: every assistant holding the old token is refused from then
+on.</p>
+<p>Notewell is provided as is, without warranty. No notes are stored by this page.</p>
+</body></html>
+"""

@@ -1,0 +1,258 @@
+"""The authenticated endpoints, `POST /query` and `GET /notes/{note_id}`.
+
+Each is declared once as an `openapi.Operation`; `app.py` turns the declarations
+into routes and the spec. Responses are shaped to fit `Limits.max_response_chars`.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Awaitable, Callable
+
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+
+from indexer.errors import IndexerError
+from indexer.types import NoteContent, SearchFilters, SearchResult
+
+from .clients import base_url
+from .errors import BadRequest, NotFound, ServiceUnavailable, Unprocessable
+from .limits import Limits, cut_to_fit, json_chars, share_budget
+from .notes import NotesReader
+from .openapi import BodyValidator, Operation, Parameter, parse_parameters
+from .schemas import MAX_OFFSET, NOTE_ID_PATTERN
+
+SLACK = 200  # characters kept free under the response cap, for rounding and headers
+MAX_LABEL = 500  # titles and headings come from the file (a one-line file is all title)
+
+QUERY = Operation(
+    method="POST",
+    path="/query",
+    operation_id="queryNotes",
+    summary="Search the user's notes",
+    description=(
+        "Runs up to 5 searches over the user's notes and returns the best passages for each, "
+        "with title, path, heading, lines and a similarity score (higher is better)."
+    ),
+    request_schema="QueryRequest",
+    response_schema="QueryResponse",
+    errors=(400, 401, 413, 422, 429),
+)
+GET_NOTE = Operation(
+    method="GET",
+    path="/notes/{note_id}",
+    operation_id="getNote",
+    summary="Read one whole note",
+    description=(
+        "Returns the note with this note_id (from a query result). A long note is cut to fit; "
+        "call again with offset=next_offset to read on."
+    ),
+    parameters=(
+        Parameter(
+            "note_id",
+            "path",
+            {"type": "string", "pattern": NOTE_ID_PATTERN, "maxLength": 128},
+            "The note_id of a query result.",
+            required=True,
+        ),
+        Parameter(
+            "offset",
+            "query",
+            {"type": "integer", "minimum": 0, "maximum": MAX_OFFSET, "default": 0},
+            "Character offset to start from (next_offset of the previous page).",
+        ),
+    ),
+    response_schema="Note",
+    errors=(401, 404, 422, 429),
+)
+OPERATIONS = [QUERY, GET_NOTE]
+
+Endpoint = Callable[[Request], Awaitable[Response]]
+
+
+@dataclass(frozen=True)
+class ParsedQuery:
+    query: str
+    top_k: int
+    mode: str
+    filters: SearchFilters | None
+
+
+def make_endpoints(
+    notes: NotesReader,
+    limits: Limits,
+    validator: BodyValidator,
+    public_url: Callable[[], str | None],
+) -> dict[str, Endpoint]:
+    async def query(request: Request) -> Response:
+        try:
+            body = json.loads(await request.body())
+        except (ValueError, UnicodeDecodeError):
+            raise BadRequest(
+                'The body must be JSON like {"queries": [{"query": "...", "top_k": 3}]}.'
+            ) from None
+        validator.validate(QUERY.request_schema or "", body)
+        parsed = [parse_query(item) for item in body["queries"]]
+        found = await run_in_threadpool(_search_all, notes, parsed)
+        request.state.queries = tuple(p.query for p in parsed)
+        request.state.result_count = sum(len(results) for results in found)
+        notes_url = base_url(request.scope, public_url()) + "/notes/"
+        payload = query_payload(parsed, found, notes_url, limits.max_response_chars)
+        request.state.truncated = payload["truncated"]
+        return JSONResponse(payload)
+
+    async def get_note(request: Request) -> Response:
+        params = parse_parameters(GET_NOTE, request.path_params, request.query_params)
+        note_id = params["note_id"]
+        request.state.note_id = note_id
+        note = await run_in_threadpool(_get_note, notes, note_id)
+        if note is None:
+            raise NotFound(f"There is no note {note_id}; it may have been moved or deleted. Search again.")
+        payload = note_payload(note, params["offset"], limits.max_response_chars)
+        request.state.result_count = 1
+        request.state.truncated = payload["truncated"]
+        return JSONResponse(payload)
+
+    return {QUERY.operation_id: query, GET_NOTE.operation_id: get_note}
+
+
+def parse_query(item: dict[str, Any]) -> ParsedQuery:
+    raw = item.get("filter") or {}
+    for key in ("start_date", "end_date"):
+        if key in raw:
+            _check_date(key, raw[key])
+    filters = SearchFilters(
+        folder=raw.get("folder"),
+        path_prefix=raw.get("source_id"),
+        note_id=raw.get("document_id"),
+        start_date=raw.get("start_date"),
+        end_date=raw.get("end_date"),
+        tags=tuple(raw.get("tags", ())),
+    )
+    return ParsedQuery(
+        query=item["query"],
+        top_k=item.get("top_k", 3),
+        mode=item.get("mode", "hybrid"),
+        filters=None if filters.is_empty() else filters,
+    )
+
+
+def _check_date(key: str, value: str) -> None:
+    try:
+        datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        raise Unprocessable(
+            f"filter.{key} must be an ISO 8601 date or date-time, like 2024-05-31."
+        ) from None
+
+
+def _search_all(notes: NotesReader, queries: list[ParsedQuery]) -> list[list[SearchResult]]:
+    try:
+        return [
+            notes.search(q.query, k=q.top_k, mode=q.mode, filters=q.filters)  # type: ignore[arg-type]
+            for q in queries
+        ]
+    except IndexerError as exc:
+        raise _unavailable(exc) from exc
+
+
+def _get_note(notes: NotesReader, note_id: str) -> NoteContent | None:
+    try:
+        return notes.get_note(note_id)
+    except IndexerError as exc:
+        raise _unavailable(exc) from exc
+
+
+def _unavailable(exc: IndexerError) -> ServiceUnavailable:
+    return ServiceUnavailable(
+        "The notes index cannot answer right now; the person running Notewell can see why "
+        "in the app. Try again later."
+    )
+
+
+def passage(result: SearchResult, notes_url: str) -> dict[str, Any]:
+    data = result.to_dict()
+    score = data["score"]
+    data["score"] = score if isinstance(score, float) and math.isfinite(score) else 0.0
+    data["metadata"] = {
+        "source": "file",
+        "source_id": result.path,
+        "document_id": result.note_id,
+        "created_at": result.modified_at,
+        "url": notes_url + result.note_id,
+        "author": None,
+    }
+    data["title"] = _clip(result.title)
+    data["heading"] = _clip(result.heading)
+    data["truncated"] = False
+    return data
+
+
+def _clip(label: str) -> str:
+    return label if len(label) <= MAX_LABEL else label[: MAX_LABEL - 1] + "…"
+
+
+def query_payload(
+    queries: list[ParsedQuery],
+    found: list[list[SearchResult]],
+    notes_url: str,
+    max_chars: int,
+) -> dict[str, Any]:
+    groups = [
+        {"query": q.query, "results": [passage(r, notes_url) for r in results]}
+        for q, results in zip(queries, found)
+    ]
+    payload: dict[str, Any] = {"results": groups, "truncated": False}
+    if json_chars(payload) <= max_chars - SLACK:
+        return payload
+    payload["truncated"] = True
+    passages = [p for group in groups for p in group["results"]]
+    texts = [p["text"] for p in passages]
+    for p in passages:
+        p["text"] = ""
+    # Trigger: titles/headings alone overflow (pathological notes). Outcome: drop passages.
+    while passages and json_chars(payload) > max_chars - SLACK:
+        for group in reversed(groups):
+            if group["results"]:
+                group["results"].pop()
+                break
+        passages.pop()
+        texts.pop()
+    budget = max_chars - SLACK - json_chars(payload)
+    sizes = [json_chars(text) - 2 for text in texts]
+    for p, text, cap, size in zip(passages, texts, share_budget(sizes, budget), sizes):
+        p["text"] = text if cap >= size else cut_to_fit(text, cap)
+        p["truncated"] = cap < size
+    return payload
+
+
+def note_payload(note: NoteContent, offset: int, max_chars: int) -> dict[str, Any]:
+    rest = note.text[offset:]
+    payload: dict[str, Any] = {
+        "id": note.note_id,
+        "path": note.path,
+        "folder": note.folder,
+        "title": _clip(note.title),
+        "modified_at": note.modified_at,
+        "tags": list(note.tags),
+        "offset": min(offset, len(note.text)),
+        "total_chars": len(note.text),
+        "truncated": False,
+        "text": "",
+        "next_offset": MAX_OFFSET,  # placeholder of the widest value while measuring
+    }
+    budget = max_chars - SLACK - json_chars(payload)
+    page = cut_to_fit(rest, budget)
+    if len(page) < len(rest):
+        newline = page.rfind("\n", len(page) * 9 // 10)
+        page = page[: newline + 1] if newline > 0 else page
+        payload["truncated"] = True
+        payload["next_offset"] = payload["offset"] + len(page)
+    else:
+        del payload["next_offset"]
+    payload["text"] = page
+    return payload

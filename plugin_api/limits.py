@@ -1,0 +1,123 @@
+"""Request and response limits: rate per client, body size, response size.
+
+The numbers come from DESIGN.md ("Limits the assistant side imposes") and issue 3:
+bodies ≤ 64 KB, ≤ 5 queries of ≤ 1,000 characters, top_k ≤ 20, and every response
+≤ 100,000 characters (ChatGPT drops larger ones).
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections import OrderedDict
+from dataclasses import dataclass
+from typing import Callable
+
+from starlette.types import Message, Receive
+
+from .errors import PayloadTooLarge, RateLimited
+
+
+@dataclass(frozen=True)
+class Limits:
+    max_body_bytes: int = 64 * 1024
+    max_queries: int = 5
+    max_query_chars: int = 1_000
+    max_top_k: int = 20
+    max_response_chars: int = 100_000
+    # Ordinary assistant use is a few requests per message; this is far above it.
+    rate_per_minute: float = 300.0
+    rate_burst: int = 60
+    max_clients: int = 10_000
+
+
+class RateLimiter:
+    """A token bucket per client; `check` raises 429 with Retry-After when empty."""
+
+    def __init__(self, limits: Limits, clock: Callable[[], float] = time.monotonic) -> None:
+        self._rate = limits.rate_per_minute / 60.0
+        self._burst = float(limits.rate_burst)
+        self._max_clients = limits.max_clients
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._buckets: OrderedDict[str, tuple[float, float]] = OrderedDict()
+
+    def check(self, client: str) -> None:
+        now = self._clock()
+        with self._lock:
+            tokens, last = self._buckets.pop(client, (self._burst, now))
+            tokens = min(self._burst, tokens + (now - last) * self._rate)
+            allowed = tokens >= 1.0
+            if allowed:
+                tokens -= 1.0
+            self._buckets[client] = (tokens, now)
+            while len(self._buckets) > self._max_clients:
+                self._buckets.popitem(last=False)
+        if not allowed:
+            wait = (1.0 - tokens) / self._rate if self._rate > 0 else 60.0
+            raise RateLimited(
+                "Too many requests from this client; slow down and retry after the "
+                "number of seconds in Retry-After.",
+                retry_after=int(wait + 0.999),
+            )
+
+
+def declared_length_too_large(headers: list[tuple[bytes, bytes]], max_bytes: int) -> bool:
+    for name, value in headers:
+        if name.lower() == b"content-length":
+            try:
+                return int(value) > max_bytes
+            except ValueError:
+                return False
+    return False
+
+
+def too_large(max_bytes: int) -> PayloadTooLarge:
+    return PayloadTooLarge(
+        f"The request body is larger than {max_bytes // 1024} KB; send fewer or shorter queries."
+    )
+
+
+def limit_body(receive: Receive, max_bytes: int) -> Receive:
+    """Wrap `receive` so a body that grows past `max_bytes` raises 413 while streaming."""
+    received = 0
+
+    async def limited() -> Message:
+        nonlocal received
+        message = await receive()
+        if message["type"] == "http.request":
+            received += len(message.get("body", b""))
+            if received > max_bytes:
+                raise too_large(max_bytes)
+        return message
+
+    return limited
+
+
+def json_chars(value: object) -> int:
+    """Characters of `value` as the API serialises it (UTF-8 JSON, no ASCII escaping)."""
+    return len(json.dumps(value, ensure_ascii=False, separators=(",", ":")))
+
+
+def cut_to_fit(text: str, budget: int) -> str:
+    """The longest prefix of `text` whose JSON string form (without quotes) fits `budget`."""
+    if budget <= 0:
+        return ""
+    cut = text[:budget]
+    while cut and (size := json_chars(cut) - 2) > budget:
+        cut = cut[: max(0, len(cut) * budget // size - 1)]
+    return cut
+
+
+def share_budget(sizes: list[int], budget: int) -> list[int]:
+    """Water-filling: the largest per-item caps whose sum ≤ budget; small items keep all."""
+    caps = list(sizes)
+    if sum(sizes) <= budget:
+        return caps
+    remaining, order = max(0, budget), sorted(range(len(sizes)), key=lambda i: sizes[i])
+    for position, index in enumerate(order):
+        fair = remaining // (len(order) - position)
+        caps[index] = min(sizes[index], fair)
+        remaining -= caps[index]
+    return caps
