@@ -1,0 +1,437 @@
+"""The ngrok provider: one agent process per tunnel, driven through pyngrok (issue 4).
+
+pyngrok keeps module-level state keyed by the agent's path, so each `NgrokTunnel` has its
+own `PyngrokConfig` (its own config file) and `stop()` kills the agent it started. One
+worker thread owns the lifecycle: fetch the agent if missing, start it, open the endpoint,
+watch it, and after a failure try again with capped exponential backoff.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import re
+import shutil
+import subprocess
+import tarfile
+import tempfile
+import threading
+import time
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.request import urlopen
+
+from pyngrok import conf, installer, ngrok, process
+from pyngrok.exception import PyngrokError, PyngrokNgrokError, PyngrokNgrokHTTPError, PyngrokNgrokURLError
+from pyngrok.log import NgrokLog
+
+from plugin_api.tunnel import (
+    AgentDownloadError,
+    AgentMissingError,
+    AgentStartError,
+    AuthtokenError,
+    NgrokRefusedError,
+    TunnelError,
+    TunnelStatus,
+    _Published,
+)
+
+logger = logging.getLogger(__name__)
+
+ENDPOINT_NAME = "notewell"
+CONFIG_FILE = "ngrok.yml"
+
+_BAD_TOKEN = (
+    "ngrok rejected the authtoken. Copy your authtoken from dashboard.ngrok.com "
+    "and paste it into Settings → Sharing."
+)
+_CODES: dict[str, tuple[type[TunnelError], str, bool]] = {
+    "ERR_NGROK_105": (AuthtokenError, _BAD_TOKEN, False),
+    "ERR_NGROK_107": (AuthtokenError, _BAD_TOKEN, False),
+    "ERR_NGROK_4018": (
+        AuthtokenError,
+        "ngrok needs an authtoken. Sign up free at dashboard.ngrok.com, copy your authtoken "
+        "and paste it into Settings → Sharing (or set NGROK_AUTHTOKEN).",
+        False,
+    ),
+    "ERR_NGROK_108": (
+        NgrokRefusedError,
+        "Another ngrok agent is already online with your account (the free plan allows one). "
+        "Stop it (see dashboard.ngrok.com/agents); Notewell keeps trying.",
+        True,
+    ),
+    "ERR_NGROK_334": (
+        NgrokRefusedError,
+        "Your ngrok domain is already in use by another running agent. Stop that one; "
+        "Notewell keeps trying.",
+        True,
+    ),
+    "ERR_NGROK_120": (
+        AgentStartError,
+        "This ngrok agent is too old. Run `ngrok update`, or clear the ngrok path in "
+        "Settings → Sharing to let Notewell download a current one.",
+        False,
+    ),
+}
+_CODES["ERR_NGROK_121"] = _CODES["ERR_NGROK_120"]
+_DOWNLOAD_FAILED = (
+    "Could not download the ngrok agent (no internet?). Install ngrok yourself and set its "
+    "path with --ngrok-path / Settings → Sharing."
+)
+
+
+@dataclass(frozen=True)
+class Backoff:
+    initial: float = 1.0
+    factor: float = 2.0
+    maximum: float = 60.0
+
+    def delay(self, attempt: int) -> float:
+        return min(self.maximum, self.initial * self.factor**attempt)
+
+
+class NgrokTunnel(_Published):
+    def __init__(
+        self,
+        *,
+        authtoken: str | None = None,
+        domain: str | None = None,
+        region: str | None = None,
+        ngrok_path: str | None = None,
+        config_dir: Path | None = None,
+        traffic_policy: dict | None = None,
+        agent_home: Path | None = None,
+        download_url: str | None = None,
+        search_path: bool = True,
+        startup_timeout: float = 15.0,
+        download_timeout: float = 10.0,
+        check_interval: float = 1.0,
+        backoff: Backoff = Backoff(),
+    ) -> None:
+        super().__init__()
+        self._authtoken = authtoken
+        self._domain = _bare_domain(domain) if domain else None
+        self._region = region
+        self._ngrok_path = ngrok_path
+        self._config_dir = Path(config_dir) if config_dir else None
+        self._traffic_policy = traffic_policy
+        self._agent_home = Path(agent_home) if agent_home else Path(conf.DEFAULT_NGROK_DIR)
+        self._download_url = download_url
+        self._search_path = search_path
+        self._startup_timeout = startup_timeout
+        self._download_timeout = download_timeout
+        self._check_interval = check_interval
+        self._backoff = backoff
+        self._lock = threading.RLock()
+        self._stopping = threading.Event()
+        self._worker: threading.Thread | None = None
+        self._port: int | None = None
+        self._config: conf.PyngrokConfig | None = None
+        self._live_url: str | None = None  # set while an endpoint is up, for the log watcher
+
+    def start(self, local_port: int) -> None:
+        with self._lock:
+            if self._worker is not None and self._worker.is_alive() and self._port == local_port:
+                return
+        self.stop()
+        with self._lock:
+            self._port = local_port
+            self._stopping = threading.Event()
+            self._board.publish(TunnelStatus("connecting", message="Starting ngrok…"))
+            self._worker = threading.Thread(
+                target=self._run, args=(local_port, self._stopping), name="ngrok-tunnel", daemon=True
+            )
+            self._worker.start()
+
+    def stop(self) -> None:
+        with self._lock:
+            worker, self._worker = self._worker, None
+            self._stopping.set()
+            self._live_url = None
+        if worker is not None:
+            self._kill_agent()
+            if worker is not threading.current_thread():
+                worker.join(timeout=5)
+            if not worker.is_alive() and self._config is not None:
+                ngrok.kill(self._config)
+        self._board.publish(TunnelStatus("off"))
+
+    # -- the worker ---------------------------------------------------------------
+
+    def _publish(self, stopping: threading.Event, status: TunnelStatus) -> None:
+        with self._lock:  # a status from a stopped worker must not overwrite "off"
+            if not stopping.is_set():
+                self._board.publish(status)
+
+    def _run(self, port: int, stopping: threading.Event) -> None:
+        attempt = 0
+        while not stopping.is_set():
+            if attempt:
+                self._publish(stopping, TunnelStatus("connecting", message="Reconnecting to ngrok…"))
+            try:
+                proc, url = self._open(port, stopping)
+            except TunnelError as exc:
+                self._close()
+                if not exc.retry:
+                    self._publish(stopping, TunnelStatus("error", message=str(exc)))
+                    return
+                delay = self._backoff.delay(attempt)
+                attempt += 1
+                self._publish(stopping, TunnelStatus("error", message=f"{exc} Retrying in {delay:g} s."))
+                stopping.wait(delay)
+                continue
+            online_since = time.monotonic()
+            with self._lock:
+                self._live_url = url
+            self._publish(stopping, TunnelStatus("online", url))
+            code = self._watch(proc, stopping)
+            with self._lock:
+                self._live_url = None
+            self._close()
+            if stopping.is_set():
+                return
+            if time.monotonic() - online_since > self._backoff.maximum:
+                attempt = 0  # it had been stable; a fresh failure starts the backoff over
+            delay = self._backoff.delay(attempt)
+            attempt += 1
+            self._publish(
+                stopping,
+                TunnelStatus(
+                    "error",
+                    message=f"The ngrok agent stopped unexpectedly (exit code {code}). "
+                    f"Reconnecting in {delay:g} s.",
+                ),
+            )
+            stopping.wait(delay)
+
+    def _open(self, port: int, stopping: threading.Event) -> tuple[subprocess.Popen, str]:
+        agent = self._ensure_agent(stopping)
+        self._config = config = self._pyngrok_config(agent)
+        if stopping.is_set():
+            raise AgentStartError("Stopped.", retry=False)
+        # Trigger: pyngrok reads the agent's output with a blocking readline under its lock.
+        # Why: an agent that prints nothing would hang that read past startup_timeout.
+        # Outcome: kill it a little after the timeout, which ends the read.
+        guard = threading.Timer(self._startup_timeout + 5, self._kill_agent)
+        guard.daemon = True
+        guard.start()
+        try:
+            endpoint = ngrok.connect(
+                f"http://127.0.0.1:{port}",
+                name=ENDPOINT_NAME,
+                pyngrok_config=config,
+                **self._endpoint_options(),
+            )
+            proc = ngrok.get_ngrok_process(config).proc
+        except PyngrokError as exc:
+            raise _translate(exc) from exc
+        except OSError as exc:
+            raise AgentMissingError(
+                f"Could not run the ngrok agent at {agent}: {exc.strerror or exc}. "
+                "Check the path in --ngrok-path / Settings → Sharing."
+            ) from exc
+        finally:
+            guard.cancel()
+        url = endpoint.public_url or ""
+        if not url.startswith("https://"):
+            raise AgentStartError(f"ngrok gave a non-HTTPS address ({url!r}); Notewell only shares over HTTPS.")
+        return proc, url.rstrip("/")
+
+    def _endpoint_options(self) -> dict:
+        options: dict = {}
+        if self._domain:
+            options["url"] = f"https://{self._domain}"
+        if self._traffic_policy:
+            options["traffic_policy"] = self._traffic_policy
+        return options
+
+    def _watch(self, proc: subprocess.Popen, stopping: threading.Event) -> int | None:
+        while not stopping.wait(self._check_interval):
+            code = proc.poll()
+            if code is not None:
+                return code
+        return None
+
+    def _close(self) -> None:
+        if self._config is not None:
+            try:
+                ngrok.kill(self._config)
+            except (PyngrokError, OSError):
+                logger.debug("ngrok agent was already gone", exc_info=True)
+
+    def _kill_agent(self) -> None:
+        """Kill our agent without pyngrok's lock, which a starting agent holds."""
+        if self._config is None:
+            return
+        # pyngrok's process table is the only handle on an agent it is still starting.
+        running = process._current_processes.get(self._config.ngrok_path)
+        if running is not None and running.proc.poll() is None:
+            running.proc.kill()
+            running.proc.wait(timeout=5)
+
+    def _on_log(self, log: NgrokLog) -> None:
+        with self._lock:
+            url, stopping = self._live_url, self._stopping
+        if url is None or not log.msg:
+            return
+        if log.lvl in ("ERROR", "CRITICAL") and "session" in log.msg:
+            self._publish(stopping, TunnelStatus("connecting", message="Lost the connection to ngrok; reconnecting…"))
+        elif "client session established" in log.msg and self.status.state == "connecting":
+            self._publish(stopping, TunnelStatus("online", url))
+
+    # -- agent and config -----------------------------------------------------------
+
+    def _pyngrok_config(self, agent: str) -> conf.PyngrokConfig:
+        if self._config_dir is None:
+            self._config_dir = Path(tempfile.mkdtemp(prefix="notewell-ngrok-"))
+        self._config_dir.mkdir(parents=True, exist_ok=True)
+        path = self._config_dir / CONFIG_FILE
+        agent_section = {"authtoken": self._authtoken} if self._authtoken else {}
+        # JSON is valid YAML; the file holds the authtoken, so it is private (0600).
+        _write_private(path, json.dumps({"version": "3", "agent": agent_section}, indent=2) + "\n")
+        config = conf.PyngrokConfig(
+            ngrok_path=agent,
+            config_path=str(path),
+            region=self._region,
+            log_event_callback=self._on_log,
+            startup_timeout=self._startup_timeout,  # type: ignore[arg-type]  # pyngrok only compares it
+        )
+        config.auth_token = None  # it is in the config file; keep it out of the process list
+        return config
+
+    def _ensure_agent(self, stopping: threading.Event) -> str:
+        if self._ngrok_path:
+            path = Path(self._ngrok_path).expanduser()
+            if not path.is_file():
+                raise AgentMissingError(
+                    f"There is no ngrok agent at {path}. Fix --ngrok-path / Settings → Sharing, "
+                    "or clear it to let Notewell download ngrok."
+                )
+            if not os.access(path, os.X_OK):
+                raise AgentMissingError(f"The ngrok agent at {path} is not executable. Run: chmod +x {path}")
+            return str(path)
+        if self._search_path and (found := _agent_on_path()):
+            return found
+        target = self._agent_home / installer.get_ngrok_bin()
+        if not target.is_file():
+            self._download_agent(target, stopping)
+        return str(target)
+
+    def _download_agent(self, target: Path, stopping: threading.Event) -> None:
+        url = self._download_url or installer.get_ngrok_cdn_url("3")
+        self._publish(stopping, TunnelStatus("connecting", message="Downloading the ngrok agent…"))
+        target.parent.mkdir(parents=True, exist_ok=True)
+        suffix = ".zip" if url.endswith(".zip") else ".tgz"
+        fd, name = tempfile.mkstemp(prefix=".ngrok-download-", suffix=suffix, dir=target.parent)
+        archive = Path(name)
+        try:
+            with os.fdopen(fd, "wb") as out, urlopen(url, timeout=self._download_timeout) as response:
+                total = int(response.headers.get("Content-Length") or 0)
+                done, shown = 0, -1
+                while chunk := response.read(64 * 1024):
+                    if stopping.is_set():
+                        raise AgentDownloadError("The ngrok download was cancelled.", retry=False)
+                    out.write(chunk)
+                    done += len(chunk)
+                    percent = done * 100 // total if total else -1
+                    if percent != shown:
+                        shown = percent
+                        progress = f"{percent}%" if total else f"{done // 1_000_000} MB"
+                        self._publish(
+                            stopping,
+                            TunnelStatus("connecting", message=f"Downloading the ngrok agent… {progress}"),
+                        )
+            _extract_agent(archive, target)
+        except (OSError, tarfile.TarError, zipfile.BadZipFile, KeyError, ValueError) as exc:
+            raise AgentDownloadError(_DOWNLOAD_FAILED) from exc
+        finally:
+            archive.unlink(missing_ok=True)
+
+
+def _translate(exc: PyngrokError) -> TunnelError:
+    if isinstance(exc, PyngrokNgrokURLError):
+        return AgentStartError(f"Could not talk to the ngrok agent ({exc.reason}). Notewell keeps trying.")
+    if isinstance(exc, PyngrokNgrokHTTPError):
+        detail = _api_error_detail(exc.body)
+    elif isinstance(exc, PyngrokNgrokError):
+        detail = exc.ngrok_error or ""
+    else:
+        detail = ""
+    match = re.search(r"ERR_NGROK_\d+", detail)
+    if match and match.group(0) in _CODES:
+        kind, message, retry = _CODES[match.group(0)]
+        return kind(message, retry=retry)
+    if match:
+        code = match.group(0)
+        return NgrokRefusedError(
+            f"ngrok refused: {_first_line(detail)} ({code}, see https://ngrok.com/docs/errors/{code.lower()})."
+        )
+    if detail:
+        return AgentStartError(
+            f"ngrok could not connect: {_first_line(detail)}. Check your internet connection; Notewell keeps trying."
+        )
+    return AgentStartError(f"The ngrok agent could not start ({_first_line(str(exc))}). Notewell keeps trying.")
+
+
+def _api_error_detail(body: str) -> str:
+    try:
+        data = json.loads(body)
+    except ValueError:
+        return body
+    details = data.get("details") or {}
+    return str(details.get("err") or data.get("msg") or body)
+
+
+def _first_line(text: str) -> str:
+    # ngrok's logfmt values carry escaped newlines ("\n") once parsed by pyngrok.
+    for line in re.split(r"\\r|\\n|[\r\n]", text):
+        line = line.strip()
+        if line:
+            return line.rstrip(".")
+    return "no details"
+
+
+def _bare_domain(domain: str) -> str:
+    text = domain.strip().rstrip("/")
+    return text.split("://", 1)[1] if "://" in text else text
+
+
+def _agent_on_path() -> str | None:
+    found = shutil.which("ngrok")
+    if found is None:
+        return None
+    with open(found, "rb") as handle:
+        if b"pyngrok" in handle.read(512):  # pyngrok's own `ngrok` script would download again
+            return None
+    return found
+
+
+def _extract_agent(archive: Path, target: Path) -> None:
+    if archive.suffix == ".zip":
+        with zipfile.ZipFile(archive) as bundle:
+            data = bundle.read(target.name)
+    else:
+        with tarfile.open(archive, "r:gz") as bundle:
+            member = next((m for m in bundle.getmembers() if m.isfile() and Path(m.name).name == target.name), None)
+            handle = bundle.extractfile(member) if member is not None else None
+            if handle is None:
+                raise KeyError(target.name)
+            data = handle.read()
+    tmp = target.with_name(f".{target.name}.part")
+    tmp.write_bytes(data)
+    tmp.chmod(0o755)
+    os.replace(tmp, target)
+
+
+def _write_private(path: Path, text: str) -> None:
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        os.fchmod(fd, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
