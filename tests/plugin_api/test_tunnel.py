@@ -18,6 +18,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
+from indexer.types import SearchResult
 from plugin_api.tunnel import (
     NoTunnel,
     PublicUrlError,
@@ -154,6 +155,60 @@ def test_traffic_policy_reaches_the_agent(tunnels, ngrok_dir, echo_port):
     assert fake_state(ngrok_dir)["endpoints"][url]["traffic_policy"] == policy
     with edge_client(ngrok_dir) as client:
         assert client.get(f"{url}/healthz").status_code == 403  # 127.0.0.1 is not in 10/8
+
+
+class OneNote:
+    """A real `NotesReader` with one note, so the real app answers through the tunnel."""
+
+    RESULT = SearchResult(
+        id="c1", note_id="n1", path="tar.md", folder="/notes", title="Tar", heading="Extract",
+        text="Use tar -xzf archive.tar.gz to extract an archive.", score=0.9,
+        modified_at="2025-01-01T00:00:00+00:00", lines=(1, 3),
+    )
+
+    def search(self, query: str, k: int = 10, mode: str = "hybrid", filters: object = None) -> list[SearchResult]:
+        return [self.RESULT][:k]
+
+    def get_note(self, note_id: str) -> None:
+        return None
+
+
+@pytest.mark.parametrize("app_knows_the_url", [True, False], ids=["url-from-tunnel", "url-from-headers"])
+def test_real_api_through_the_tunnel_carries_the_public_url(tunnels, ngrok_dir, app_knows_the_url):
+    from plugin_api.app import ApiConfig, create_app
+    from plugin_api.server import ApiServer
+
+    tunnel = tunnels(ngrok_dir)
+
+    def public_url() -> str | None:
+        status = tunnel.status
+        return status.public_url if app_knows_the_url and status.state == "online" else None
+
+    server = ApiServer(create_app(OneNote(), ApiConfig(), token=lambda: TOKEN, public_url=public_url), port=0)
+    server.start()
+    try:
+        tunnel.start(server.port)
+        url = StatusRecorder(tunnel).wait_state("online").public_url
+        assert url is not None
+        with edge_client(ngrok_dir) as client:
+            manifest = client.get(manifest_url(url))
+            spec = client.get(f"{url}/openapi.json")
+            answer = client.post(
+                f"{url}/query",
+                headers={"Authorization": f"Bearer {TOKEN}"},
+                json={"queries": [{"query": "extract an archive", "top_k": 1}]},
+            )
+            refused = client.post(f"{url}/query", json={"queries": [{"query": "tar"}]})
+    finally:
+        server.stop()
+    assert manifest.status_code == 200
+    assert manifest.json()["api"]["url"] == f"{url}/openapi.yaml"
+    assert manifest.json()["logo_url"] == f"{url}/logo.png"
+    assert spec.json()["servers"][0]["url"] == url
+    assert answer.status_code == 200, answer.text
+    [result] = answer.json()["results"][0]["results"]
+    assert result["text"] == OneNote.RESULT.text and result["metadata"]["document_id"] == "n1"
+    assert refused.status_code == 401 and refused.headers["www-authenticate"].startswith("Bearer")
 
 
 # -- ngrok: failures, said in words ------------------------------------------------
