@@ -1,0 +1,133 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import httpx
+import pytest
+
+from app.secrets import FileTokenStore
+from plugin_api.app import ApiConfig
+from plugin_api.auth import Authenticator, LockoutPolicy, bearer_token
+from plugin_api.errors import LockedOut, Unauthorized
+from tests.plugin_api.conftest import TOKEN, StartApi
+
+QUERY = {"queries": [{"query": "tar"}]}
+
+
+@pytest.mark.parametrize(
+    "header, token",
+    [
+        (None, None),
+        ("", None),
+        ("Bearer", None),
+        ("Bearer   ", None),
+        ("Basic abc", None),
+        ("Bearer abc", "abc"),
+        ("bearer abc ", "abc"),
+        ("BEARER  abc", "abc"),
+    ],
+)
+def test_bearer_token(header: str | None, token: str | None) -> None:
+    assert bearer_token(header) == token
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_lockout_after_repeated_failures_then_release() -> None:
+    clock = Clock()
+    auth = Authenticator(lambda: TOKEN, LockoutPolicy(max_failures=3, window=60, lockout=30), clock)
+    for _ in range(2):
+        with pytest.raises(Unauthorized):
+            auth.check("1.2.3.4", "Bearer wrong")
+    auth.check("1.2.3.4", f"Bearer {TOKEN}")  # success resets the count
+    for _ in range(3):
+        with pytest.raises(Unauthorized):
+            auth.check("1.2.3.4", "Bearer wrong")
+    with pytest.raises(LockedOut) as locked:
+        auth.check("1.2.3.4", f"Bearer {TOKEN}")  # even the right token: no oracle while locked
+    assert locked.value.retry_after == 30
+    auth.check("5.6.7.8", f"Bearer {TOKEN}")  # other clients are unaffected
+    clock.now += 31
+    auth.check("1.2.3.4", f"Bearer {TOKEN}")
+
+
+def test_failures_outside_the_window_do_not_add_up() -> None:
+    clock = Clock()
+    auth = Authenticator(lambda: TOKEN, LockoutPolicy(max_failures=3, window=60, lockout=30), clock)
+    for _ in range(10):
+        with pytest.raises(Unauthorized):
+            auth.check("c", None)
+        clock.now += 40
+    auth.check("c", f"Bearer {TOKEN}")
+
+
+def test_client_memory_is_bounded() -> None:
+    auth = Authenticator(lambda: TOKEN, LockoutPolicy(max_failures=1, max_clients=50))
+    for n in range(500):
+        with pytest.raises(Unauthorized):
+            auth.check(f"10.0.{n // 256}.{n % 256}", None)
+    assert len(auth._failures) <= 50 and len(auth._locked_until) <= 50
+
+
+def test_auth_matrix_over_http(start_api: StartApi, tmp_path: Path) -> None:
+    store = FileTokenStore(tmp_path / "api-token")
+    first = store.get()
+    api = start_api(
+        ApiConfig(lockout=LockoutPolicy(max_failures=4, lockout=120)), token=store.get
+    )
+    with httpx.Client(base_url=api.url) as client:
+        none = client.post("/query", json=QUERY)
+        assert none.status_code == 401
+        assert none.headers["www-authenticate"].startswith("Bearer")
+        assert none.json()["error"]["code"] == "unauthorized"
+
+        wrong = client.post("/query", json=QUERY, headers={"Authorization": "Bearer nw_wrong"})
+        assert wrong.status_code == 401 and "nw_wrong" not in wrong.text
+
+        right = client.post("/query", json=QUERY, headers={"Authorization": f"Bearer {first}"})
+        assert right.status_code == 200
+
+        second = store.rotate()  # as `notewell token --rotate` does, from anywhere
+        stale = client.get("/notes/0123456789abcdef0123", headers={"Authorization": f"Bearer {first}"})
+        assert stale.status_code == 401 and "rotated" in stale.json()["error"]["message"]
+        fresh = client.post("/query", json=QUERY, headers={"Authorization": f"Bearer {second}"})
+        assert fresh.status_code == 200
+
+        for attempt in range(4):  # the success above reset the count; the 4th failure locks
+            guess = client.post("/query", json=QUERY, headers={"Authorization": "Bearer guess"})
+            assert guess.status_code == 401, attempt
+        locked = client.post("/query", json=QUERY, headers={"Authorization": f"Bearer {second}"})
+        assert locked.status_code == 429
+        assert 0 < int(locked.headers["retry-after"]) <= 120
+        assert locked.json()["error"]["code"] == "locked_out"
+        assert client.get("/healthz").status_code == 200  # public routes stay up
+
+    for response in (none, wrong, stale, locked):
+        assert first not in response.text and second not in response.text
+    outcomes = [(e.endpoint, e.status, e.outcome) for e in api.activity.entries()]
+    assert ("/query", 401, "unauthorized") in outcomes
+    assert ("/query", 429, "locked_out") in outcomes
+    assert ("/query", 200, "ok") in outcomes
+
+
+def test_public_routes_reveal_nothing_about_the_notes(start_api: StartApi) -> None:
+    api = start_api()
+    with httpx.Client(base_url=api.url) as client:
+        for path in ("/.well-known/ai-plugin.json", "/openapi.yaml", "/openapi.json", "/legal", "/healthz"):
+            response = client.get(path)
+            assert response.status_code == 200
+            for secret in ("tar.md", "Sourdough", "zebra", "notes", TOKEN):
+                if secret == "notes":  # the word is in descriptions; a folder path is not
+                    assert "/tree" not in response.text
+                    continue
+                assert secret not in response.text, (path, secret)
+        assert client.get("/logo.png").headers["content-type"] == "image/png"
+        # Everything that is not declared public needs the token, even unknown paths.
+        for path in ("/notes/0123456789abcdef0123", "/does-not-exist", "/mcp", "/query"):
+            assert client.get(path).status_code == 401
