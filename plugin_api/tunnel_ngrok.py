@@ -12,23 +12,19 @@ import json
 import logging
 import os
 import re
-import shutil
 import subprocess
-import tarfile
 import tempfile
 import threading
 import time
-import zipfile
 from dataclasses import dataclass
 from pathlib import Path
-from urllib.request import urlopen
 
 from pyngrok import conf, installer, ngrok, process
 from pyngrok.exception import PyngrokError, PyngrokNgrokError, PyngrokNgrokHTTPError, PyngrokNgrokURLError
 from pyngrok.log import NgrokLog
 
+from plugin_api.ngrok_agent import download_agent, find_agent
 from plugin_api.tunnel import (
-    AgentDownloadError,
     AgentMissingError,
     AgentStartError,
     AuthtokenError,
@@ -39,6 +35,9 @@ from plugin_api.tunnel import (
 )
 
 logger = logging.getLogger(__name__)
+# The agent's own log lines are for --debug logs, not the terminal: without this, logging's
+# last-resort handler prints them raw to stderr when the app has not configured logging.
+logging.getLogger("pyngrok").addHandler(logging.NullHandler())
 
 ENDPOINT_NAME = "notewell"
 CONFIG_FILE = "ngrok.yml"
@@ -76,10 +75,6 @@ _CODES: dict[str, tuple[type[TunnelError], str, bool]] = {
     ),
 }
 _CODES["ERR_NGROK_121"] = _CODES["ERR_NGROK_120"]
-_DOWNLOAD_FAILED = (
-    "Could not download the ngrok agent (no internet?). Install ngrok yourself and set its "
-    "path with --ngrok-path / Settings → Sharing."
-)
 
 
 @dataclass(frozen=True)
@@ -207,8 +202,20 @@ class NgrokTunnel(_Published):
             stopping.wait(delay)
 
     def _open(self, port: int, stopping: threading.Event) -> tuple[subprocess.Popen, str]:
-        agent = self._ensure_agent(stopping)
-        self._config = config = self._pyngrok_config(agent)
+        agent = find_agent(self._ngrok_path, search_path=self._search_path, home=self._agent_home)
+        if agent is None:
+            agent = self._agent_home / installer.get_ngrok_bin()
+            self._publish(stopping, TunnelStatus("connecting", message="Downloading the ngrok agent…"))
+            download_agent(
+                agent,
+                url=self._download_url or installer.get_ngrok_cdn_url("3"),
+                timeout=self._download_timeout,
+                progress=lambda text: self._publish(
+                    stopping, TunnelStatus("connecting", message=f"Downloading the ngrok agent… {text}")
+                ),
+                cancelled=stopping.is_set,
+            )
+        self._config = config = self._pyngrok_config(str(agent))
         if stopping.is_set():
             raise AgentStartError("Stopped.", retry=False)
         # Trigger: pyngrok reads the agent's output with a blocking readline under its lock.
@@ -301,54 +308,6 @@ class NgrokTunnel(_Published):
         config.auth_token = None  # it is in the config file; keep it out of the process list
         return config
 
-    def _ensure_agent(self, stopping: threading.Event) -> str:
-        if self._ngrok_path:
-            path = Path(self._ngrok_path).expanduser()
-            if not path.is_file():
-                raise AgentMissingError(
-                    f"There is no ngrok agent at {path}. Fix --ngrok-path / Settings → Sharing, "
-                    "or clear it to let Notewell download ngrok."
-                )
-            if not os.access(path, os.X_OK):
-                raise AgentMissingError(f"The ngrok agent at {path} is not executable. Run: chmod +x {path}")
-            return str(path)
-        if self._search_path and (found := _agent_on_path()):
-            return found
-        target = self._agent_home / installer.get_ngrok_bin()
-        if not target.is_file():
-            self._download_agent(target, stopping)
-        return str(target)
-
-    def _download_agent(self, target: Path, stopping: threading.Event) -> None:
-        url = self._download_url or installer.get_ngrok_cdn_url("3")
-        self._publish(stopping, TunnelStatus("connecting", message="Downloading the ngrok agent…"))
-        target.parent.mkdir(parents=True, exist_ok=True)
-        suffix = ".zip" if url.endswith(".zip") else ".tgz"
-        fd, name = tempfile.mkstemp(prefix=".ngrok-download-", suffix=suffix, dir=target.parent)
-        archive = Path(name)
-        try:
-            with os.fdopen(fd, "wb") as out, urlopen(url, timeout=self._download_timeout) as response:
-                total = int(response.headers.get("Content-Length") or 0)
-                done, shown = 0, -1
-                while chunk := response.read(64 * 1024):
-                    if stopping.is_set():
-                        raise AgentDownloadError("The ngrok download was cancelled.", retry=False)
-                    out.write(chunk)
-                    done += len(chunk)
-                    percent = done * 100 // total if total else -1
-                    if percent != shown:
-                        shown = percent
-                        progress = f"{percent}%" if total else f"{done // 1_000_000} MB"
-                        self._publish(
-                            stopping,
-                            TunnelStatus("connecting", message=f"Downloading the ngrok agent… {progress}"),
-                        )
-            _extract_agent(archive, target)
-        except (OSError, tarfile.TarError, zipfile.BadZipFile, KeyError, ValueError) as exc:
-            raise AgentDownloadError(_DOWNLOAD_FAILED) from exc
-        finally:
-            archive.unlink(missing_ok=True)
-
 
 def _translate(exc: PyngrokError) -> TunnelError:
     if isinstance(exc, PyngrokNgrokURLError):
@@ -396,33 +355,6 @@ def _first_line(text: str) -> str:
 def _bare_domain(domain: str) -> str:
     text = domain.strip().rstrip("/")
     return text.split("://", 1)[1] if "://" in text else text
-
-
-def _agent_on_path() -> str | None:
-    found = shutil.which("ngrok")
-    if found is None:
-        return None
-    with open(found, "rb") as handle:
-        if b"pyngrok" in handle.read(512):  # pyngrok's own `ngrok` script would download again
-            return None
-    return found
-
-
-def _extract_agent(archive: Path, target: Path) -> None:
-    if archive.suffix == ".zip":
-        with zipfile.ZipFile(archive) as bundle:
-            data = bundle.read(target.name)
-    else:
-        with tarfile.open(archive, "r:gz") as bundle:
-            member = next((m for m in bundle.getmembers() if m.isfile() and Path(m.name).name == target.name), None)
-            handle = bundle.extractfile(member) if member is not None else None
-            if handle is None:
-                raise KeyError(target.name)
-            data = handle.read()
-    tmp = target.with_name(f".{target.name}.part")
-    tmp.write_bytes(data)
-    tmp.chmod(0o755)
-    os.replace(tmp, target)
 
 
 def _write_private(path: Path, text: str) -> None:
