@@ -19,6 +19,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+import yaml
 from pyngrok import conf, installer, ngrok, process
 from pyngrok.exception import PyngrokError, PyngrokNgrokError, PyngrokNgrokHTTPError, PyngrokNgrokURLError
 from pyngrok.log import NgrokLog
@@ -112,7 +113,7 @@ class NgrokTunnel(_Published):
         self._ngrok_path = ngrok_path
         self._config_dir = Path(config_dir) if config_dir else None
         self._traffic_policy = traffic_policy
-        self._agent_home = Path(agent_home) if agent_home else Path(conf.DEFAULT_NGROK_DIR)
+        self._agent_home = Path(agent_home) if agent_home else Path(installer.get_default_ngrok_dir())
         self._download_url = download_url
         self._search_path = search_path
         self._startup_timeout = startup_timeout
@@ -295,7 +296,8 @@ class NgrokTunnel(_Published):
             self._config_dir = Path(tempfile.mkdtemp(prefix="notewell-ngrok-"))
         self._config_dir.mkdir(parents=True, exist_ok=True)
         path = self._config_dir / CONFIG_FILE
-        agent_section = {"authtoken": self._authtoken} if self._authtoken else {}
+        token = self._authtoken or _token_from_ngrok_config()
+        agent_section = {"authtoken": token} if token else {}
         # JSON is valid YAML; the file holds the authtoken, so it is private (0600).
         _write_private(path, json.dumps({"version": "3", "agent": agent_section}, indent=2) + "\n")
         config = conf.PyngrokConfig(
@@ -350,6 +352,20 @@ def _first_line(text: str) -> str:
         if line:
             return line.rstrip(".")
     return "no details"
+
+
+def _token_from_ngrok_config() -> str | None:
+    """The authtoken saved by `ngrok config add-authtoken`, for users who set ngrok up themselves."""
+    path = Path(installer.get_default_ngrok_dir()) / CONFIG_FILE
+    try:
+        config = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except (OSError, yaml.YAMLError):
+        return None
+    if not isinstance(config, dict):
+        return None
+    agent = config.get("agent") if isinstance(config.get("agent"), dict) else config
+    token = agent.get("authtoken")
+    return token if isinstance(token, str) and token else None
 
 
 def _bare_domain(domain: str) -> str:

@@ -147,6 +147,17 @@ def test_authtoken_stays_out_of_the_process_list(tunnels, ngrok_dir, echo_port):
     assert fake_state(ngrok_dir)["authtoken"] == "good-but-secret"  # read from the 0600 config file
 
 
+def test_authtoken_saved_by_the_ngrok_cli_is_used(tunnels, ngrok_dir, echo_port, isolated_home, monkeypatch):
+    monkeypatch.delenv("NGROK_AUTHTOKEN", raising=False)
+    saved = isolated_home / ".config" / "ngrok" / "ngrok.yml"
+    saved.parent.mkdir(parents=True)
+    saved.write_text("version: '3'\nagent:\n  authtoken: good-from-ngrok-cli\n")
+    tunnel = tunnels(ngrok_dir, authtoken=None)
+    tunnel.start(echo_port)
+    StatusRecorder(tunnel).wait_state("online")
+    assert fake_state(ngrok_dir)["authtoken"] == "good-from-ngrok-cli"
+
+
 def test_traffic_policy_reaches_the_agent(tunnels, ngrok_dir, echo_port):
     policy = traffic_policy(allow_cidrs=["10.0.0.0/8"], rate_limit_per_minute=30)
     tunnel = tunnels(ngrok_dir, traffic_policy=policy)
