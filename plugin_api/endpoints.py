@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any, Awaitable, Callable
 
 from starlette.concurrency import run_in_threadpool
@@ -20,12 +20,14 @@ from indexer.errors import IndexerError
 from indexer.types import NoteContent, SearchFilters, SearchResult
 
 from .clients import base_url
-from .errors import BadRequest, NotFound, ServiceUnavailable, Unprocessable
+from .errors import BadRequest, NotFound, ServiceUnavailable
 from .limits import Limits, cut_to_fit, json_chars, share_budget
 from .notes import NotesReader
-from .openapi import BodyValidator, Operation, Parameter, parse_parameters
+from .openapi import BodyValidator, Operation, Parameter, parse_date, parse_parameters
 from .schemas import MAX_OFFSET, NOTE_ID_PATTERN
 
+FIRST_YEAR, LAST_YEAR = 1971, 9998
+LONE_SURROGATE = re.compile("[\ud800-\udfff]")
 SLACK = 200  # characters kept free under the response cap, for rounding and headers
 MAX_LABEL = 500  # titles and headings come from the file (a one-line file is all title)
 
@@ -90,7 +92,7 @@ def make_endpoints(
 ) -> dict[str, Endpoint]:
     async def query(request: Request) -> Response:
         try:
-            body = json.loads(await request.body())
+            body = scrub(json.loads(await request.body()))
         except (ValueError, UnicodeDecodeError):
             raise BadRequest(
                 'The body must be JSON like {"queries": [{"query": "...", "top_k": 3}]}.'
@@ -121,33 +123,46 @@ def make_endpoints(
 
 
 def parse_query(item: dict[str, Any]) -> ParsedQuery:
+    """One validated query item → search arguments."""
     raw = item.get("filter") or {}
-    for key in ("start_date", "end_date"):
-        if key in raw:
-            _check_date(key, raw[key])
     filters = SearchFilters(
         folder=raw.get("folder"),
         path_prefix=raw.get("source_id"),
         note_id=raw.get("document_id"),
-        start_date=raw.get("start_date"),
-        end_date=raw.get("end_date"),
+        start_date=_file_time(raw.get("start_date")),
+        end_date=_file_time(raw.get("end_date")),
         tags=tuple(raw.get("tags", ())),
     )
     return ParsedQuery(
         query=item["query"],
-        top_k=item.get("top_k", 3),
+        top_k=int(item.get("top_k", 3)),  # JSON Schema counts 12.0 as an integer
         mode=item.get("mode", "hybrid"),
         filters=None if filters.is_empty() else filters,
     )
 
 
-def _check_date(key: str, value: str) -> None:
-    try:
-        datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        raise Unprocessable(
-            f"filter.{key} must be an ISO 8601 date or date-time, like 2024-05-31."
-        ) from None
+def _file_time(value: str | None) -> str | None:
+    # Trigger: dates like 0001-01-01 pass the schema but overflow timestamps.
+    # Why: no file was modified outside these years. Outcome: clamp, same meaning.
+    parsed = parse_date(value) if value else None
+    if parsed is None:
+        return value
+    if parsed.year < FIRST_YEAR:
+        return f"{FIRST_YEAR}-01-01"
+    if parsed.year > LAST_YEAR:
+        return f"{LAST_YEAR}-12-31"
+    return value
+
+
+def scrub(value: Any) -> Any:
+    """Lone surrogates (valid in JSON, not in UTF-8) become U+FFFD, everywhere in the body."""
+    if isinstance(value, str):
+        return LONE_SURROGATE.sub("\ufffd", value)
+    if isinstance(value, list):
+        return [scrub(item) for item in value]
+    if isinstance(value, dict):
+        return {scrub(key): scrub(item) for key, item in value.items()}
+    return value
 
 
 def _search_all(notes: NotesReader, queries: list[ParsedQuery]) -> list[list[SearchResult]]:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import copy
 import re
+from datetime import datetime
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -173,6 +174,35 @@ def doc_strings(spec: dict[str, Any]) -> list[tuple[str, str]]:
     return found
 
 
+DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+DATE_TIME = re.compile(
+    r"[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt ][0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]+)?([Zz]|[+-][0-9]{2}:[0-9]{2})"
+)
+FORMATS = jsonschema.FormatChecker(formats=())
+
+
+@FORMATS.checks("date")
+def _is_date(value: object) -> bool:
+    return not isinstance(value, str) or (DATE.fullmatch(value) is not None and parse_date(value) is not None)
+
+
+@FORMATS.checks("date-time")
+def _is_date_time(value: object) -> bool:
+    return not isinstance(value, str) or (
+        DATE_TIME.fullmatch(value) is not None and parse_date(value) is not None
+    )
+
+
+def parse_date(value: str) -> datetime | None:
+    """RFC 3339 date or date-time (what `format: date` / `date-time` promise), else None."""
+    text = value.upper().replace("Z", "+00:00")
+    text = re.sub(r"\.([0-9]{6})[0-9]+", r".\1", text)  # Python takes at most microseconds
+    try:
+        return datetime.fromisoformat(text)
+    except ValueError:
+        return None
+
+
 class BodyValidator:
     """Validates request bodies against the component schemas (2020-12)."""
 
@@ -184,7 +214,7 @@ class BodyValidator:
         validator = self._validators.get(name)
         if validator is None:
             root = {"$ref": f"#/components/schemas/{name}", "components": {"schemas": self._schemas}}
-            validator = jsonschema.Draft202012Validator(root)
+            validator = jsonschema.Draft202012Validator(root, format_checker=FORMATS)
             self._validators[name] = validator
         error = jsonschema.exceptions.best_match(validator.iter_errors(instance))
         if error is not None:

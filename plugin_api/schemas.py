@@ -23,6 +23,14 @@ def _string(description: str, max_length: int, **extra: Any) -> Schema:
     return {"type": "string", "description": description, "maxLength": max_length, **extra}
 
 
+def _date(description: str) -> Schema:
+    return {
+        "type": "string",
+        "description": description,
+        "anyOf": [{"format": "date"}, {"format": "date-time"}],
+    }
+
+
 def build_schemas(limits: Limits) -> dict[str, Schema]:
     return {
         "Error": {
@@ -48,8 +56,8 @@ def build_schemas(limits: Limits) -> dict[str, Schema]:
                 "source": {"type": "string", "enum": ["file"], "description": "Always file."},
                 "source_id": _string("Only notes whose path starts with this.", 1000),
                 "folder": _string("Only notes in this notes folder (absolute path).", 4096),
-                "start_date": _string("Modified on or after this ISO 8601 date or time.", 40),
-                "end_date": _string("Modified on or before this ISO 8601 date or time.", 40),
+                "start_date": _date("Modified on or after this date (or date-time)."),
+                "end_date": _date("Modified on or before this date (or date-time)."),
                 "tags": {
                     "type": "array",
                     "description": "Only notes carrying all of these tags.",

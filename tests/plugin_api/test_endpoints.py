@@ -16,10 +16,10 @@ def query(api: Api, *queries: dict[str, object]) -> dict:
 
 
 def test_query_answers_in_the_retrieval_plugin_shape(api: Api) -> None:
-    body = query(api, {"query": "extract a tar archive", "top_k": 2})
+    body = query(api, {"query": "tar -xzf archive.tar.gz extract", "top_k": 2})
     assert body["truncated"] is False
     [group] = body["results"]
-    assert group["query"] == "extract a tar archive"
+    assert group["query"] == "tar -xzf archive.tar.gz extract"
     assert 1 <= len(group["results"]) <= 2
     best = group["results"][0]
     assert best["path"] == "tar.md"
@@ -53,7 +53,7 @@ def test_several_queries_and_filters(api: Api) -> None:
 
 
 def test_get_note_returns_the_whole_note(api: Api) -> None:
-    hit = query(api, {"query": "sourdough starter"})["results"][0]["results"][0]
+    hit = query(api, {"query": "sourdough starter", "mode": "keyword"})["results"][0]["results"][0]
     with api.client() as client:
         note = client.get(f"/notes/{hit['note_id']}").json()
     assert note["id"] == hit["note_id"]
@@ -64,7 +64,7 @@ def test_get_note_returns_the_whole_note(api: Api) -> None:
 
 
 def test_chinese_note_round_trips(api: Api) -> None:
-    hit = query(api, {"query": "周六去爬山"})["results"][0]["results"][0]
+    hit = query(api, {"query": "周六去爬山", "mode": "keyword"})["results"][0]["results"][0]
     assert hit["path"] == "zh/笔记.md"
     with api.client() as client:
         assert "周日在家读书" in client.get(f"/notes/{hit['note_id']}").json()["text"]
@@ -78,7 +78,7 @@ def test_chinese_note_round_trips(api: Api) -> None:
         (json.dumps({"queries": []}).encode(), 422, "queries"),
         (json.dumps({"queries": [{"query": "x", "top_k": 0}]}).encode(), 422, "top_k"),
         (json.dumps({"queries": [{"query": "   "}]}).encode(), 422, "query"),
-        (json.dumps({"queries": [{"query": "x", "filter": {"start_date": "soon"}}]}).encode(), 422, "ISO 8601"),
+        (json.dumps({"queries": [{"query": "x", "filter": {"start_date": "soon"}}]}).encode(), 422, "date"),
         (json.dumps({"queries": [{"query": "x", "filter": {"path": "/etc"}}]}).encode(), 422, "path"),
         (json.dumps({"queries": [{"query": "x", "mode": "magic"}]}).encode(), 422, "mode"),
         (json.dumps({"queries": "tar"}).encode(), 422, "queries"),
