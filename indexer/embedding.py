@@ -159,7 +159,11 @@ def _load_sentence_transformer(path: str):  # type: ignore[no-untyped-def]
     _offline_unless_allowed()
     try:
         import torch
+        import transformers
         from sentence_transformers import SentenceTransformer
+
+        transformers.utils.logging.disable_progress_bar()
+        transformers.utils.logging.set_verbosity_error()
 
         torch.set_num_threads(max(1, os.cpu_count() or 1))
         return SentenceTransformer(path, device="cpu")
@@ -185,7 +189,7 @@ class HashEmbedder:
     model to load. Tokens are whitespace/word pieces, one CJK character each.
     """
 
-    def __init__(self, dimension: int = 64, max_tokens: int = 128) -> None:
+    def __init__(self, dimension: int = 256, max_tokens: int = 128) -> None:
         self._dimension = dimension
         self._max_tokens = max_tokens
         self.calls = 0

@@ -1,0 +1,82 @@
+"""A kill -9 at any point of indexing, then a normal run, equals a clean index."""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from indexer.embedding import HashEmbedder
+from indexer.notes_index import NotesIndex
+from tests.helpers import write_notes
+from tests.indexer.test_pipeline import assert_consistent, snapshot
+
+# Indexes slowly (small batches, a pause per batch) so kills land in every phase.
+SLOW_SYNC = """
+import sys, time
+from pathlib import Path
+import indexer.pipeline
+from indexer.embedding import HashEmbedder
+from indexer.notes_index import NotesIndex
+
+indexer.pipeline.EMBED_BATCH = 8
+
+class Slow(HashEmbedder):
+    def embed_documents(self, texts):
+        time.sleep(0.02)
+        return super().embed_documents(texts)
+
+index = NotesIndex.open(Path(sys.argv[1]), Slow())
+print("open", flush=True)
+index.sync([Path(sys.argv[2])])
+print("done", flush=True)
+"""
+
+
+def _notes(folder: Path, version: int) -> Path:
+    notes = {
+        f"topic{n % 7}/note{n}.md": f"# Note {n}\n\nParagraph about item {n} and {version}.\n\n"
+        f"## Details\n\nShared boilerplate paragraph.\n\nVersion {version} detail {n * version}.\n"
+        for n in range(120)
+    }
+    return write_notes(folder, notes)
+
+
+def test_killed_runs_then_a_normal_run_equal_a_clean_index(tmp_path: Path) -> None:
+    notes = _notes(tmp_path / "notes", 1)
+    data = tmp_path / "data"
+    kills = 0
+    for delay in (0.3, 0.8, 1.3, 2.2):
+        proc = subprocess.Popen(
+            [sys.executable, "-c", SLOW_SYNC, str(data), str(notes)],
+            stdout=subprocess.PIPE, text=True,
+        )
+        assert proc.stdout is not None
+        assert proc.stdout.readline().strip() == "open"
+        time.sleep(delay)
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGKILL)
+            kills += 1
+        proc.wait(timeout=30)
+        if delay == 1.3:  # change the notes between crashes, as a user would
+            _notes(notes, 2)
+            (notes / "topic1/note1.md").unlink()
+    assert kills >= 3, "the indexing finished too fast for the kills to land mid-run"
+
+    recovered = NotesIndex.open(data, HashEmbedder())
+    recovered.sync([notes])
+    clean = NotesIndex.open(tmp_path / "clean", HashEmbedder())
+    clean.sync([notes])
+    try:
+        assert_consistent(recovered)
+        got, want = snapshot(recovered), snapshot(clean)
+        assert got["files"] == want["files"]
+        assert got["chunks"] == want["chunks"]
+        assert got["vectors"] == want["vectors"]
+        query = "Version 2 detail 10"
+        assert [r.id for r in recovered.search(query, k=5)] == [r.id for r in clean.search(query, k=5)]
+    finally:
+        recovered.close()
+        clean.close()

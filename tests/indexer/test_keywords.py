@@ -1,0 +1,35 @@
+import pytest
+
+from indexer.keywords import index_text, match_expression, query_terms
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("plain English stays", "plain English stays"),
+        ("无线网密码", " 无线 线网 网密 密码 "),
+        ("用 tzutil 改时区", " 用  tzutil  改时 时区 "),
+        ("一", " 一 "),
+    ],
+)
+def test_index_text_turns_cjk_runs_into_bigrams(text: str, expected: str) -> None:
+    assert index_text(text) == expected
+
+
+@pytest.mark.parametrize(
+    ("query", "expected"),
+    [
+        ("How do I extract a tar archive?", ["extract", "tar", "archive"]),
+        ("tar TAR tar", ["tar"]),
+        ("怎么修改时区", ["么修", "修改", "改时", "时区"]),
+        ("dir 命令输出", ["dir", "命令", "令输", "输出"]),
+        ("the of and", []),
+        ("git-reset --soft", ["git", "reset", "soft"]),
+    ],
+)
+def test_query_terms(query: str, expected: list[str]) -> None:
+    assert query_terms(query) == expected
+
+
+def test_match_expression_quotes_terms_so_fts_syntax_cannot_leak() -> None:
+    assert match_expression(['a"b', "OR"]) == '"a""b" OR "OR"'

@@ -1,0 +1,124 @@
+"""Search with the real bundled model, real Chroma and real files: English and
+Chinese questions find the note a person means; filters restrict results."""
+
+from __future__ import annotations
+
+import os
+from datetime import datetime, timezone
+from pathlib import Path
+
+import pytest
+
+from indexer.notes_index import NotesIndex
+from indexer.types import SearchFilters
+from tests.helpers import write_notes
+
+NOTES = {
+    "kitchen/sourdough.md": (
+        "---\ntags: [baking, recipe]\n---\n# Sourdough bread\n\n## Method\n\n"
+        "Mix flour and water, rest an hour, add the starter and salt. Stretch and fold, proof "
+        "overnight in the fridge and bake in a covered Dutch oven.\n"
+    ),
+    "kitchen/pancakes.md": "# Pancakes\n\nWhisk eggs, milk and flour. Fry in butter until golden.\n",
+    "work/git.md": (
+        "---\ntags: [dev]\n---\n# Git notes\n\n## Undo\n\nUndo the last commit but keep the changes "
+        "in the working tree: `git reset HEAD~`.\n\n## Branches\n\nCreate a branch with `git switch -c name`.\n"
+    ),
+    "work/network.md": "# Networking\n\nFind which process listens on a port: `lsof -i :3000`, then kill it.\n",
+    "生活/时区.md": "# 修改时区\n\n在 Windows 上用 tzutil 命令查看或设置系统时区：`tzutil /s \"China Standard Time\"`。\n",
+    "生活/剪贴板.md": "# 剪贴板\n\n把命令的输出直接复制到剪贴板：`dir | clip`。\n",
+    "生活/跑步.md": "# 跑步计划\n\n每周跑三次，每次五公里，周末去公园长跑。\n",
+}
+
+
+@pytest.fixture(scope="module")
+def corpus(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    folder = write_notes(tmp_path_factory.mktemp("search") / "notes", NOTES)
+    old = datetime(2020, 1, 15, tzinfo=timezone.utc).timestamp()
+    os.utime(folder / "kitchen/pancakes.md", (old, old))
+    return folder
+
+
+@pytest.fixture(scope="module")
+def index(tmp_path_factory: pytest.TempPathFactory, corpus: Path, real_embedder):
+    idx = NotesIndex.open(tmp_path_factory.mktemp("data"), real_embedder)
+    idx.sync([corpus])
+    yield idx
+    idx.close()
+
+
+def top(index: NotesIndex, query: str, mode: str = "hybrid", filters: SearchFilters | None = None) -> list[str]:
+    seen: list[str] = []
+    for r in index.search(query, k=10, mode=mode, filters=filters):
+        if r.path not in seen:
+            seen.append(r.path)
+    return seen
+
+
+@pytest.mark.parametrize(
+    ("query", "expected"),
+    [
+        ("take back my last commit but keep my edits", "work/git.md"),
+        ("how do I bake bread with a starter", "kitchen/sourdough.md"),
+        ("something is hogging port 3000", "work/network.md"),
+        ("电脑时区不对怎么改", "生活/时区.md"),
+        ("把输出放进剪贴板", "生活/剪贴板.md"),
+        ("tzutil", "生活/时区.md"),
+    ],
+)
+def test_hybrid_finds_the_note_a_person_means(index: NotesIndex, query: str, expected: str) -> None:
+    assert top(index, query)[0] == expected
+
+
+def test_results_have_the_documented_shape(index: NotesIndex, corpus: Path) -> None:
+    (result,) = index.search("git reset HEAD~", k=1)
+    data = result.to_dict()
+    assert set(data) >= {"id", "note_id", "path", "folder", "title", "heading", "text", "score", "modified_at", "lines"}
+    assert data["path"] == "work/git.md" and data["folder"] == str(corpus.resolve())
+    assert data["title"] == "Git notes" and data["heading"] == "Git notes > Undo"
+    assert "git reset HEAD~" in data["text"]
+    start, end = data["lines"]
+    lines = (corpus / "work/git.md").read_text().splitlines()
+    assert "git reset HEAD~" in "\n".join(lines[start - 1 : end])
+    assert 0 < data["score"] <= 1
+    datetime.fromisoformat(data["modified_at"])
+
+
+@pytest.mark.parametrize("mode", ["hybrid", "dense", "keyword"])
+def test_scores_are_similarities_best_first(index: NotesIndex, mode: str) -> None:
+    results = index.search("sourdough starter", k=5, mode=mode)
+    scores = [r.score for r in results]
+    assert results and scores == sorted(scores, reverse=True)
+    assert results[0].path == "kitchen/sourdough.md"
+
+
+def test_one_note_contributes_at_most_two_chunks(index: NotesIndex) -> None:
+    results = index.search("git", k=10)
+    assert sum(r.path == "work/git.md" for r in results) <= 2
+
+
+@pytest.mark.parametrize(
+    ("filters", "allowed"),
+    [
+        (SearchFilters(path_prefix="kitchen/"), {"kitchen/sourdough.md", "kitchen/pancakes.md"}),
+        (SearchFilters(tags=("baking",)), {"kitchen/sourdough.md"}),
+        (SearchFilters(end_date="2020-12-31"), {"kitchen/pancakes.md"}),
+        (SearchFilters(start_date="2021-01-01", path_prefix="kitchen"), {"kitchen/sourdough.md"}),
+    ],
+)
+@pytest.mark.parametrize("mode", ["hybrid", "dense", "keyword"])
+def test_filters_restrict_every_mode(index: NotesIndex, filters: SearchFilters, allowed: set[str], mode: str) -> None:
+    found = set(top(index, "flour and eggs for baking", mode, filters))
+    assert found and found <= allowed
+
+
+def test_note_and_folder_filters(index: NotesIndex, corpus: Path) -> None:
+    note_id = index.search("tzutil", k=1)[0].note_id
+    assert set(top(index, "时区 剪贴板 跑步", filters=SearchFilters(note_id=note_id))) == {"生活/时区.md"}
+    assert top(index, "bread", filters=SearchFilters(folder="/somewhere/else")) == []
+    assert top(index, "bread", filters=SearchFilters(folder=str(corpus)))[0] == "kitchen/sourdough.md"
+
+
+def test_empty_query_returns_nothing(index: NotesIndex) -> None:
+    assert index.search("   ") == []
+    assert index.search("the of and", mode="keyword") == []
