@@ -1,0 +1,330 @@
+"""Find the notes in a folder and read each one into a `NoteDocument`.
+
+The walk applies the ignore rules (hidden names, `node_modules`, `__pycache__`,
+`.notewellignore` files, the user's own patterns), the extension filter and the
+size cap. Reading turns raw bytes into text by file type (see `indexer.readers`).
+Notes are only ever read, never written.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pathspec
+
+from indexer import readers
+from indexer.errors import FolderError, SkipFile
+from indexer.markdown_notes import read_markdown
+from indexer.types import NoteDocument, NoteFile, SkippedFile
+
+DEFAULT_EXTENSIONS: frozenset[str] = frozenset(
+    {".md", ".markdown", ".txt", ".org", ".rst", ".html", ".htm", ".pdf"}
+)
+DEFAULT_MAX_BYTES = 20 * 1024 * 1024
+IGNORE_FILE = ".notewellignore"
+SKIPPED_NAMES = frozenset({"node_modules", "__pycache__"})
+
+
+@dataclass(frozen=True)
+class SourceOptions:
+    extensions: frozenset[str] = DEFAULT_EXTENSIONS
+    max_bytes: int = DEFAULT_MAX_BYTES
+    ignore_patterns: tuple[str, ...] = ()  # gitignore-style, relative to the folder
+
+
+def walk_folder(folder: Path, options: SourceOptions = SourceOptions()) -> Iterator[NoteFile | SkippedFile]:
+    """Yield every note under `folder` (sorted by path) and every note that cannot be indexed.
+
+    Raises FolderError at once, before iteration, if the folder itself is unusable.
+    """
+    root = _usable_root(Path(folder))
+    return iter(_Walk(root, options))
+
+
+def read_bytes(file: NoteFile) -> bytes:
+    try:
+        with open(file.path, "rb") as handle:
+            return handle.read()
+    except FileNotFoundError as exc:
+        raise SkipFile("file vanished while reading") from exc
+    except PermissionError as exc:
+        raise SkipFile("permission denied") from exc
+    except OSError as exc:
+        raise SkipFile(f"could not read: {exc.strerror or exc}") from exc
+
+
+def content_hash(data: bytes) -> str:
+    return hashlib.blake2b(data, digest_size=32).hexdigest()
+
+
+def parse_note(file: NoteFile, data: bytes) -> NoteDocument:
+    """Turn a note's raw bytes into its text and metadata; raises SkipFile with the reason."""
+    suffix = file.path.suffix.lower()
+    stem = file.path.stem
+    if suffix in (".md", ".markdown"):
+        return read_markdown(data, stem)
+    if suffix in (".html", ".htm"):
+        return readers.read_html(data, stem)
+    if suffix == ".pdf":
+        return readers.read_pdf(data, stem)
+    # .txt, .org, .rst and any extension the user added in Settings.
+    return readers.read_plain_text(data, stem, suffix)
+
+
+def format_size(size: int) -> str:
+    for unit, scale in (("MB", 1024 * 1024), ("KB", 1024)):
+        if size >= scale:
+            return f"{size / scale:.1f}".removesuffix(".0") + f" {unit}"
+    return f"{size} bytes"
+
+
+def _usable_root(folder: Path) -> Path:
+    shown = str(folder)
+    try:
+        root = folder.expanduser().resolve(strict=True)
+    except FileNotFoundError:
+        raise FolderError(
+            f"The notes folder {shown} does not exist. Reconnect the drive it is on, "
+            "or remove the folder in Settings."
+        ) from None
+    except (OSError, RuntimeError) as exc:  # RuntimeError: a symlink loop, before Python 3.13
+        reason = getattr(exc, "strerror", None) or exc
+        raise FolderError(f"Cannot open the notes folder {shown}: {reason}.") from exc
+    if not root.is_dir():
+        raise FolderError(f"{shown} is a file, not a folder. Choose the folder that holds your notes.")
+    try:
+        with os.scandir(root):
+            pass
+    except PermissionError:
+        raise FolderError(
+            f"Notewell may not read the notes folder {shown} (permission denied). "
+            "Give your user read access to it, or remove it in Settings."
+        ) from None
+    except OSError as exc:
+        raise FolderError(f"Cannot read the notes folder {shown}: {exc.strerror or exc}.") from exc
+    return root
+
+
+class _IgnoreRule:
+    """The patterns of one ignore file (or the user's settings), relative to `base`."""
+
+    def __init__(self, base: str, lines: Iterable[str]) -> None:
+        lines = [line for line in lines if line.strip() and not line.startswith("#")]
+        self.base = base  # POSIX folder path, "" or ending in "/"
+        self.dirs = _Matcher(lines)
+        # A folder-only pattern ("drafts/") can only match a file inside that folder, and the
+        # walk never enters an ignored folder; most notes then need no check at all.
+        file_lines = [line for line in lines if not line.rstrip().endswith("/")]
+        self.files = _Matcher(file_lines) if file_lines else None
+
+    def decision(self, rel: str) -> bool | None:
+        """True: ignore; False: re-included by a "!" pattern; None: no pattern matches."""
+        matcher = self.dirs if rel.endswith("/") else self.files
+        return None if matcher is None else matcher.decision(rel[len(self.base) :])
+
+
+class _Matcher:
+    def __init__(self, lines: list[str]) -> None:
+        self.spec = _compile(lines)
+        self.prefilter = _prefilter(self.spec)
+
+    def decision(self, path: str) -> bool | None:
+        if self.prefilter is not None and self.prefilter.match(path) is None:
+            return None
+        return self.spec.check_file(path).include
+
+
+def _compile(lines: Iterable[str]) -> pathspec.GitIgnoreSpec:
+    lines = list(lines)
+    try:
+        return pathspec.GitIgnoreSpec.from_lines(lines)
+    except (ValueError, TypeError):
+        # One bad pattern (say a lone "!") should not disable the others.
+        good = []
+        for line in lines:
+            try:
+                pathspec.GitIgnoreSpec.from_lines([line])
+            except (ValueError, TypeError):
+                continue
+            good.append(line)
+        return pathspec.GitIgnoreSpec.from_lines(good)
+
+
+def _prefilter(spec: pathspec.GitIgnoreSpec) -> re.Pattern[str] | None:
+    # check_file costs ~10 µs; a walk asks about every note, and almost none match. One
+    # alternation of the same regexes answers "no pattern matches" in ~1 µs.
+    try:
+        sources = [p.regex.pattern for p in spec.patterns if p.include is not None]
+        if any(p.regex.flags & ~re.UNICODE for p in spec.patterns if p.include is not None):
+            return None
+        return re.compile("|".join(f"(?:{_NAMED_GROUP.sub('(?:', source)})" for source in sources) or "(?!)")
+    except (AttributeError, TypeError, re.error):
+        return None
+
+
+_NAMED_GROUP = re.compile(r"\(\?P<\w+>")
+
+
+def _is_ignored(rules: tuple[_IgnoreRule, ...], rel: str) -> bool:
+    """`rel` ends in "/" for a folder. Like git, the deepest ignore file that matches decides."""
+    ignored = False
+    for rule in rules:
+        decision = rule.decision(rel)
+        if decision is not None:
+            ignored = decision
+    return ignored
+
+
+# Trigger: building a Path from a string is most of the walk's own time (~40% measured).
+# Why: a child of an already-parsed Path needs no parsing; CPython's pathlib keeps this private
+# helper for its own glob. Outcome: use it where it exists, else the public joinpath.
+_child = getattr(Path, "_make_child_relpath", None) or Path.joinpath
+
+
+_BAD_NAME = "name is not valid UTF-8; rename it to index it"
+_OUTSIDE_LINK = (
+    "link to a place outside this folder, not followed (add that place as a folder of its own to index it)"
+)
+
+
+def _undecodable(name: str) -> bool:
+    # Linux names are bytes; Python maps invalid UTF-8 to lone surrogates, which neither
+    # SQLite nor JSON accepts.
+    try:
+        name.encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    return False
+
+
+def _sort_key(entry: os.DirEntry[str]) -> str:
+    # "a/" after "a b.md": walking in this order yields rel paths in plain sorted order.
+    try:
+        return entry.name + "/" if entry.is_dir(follow_symlinks=False) else entry.name
+    except OSError:
+        return entry.name
+
+
+def _printable(rel: str) -> str:
+    return rel.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+
+
+@dataclass
+class _Frame:
+    entries: Iterator[os.DirEntry[str]]
+    path: Path
+    rel: str  # "" for the root, else ending in "/"
+    rules: tuple[_IgnoreRule, ...]
+    file_rules: tuple[_IgnoreRule, ...]  # the rules with patterns that can match a file
+
+
+class _Walk:
+    """Depth-first, sorted by name, one generator: 38,000 notes must list in well under a second."""
+
+    def __init__(self, root: Path, options: SourceOptions) -> None:
+        self.root = root
+        self.root_prefix = os.path.join(str(root), "")
+        self.options = options
+        self.extensions = frozenset("." + ext.lower().lstrip(".") for ext in options.extensions)
+        self.visited: set[tuple[int, int]] = set()
+        self.stack: list[_Frame] = []
+
+    def __iter__(self) -> Iterator[NoteFile | SkippedFile]:
+        rules = (_IgnoreRule("", self.options.ignore_patterns),) if self.options.ignore_patterns else ()
+        problem = self._enter(self.root, "", rules)
+        if problem is not None:
+            yield problem
+        extensions, max_bytes, root, stack = self.extensions, self.options.max_bytes, self.root, self.stack
+        while stack:
+            frame = stack[-1]
+            entry = next(frame.entries, None)
+            if entry is None:
+                stack.pop()
+                continue
+            name = entry.name
+            if name[0] == "." or name in SKIPPED_NAMES:
+                continue
+            rel = frame.rel + name
+            try:
+                if entry.is_symlink():
+                    problem = self._link_problem(entry, rel, frame.rules)
+                elif entry.is_dir(follow_symlinks=False):
+                    if frame.rules and _is_ignored(frame.rules, rel + "/"):
+                        continue
+                    if not name.isascii() and _undecodable(name):
+                        problem = SkippedFile(root, _printable(rel), _BAD_NAME)
+                    else:
+                        problem = self._enter(_child(frame.path, name), rel + "/", frame.rules)
+                else:
+                    dot = name.rfind(".")
+                    if dot <= 0 or name[dot:].lower() not in extensions:
+                        continue
+                    if not entry.is_file(follow_symlinks=False):
+                        continue
+                    if frame.file_rules and _is_ignored(frame.file_rules, rel):
+                        continue
+                    if not name.isascii() and _undecodable(name):
+                        yield SkippedFile(root, _printable(rel), _BAD_NAME)
+                        continue
+                    st = entry.stat(follow_symlinks=False)
+                    if st.st_size <= max_bytes:
+                        yield NoteFile(root, _child(frame.path, name), rel, st.st_size, st.st_mtime_ns)
+                        continue
+                    size, cap = format_size(st.st_size), format_size(max_bytes)
+                    problem = SkippedFile(root, rel, f"larger than the {cap} size cap ({size})")
+            except FileNotFoundError:
+                continue  # deleted while we walked; the next sync sees it gone
+            except OSError as exc:
+                problem = SkippedFile(root, rel, f"could not read: {exc.strerror or exc}")
+            if problem is not None:
+                yield problem
+
+    def _enter(self, path: Path, rel: str, rules: tuple[_IgnoreRule, ...]) -> SkippedFile | None:
+        """Push a folder's entries onto the stack, or say why it cannot be read."""
+        shown = rel.rstrip("/") or "."
+        try:
+            st = os.stat(path)
+            if (st.st_dev, st.st_ino) in self.visited:
+                return None  # a bind mount or similar brought us here before
+            self.visited.add((st.st_dev, st.st_ino))
+            with os.scandir(path) as scan:
+                entries = sorted(scan, key=_sort_key)
+        except FileNotFoundError:
+            return None
+        except PermissionError:
+            return SkippedFile(self.root, shown, "permission denied")
+        except OSError as exc:
+            return SkippedFile(self.root, shown, f"could not read folder: {exc.strerror or exc}")
+        if any(entry.name == IGNORE_FILE for entry in entries):
+            try:
+                with open(path / IGNORE_FILE, encoding="utf-8", errors="replace") as handle:
+                    rules = (*rules, _IgnoreRule(rel, handle.read().splitlines()))
+            except OSError as exc:
+                # Indexing the folder anyway could expose notes the user asked us to leave alone.
+                reason = f"could not read its {IGNORE_FILE}: {exc.strerror or exc}"
+                return SkippedFile(self.root, shown, reason)
+        file_rules = tuple(rule for rule in rules if rule.files is not None)
+        self.stack.append(_Frame(iter(entries), path, rel, rules, file_rules))
+        return None
+
+    def _link_problem(
+        self, entry: os.DirEntry[str], rel: str, rules: tuple[_IgnoreRule, ...]
+    ) -> SkippedFile | None:
+        """Links are never followed. Say so only when one leads out of the folder to notes."""
+        try:
+            target = os.path.realpath(entry.path, strict=True)
+            target_is_dir = os.path.isdir(target)
+        except OSError:
+            return None  # broken link or a link loop
+        if target == str(self.root) or target.startswith(self.root_prefix):
+            return None  # the target is indexed under its own path
+        if _is_ignored(rules, rel + "/" if target_is_dir else rel):
+            return None
+        if not target_is_dir and os.path.splitext(entry.name)[1].lower() not in self.extensions:
+            return None
+        return SkippedFile(self.root, _printable(rel), _OUTSIDE_LINK)
