@@ -59,9 +59,11 @@ def client_address(scope: Scope, public_url: str | None) -> str:
 
 def _is_loopback(address: str) -> bool:
     try:
-        return ipaddress.ip_address(address).is_loopback
+        ip = ipaddress.ip_address(address)
     except ValueError:
         return False
+    mapped = getattr(ip, "ipv4_mapped", None)  # ::ffff:127.0.0.1 (Python < 3.13 says no)
+    return (mapped or ip).is_loopback
 
 
 def _group(address: str) -> str:
