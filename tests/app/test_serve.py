@@ -1,0 +1,100 @@
+"""`notewell serve` as a user runs it: a real process, real HTTP, a signal to stop."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.helpers import write_notes
+
+REPO = Path(__file__).resolve().parents[2]
+TOKEN = "nw_serve-test-token-0123456789abcdefghijkl"
+
+
+def start(data_dir: Path, *args: str, token: str | None = TOKEN) -> subprocess.Popen[str]:
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    if token:
+        env["NOTEWELL_TOKEN"] = token
+    return subprocess.Popen(
+        [sys.executable, "-m", "app", "serve", "--data-dir", str(data_dir), *args],
+        cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+
+
+def read_until(proc: subprocess.Popen[str], needle: str, timeout: float = 60) -> list[str]:
+    lines: list[str] = []
+    deadline = time.monotonic() + timeout
+    assert proc.stdout is not None
+    while time.monotonic() < deadline:
+        line = proc.stdout.readline()
+        if not line:
+            break
+        lines.append(line.rstrip("\n"))
+        if needle in line:
+            return lines
+    raise AssertionError(f"no line with {needle!r}: {lines}; stderr: {proc.stderr.read() if proc.stderr else ''}")
+
+
+@pytest.fixture
+def data_dir(tmp_path: Path) -> Path:
+    # An empty notes folder: nothing to embed, so the model is never loaded (fast).
+    root = tmp_path / "data"
+    notes = write_notes(tmp_path / "notes", {})
+    notes.mkdir(exist_ok=True)
+    root.mkdir()
+    (root / "settings.json").write_text(json.dumps({"folders": [str(notes)]}))
+    return root
+
+
+def test_serve_prints_what_a_user_needs_and_stops_on_sigterm(data_dir: Path) -> None:
+    proc = start(data_dir, "--port", "0")
+    try:
+        lines = read_until(proc, "Press Ctrl+C")
+        text = "\n".join(lines)
+        url = next(line.split()[-1] for line in lines if line.startswith("Serving your notes at"))
+        assert f"manifest: {url}/.well-known/ai-plugin.json" in text
+        assert "NOTEWELL_TOKEN" in text  # where the token is
+        assert TOKEN not in text
+        with httpx.Client(base_url=url, headers={"Authorization": f"Bearer {TOKEN}"}) as client:
+            assert client.get("/healthz").json() == {"status": "ok"}
+            answer = client.post("/query", json={"queries": [{"query": "anything", "mode": "keyword"}]})  # no model load
+            assert answer.status_code == 200 and answer.json()["results"][0]["results"] == []
+            assert client.post("/query", json={}, headers={"Authorization": "Bearer nope"}).status_code == 401
+        read_until(proc, "POST /query 200 anything → 0", timeout=10)  # the activity, live
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=15) == 0
+        rest = proc.stdout.read() if proc.stdout else ""
+        assert "Stopping" in rest
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    activity = (data_dir / "activity.jsonl").read_text().splitlines()
+    assert [json.loads(line)["status"] for line in activity] == [200, 401]
+
+
+def test_port_in_use_is_one_clear_line(data_dir: Path) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen(1)
+        port = taken.getsockname()[1]
+        proc = start(data_dir, "--port", str(port))
+        out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 1
+    assert f"Port {port} on 127.0.0.1 is already in use" in err
+    assert "--port" in err and "Traceback" not in err
+
+
+def test_missing_folder_is_a_usage_error(data_dir: Path, tmp_path: Path) -> None:
+    proc = start(data_dir, str(tmp_path / "nope"), "--port", "0")
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 2 and "is not a folder" in err
