@@ -36,6 +36,11 @@ class Embedder(Protocol):
         """Longest input, in the model's own tokens, that is not truncated."""
         ...
 
+    @property
+    def multilingual(self) -> bool:
+        """Whether the model understands more than English (hybrid search trusts it more)."""
+        ...
+
     def count_tokens(self, text: str) -> int: ...
 
     def embed_documents(self, texts: Sequence[str]) -> np.ndarray:
@@ -82,6 +87,10 @@ class SentenceTransformerEmbedder:
         return self._model is not None
 
     @property
+    def multilingual(self) -> bool:
+        return looks_multilingual(self._model_setting)
+
+    @property
     def max_tokens(self) -> int:
         if self._max_tokens is None:
             self._load_tokenizer()
@@ -123,6 +132,15 @@ class SentenceTransformerEmbedder:
                 self._tokenizer = self._model.tokenizer
                 self._max_tokens = int(self._model.max_seq_length) - 2  # [CLS] and [SEP]
             return self._model
+
+
+_MULTILINGUAL_HINTS = ("multilingual", "labse", "xlm", "chinese", "-zh", "bge-m3", "text2vec", "jina-embeddings-v3")
+
+
+def looks_multilingual(model: str) -> bool:
+    """A guess from the model's name: the bundled all-MiniLM-L6-v2 is English-only."""
+    name = model.lower()
+    return any(hint in name for hint in _MULTILINGUAL_HINTS)
 
 
 def _offline_unless_allowed() -> None:
@@ -198,6 +216,10 @@ class HashEmbedder:
     @property
     def name(self) -> str:
         return f"hash-{self._dimension}"
+
+    @property
+    def multilingual(self) -> bool:
+        return False
 
     @property
     def max_tokens(self) -> int:

@@ -82,6 +82,14 @@ def _latin_terms(text: str, terms: list[str], seen: set[str]) -> None:
             terms.append(word)
 
 
+def cjk_share(text: str) -> float:
+    """Fraction of a text's letters that are CJK (0.0 for English, 1.0 for Chinese)."""
+    letters = [ch for ch in text if ch.isalnum()]
+    if not letters:
+        return 0.0
+    return sum(1 for ch in letters if _HAS_CJK.match(ch)) / len(letters)
+
+
 def match_expression(terms: list[str]) -> str:
     """An FTS5 MATCH expression: any of the terms (ranking does the rest)."""
     return " OR ".join('"' + term.replace('"', '""') + '"' for term in terms)
