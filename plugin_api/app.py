@@ -59,7 +59,9 @@ def create_app(
     activity: ActivityLog | None = None,
     extra_routes: Sequence[BaseRoute] = (),
 ) -> Starlette:
+    build_manifest("https://example.com", config.manifest)  # bad settings fail at start
     schemas = build_schemas(config.limits)
+    logo_png = resources.files("plugin_api").joinpath("logo.png").read_bytes()
     endpoints = make_endpoints(notes, config.limits, BodyValidator(schemas), public_url)
 
     @lru_cache(maxsize=16)
@@ -88,8 +90,7 @@ def create_app(
         return JSONResponse(spec(base(request), "3.1.0"))
 
     async def logo(request: Request) -> Response:
-        data = resources.files("plugin_api").joinpath("logo.png").read_bytes()
-        return Response(data, media_type="image/png", headers={"Cache-Control": "max-age=86400"})
+        return Response(logo_png, media_type="image/png", headers={"Cache-Control": "max-age=86400"})
 
     async def legal(request: Request) -> Response:
         return HTMLResponse(LEGAL_PAGE)

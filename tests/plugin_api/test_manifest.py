@@ -74,3 +74,10 @@ def test_same_second_level_domain_passes() -> None:
 )
 def test_second_level_domain(host: str, sld: str) -> None:
     assert second_level_domain(host) == sld
+
+
+def test_bad_manifest_settings_fail_when_the_app_is_made() -> None:
+    from plugin_api.app import ApiConfig, create_app
+
+    with pytest.raises(ManifestError, match="name_for_human"):
+        create_app(None, ApiConfig(manifest=ManifestConfig(name_for_human="x" * 21)), token=lambda: "t")  # type: ignore[arg-type]
