@@ -7,6 +7,7 @@ into routes and the spec. Responses are shaped to fit `Limits.max_response_chars
 from __future__ import annotations
 
 import json
+import logging
 import math
 import re
 from dataclasses import dataclass
@@ -28,6 +29,7 @@ from .schemas import MAX_OFFSET, NOTE_ID_PATTERN
 
 FIRST_YEAR, LAST_YEAR = 1971, 9998
 LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+log = logging.getLogger("notewell.api")
 SLACK = 200  # characters kept free under the response cap, for rounding and headers
 MAX_LABEL = 500  # titles and headings come from the file (a one-line file is all title)
 
@@ -42,7 +44,7 @@ QUERY = Operation(
     ),
     request_schema="QueryRequest",
     response_schema="QueryResponse",
-    errors=(400, 401, 413, 422, 429),
+    errors=(400, 401, 413, 422, 429, 503),
 )
 GET_NOTE = Operation(
     method="GET",
@@ -69,7 +71,7 @@ GET_NOTE = Operation(
         ),
     ),
     response_schema="Note",
-    errors=(401, 404, 422, 429),
+    errors=(401, 404, 422, 429, 503),
 )
 OPERATIONS = [QUERY, GET_NOTE]
 
@@ -183,6 +185,7 @@ def _get_note(notes: NotesReader, note_id: str) -> NoteContent | None:
 
 
 def _unavailable(exc: IndexerError) -> ServiceUnavailable:
+    log.warning("The index could not answer: %s", exc)  # the full reason stays local
     return ServiceUnavailable(
         "The notes index cannot answer right now; the person running Notewell can see why "
         "in the app. Try again later."

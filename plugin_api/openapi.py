@@ -30,6 +30,7 @@ STATUS_TEXT = {
     413: "The request body is too large.",
     422: "The request does not match this description.",
     429: "Too many requests; retry after Retry-After seconds.",
+    503: "The notes index cannot answer right now; retry later.",
 }
 ERROR_HEADERS = {
     401: {"WWW-Authenticate": "Bearer challenge."},

@@ -163,3 +163,26 @@ def test_cors_only_for_chatgpt(api: Api) -> None:
         assert "access-control-allow-origin" not in evil.headers
         simple = client.get("/healthz", headers={"Origin": "https://evil.example"})
         assert "access-control-allow-origin" not in simple.headers
+
+
+class BrokenIndex:
+    """The index failing as a real one can (database gone): a typed indexer error."""
+
+    def search(self, *args: object, **kwargs: object) -> list:
+        from indexer.errors import StoreError
+
+        raise StoreError("catalog.sqlite3 is locked by /home/someone/secret-path")
+
+    get_note = search
+
+
+def test_index_failures_are_503_without_details(start_api) -> None:
+    api = start_api(notes=BrokenIndex())
+    with api.client() as client:
+        for response in (
+            client.post("/query", json={"queries": [{"query": "tar"}]}),
+            client.get("/notes/0123456789abcdef0123"),
+        ):
+            assert response.status_code == 503
+            assert response.json()["error"]["code"] == "unavailable"
+            assert "secret-path" not in response.text and "Traceback" not in response.text
