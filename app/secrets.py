@@ -178,3 +178,56 @@ def open_token_store(data_dir: Path) -> TokenStore:
         except TokenError as exc:
             return _FallbackStore(path, str(exc))
     return FileTokenStore(path)
+
+
+NGROK_AUTHTOKEN = "ngrok-authtoken"
+
+
+class UserSecret:
+    """A secret the user types in (the ngrok authtoken): the keyring when asked for and
+    usable (`NOTEWELL_TOKEN_STORE=keyring`), else a 0600 file in the data dir."""
+
+    def __init__(self, data_dir: Path, name: str) -> None:
+        self.name = name
+        self.path = data_dir / name
+        self._keyring = None
+        if os.environ.get("NOTEWELL_TOKEN_STORE", "file").lower() == "keyring":
+            try:
+                import keyring
+                from keyring.backends import fail
+
+                if not isinstance(keyring.get_keyring(), fail.Keyring):
+                    self._keyring = keyring
+            except Exception:  # no usable backend: the file below is the fallback
+                self._keyring = None
+
+    def get(self) -> str:
+        if self._keyring is not None:
+            try:
+                return self._keyring.get_password(KEYRING_SERVICE, self.name) or ""
+            except Exception:
+                pass
+        try:
+            return self.path.read_text(encoding="utf-8").strip()
+        except FileNotFoundError:
+            return ""
+        except OSError as exc:
+            raise TokenError(f"Cannot read {self.path}: {exc.strerror}.") from exc
+
+    def set(self, value: str) -> None:
+        """Store `value`; an empty value forgets the secret."""
+        value = value.strip()
+        if self._keyring is not None:
+            try:
+                if value:
+                    self._keyring.set_password(KEYRING_SERVICE, self.name, value)
+                else:
+                    self._keyring.delete_password(KEYRING_SERVICE, self.name)
+                self.path.unlink(missing_ok=True)
+                return
+            except Exception:
+                pass  # keyring refused (locked, no D-Bus): keep it in the private file
+        if value:
+            write_private_file(self.path, value + "\n")
+        else:
+            self.path.unlink(missing_ok=True)

@@ -8,12 +8,20 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING, Callable
 
 from indexer.embedding import Embedder, SentenceTransformerEmbedder
 from indexer.notes_index import NotesIndex
 from indexer.sources import SourceOptions
 
 from .settings import Settings
+
+if TYPE_CHECKING:
+    from starlette.applications import Starlette
+
+    from plugin_api.activity import ActivityLog
+    from plugin_api.app import ApiConfig
+    from plugin_api.tunnel import Tunnel, TunnelKind
 
 
 def source_options(settings: Settings) -> SourceOptions:
@@ -42,4 +50,52 @@ def open_index(
         embedder or make_embedder(settings),
         chroma_url=url,
         source_options=source_options(settings),
+    )
+
+
+def create_api(
+    settings: Settings,
+    index: NotesIndex,
+    token: Callable[[], str],
+    *,
+    public_url: Callable[[], str | None],
+    activity: ActivityLog | None,
+) -> Starlette:
+    """The HTTP API over `index`, configured from the settings (serve and the GUI)."""
+    from plugin_api.app import create_app
+
+    return create_app(index, api_config(settings), token=token, public_url=public_url, activity=activity)
+
+
+def api_config(settings: Settings) -> ApiConfig:
+    from plugin_api.app import ApiConfig
+    from plugin_api.manifest import ManifestConfig
+
+    return ApiConfig(
+        manifest=ManifestConfig(contact_email=settings.contact_email, legal_info_url=settings.legal_url)
+    )
+
+
+def make_tunnel(
+    settings: Settings,
+    data_dir: Path,
+    kind: TunnelKind,
+    *,
+    public_url: str | None = None,
+    domain: str | None = None,
+    ngrok_path: str | None = None,
+) -> Tunnel:
+    """A tunnel provider from the settings; the ngrok authtoken comes from the secret store."""
+    from plugin_api.tunnel import make_tunnel as build
+
+    from .secrets import NGROK_AUTHTOKEN, UserSecret
+
+    return build(
+        kind,
+        public_url=public_url or settings.public_url or None,
+        authtoken=UserSecret(data_dir, NGROK_AUTHTOKEN).get() or None,
+        domain=domain or settings.ngrok_domain or None,
+        region=settings.ngrok_region or None,
+        ngrok_path=ngrok_path,
+        config_dir=data_dir / "ngrok",
     )

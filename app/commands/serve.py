@@ -65,18 +65,15 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _serve(args: argparse.Namespace, settings: Any, root: Path, index: Any, store: Any, tunnel: Any) -> None:
+    from app.services import api_config, create_api
     from plugin_api.activity import ActivityLog
-    from plugin_api.app import ApiConfig, create_app
-    from plugin_api.manifest import ManifestConfig
     from plugin_api.server import ApiServer
 
     public_url = _public_url_source(tunnel)
     activity = ActivityLog(path=root / "activity.jsonl")
     activity.subscribe(lambda entry: print(_describe(entry), flush=True))
-    config = ApiConfig(
-        manifest=ManifestConfig(contact_email=settings.contact_email, legal_info_url=settings.legal_url)
-    )
-    app = create_app(index, config, token=store.get, public_url=public_url, activity=activity)
+    app = create_api(settings, index, store.get, public_url=public_url, activity=activity)
+    config = api_config(settings)
     server = ApiServer(
         app,
         host=args.host or settings.host,
@@ -113,18 +110,11 @@ def _make_tunnel(args: argparse.Namespace, settings: Any, root: Path) -> Any:
     kind = "ngrok" if args.tunnel == "ngrok" else ("url" if public else "none")
     if kind == "none":
         return None
-    try:
-        from plugin_api import tunnel
-    except ImportError:
-        raise RuntimeError("tunnel support not available in this build of Notewell") from None
-    return tunnel.make_tunnel(
-        kind,
-        public_url=public or None,
-        authtoken=getattr(settings, "ngrok_authtoken", "") or None,
-        domain=args.ngrok_domain or settings.ngrok_domain or None,
-        region=settings.ngrok_region or None,
+    from app.services import make_tunnel
+
+    return make_tunnel(
+        settings, root, kind, public_url=public or None, domain=args.ngrok_domain,
         ngrok_path=args.ngrok_path,
-        config_dir=root / "ngrok",
     )
 
 
