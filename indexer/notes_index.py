@@ -12,8 +12,10 @@ Writes (`sync`, `sync_files`) are serialised by one lock; searches run alongside
 from __future__ import annotations
 
 import threading
+import time
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Callable, Sequence
+from typing import Callable, Iterator, Sequence
 
 from .catalog import Catalog
 from .embedding import Embedder
@@ -71,13 +73,22 @@ class NotesIndex:
             return self.pipeline.sync(folders, progress)
 
     def sync_files(self, folder: Path, paths: Sequence[Path]) -> SyncSummary:
-        """Re-index just these files of a folder (a watcher's batch)."""
+        """Re-index just these paths of a folder (a watcher's batch; a folder means all under it)."""
         with self._write_lock:
+            self._stop.clear()
+            started = time.perf_counter()
             summary = SyncSummary()
             self.pipeline.sync_files(str(Path(folder).resolve()), paths, summary)
             self.pipeline.embed_pending(summary, lambda p: None)
             self.pipeline._apply_vector_deletes()
+            summary.seconds = time.perf_counter() - started
             return summary
+
+    @contextmanager
+    def writing(self) -> Iterator[Pipeline]:
+        """Hold the write lock while repairing the stores directly (`indexer.doctor`)."""
+        with self._write_lock:
+            yield self.pipeline
 
     def stop(self) -> None:
         """Ask a running sync to stop at the next file or batch (it can resume later)."""

@@ -14,6 +14,7 @@ A later run finishes whatever an interrupted one left.
 from __future__ import annotations
 
 import logging
+import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,7 +26,7 @@ from .catalog import Catalog, NewChunk, NoteRecord, chunk_identity, note_id_for
 from .chunking import chunk_document, embedding_text
 from .embedding import Embedder
 from .errors import FolderError, SkipFile
-from .sources import SourceOptions, content_hash, parse_note, read_bytes, walk_folder
+from .sources import SourceOptions, content_hash, parse_note, read_bytes, walk_folder, walk_paths
 from .types import NoteFile, Progress, SkippedFile, SyncSummary
 from .vectors import VectorStore
 
@@ -41,6 +42,27 @@ class _Scan:
     to_read: list[NoteFile]
     gone: list[int]
     touched: int = 0
+
+
+def _rels_under(folder: str, paths: Sequence[Path]) -> set[str]:
+    """POSIX paths relative to `folder` ("" for the folder itself) of those inside it."""
+    prefix = os.path.join(folder, "")
+    rels: set[str] = set()
+    for path in paths:
+        text = os.path.normpath(os.fspath(path))
+        if text == folder:
+            rels.add("")
+        elif text.startswith(prefix):
+            rels.add(text[len(prefix) :].replace(os.sep, "/"))
+    return rels
+
+
+def _covered(rel: str, rels: set[str]) -> bool:
+    """Whether `rel` is one of `rels` or lies under one of them."""
+    if "" in rels or rel in rels:
+        return True
+    parts = rel.split("/")
+    return any("/".join(parts[:n]) in rels for n in range(1, len(parts)))
 
 
 class Pipeline:
@@ -99,22 +121,36 @@ class Pipeline:
         return summary
 
     def sync_files(self, folder: str, paths: Sequence[Path], summary: SyncSummary) -> None:
-        """Re-read specific files (from the watcher); missing ones are removed."""
+        """Bring these paths (the watcher's batch) up to date as a full scan would see them.
+
+        A folder stands for everything under it; paths now missing, hidden or ignored
+        leave the index; paths outside `folder` are left alone. If the folder itself
+        is gone (a drive unplugged), its notes stay, as in a full sync.
+        """
         folder_id = self.catalog.folder_id(folder)
         assert folder_id is not None
+        rels = _rels_under(folder, paths)
+        if not rels:
+            return
+        try:
+            entries = list(walk_paths(Path(folder), rels, self.options))
+        except FolderError as exc:
+            log.warning("%s", exc)
+            return
         known = self.catalog.files_in(folder_id)
-        to_read: list[NoteFile] = []
-        gone: list[int] = []
-        for path in paths:
-            rel = path.relative_to(folder).as_posix()
-            try:
-                st = path.stat()
-            except OSError:
-                if rel in known:
-                    gone.append(known[rel].id)
-                continue
-            to_read.append(NoteFile(Path(folder), path, rel, st.st_size, st.st_mtime_ns))
-        self._apply_scan(folder, folder_id, _Scan(to_read, gone), known, summary, lambda p: None)
+        scan = _Scan([], [])
+        seen: set[str] = set()
+        for entry in entries:
+            seen.add(entry.rel)
+            if isinstance(entry, SkippedFile):
+                row = known.get(entry.rel)
+                if row is None or row.status != "skipped":
+                    self.catalog.write_problem(folder_id, folder, entry.rel, 0, 0, None, "skipped", entry.reason)
+                summary.skipped += 1
+            else:
+                scan.to_read.append(entry)
+        scan.gone = [row.id for rel, row in known.items() if rel not in seen and _covered(rel, rels)]
+        self._apply_scan(folder, folder_id, scan, known, summary, lambda p: None)
 
     def embed_pending(self, summary: SyncSummary, report: ProgressCallback) -> None:
         total = self.catalog.count_pending()

@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import os
 import re
+import stat
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -44,6 +45,21 @@ def walk_folder(folder: Path, options: SourceOptions = SourceOptions()) -> Itera
     """
     root = _usable_root(Path(folder))
     return iter(_Walk(root, options))
+
+
+def walk_paths(
+    folder: Path, rels: Iterable[str], options: SourceOptions = SourceOptions()
+) -> Iterator[NoteFile | SkippedFile]:
+    """What `walk_folder(folder)` yields at these places, and nothing else.
+
+    `rels` are POSIX paths relative to the folder ("" is the folder itself). A file
+    gives its own entry, a folder everything under it; a path that is missing,
+    hidden, ignored or under a link gives nothing. For the watcher: a few changed
+    paths cost a few `stat`s, not a walk of the whole folder.
+    Raises FolderError at once if the folder itself is unusable.
+    """
+    root = _usable_root(Path(folder))
+    return _Walk(root, options).at(set(rels))
 
 
 def read_bytes(file: NoteFile) -> bytes:
@@ -210,6 +226,18 @@ def _sort_key(entry: os.DirEntry[str]) -> str:
         return entry.name
 
 
+def _with_ignore_file(path: Path, rel: str, rules: tuple[_IgnoreRule, ...]) -> tuple[_IgnoreRule, ...]:
+    with open(path / IGNORE_FILE, encoding="utf-8", errors="replace") as handle:
+        return (*rules, _IgnoreRule(rel, handle.read().splitlines()))
+
+
+def _is_real_dir(path: Path) -> bool:
+    try:
+        return stat.S_ISDIR(os.lstat(path).st_mode)
+    except OSError:
+        return False
+
+
 def _printable(rel: str) -> str:
     return rel.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
 
@@ -235,10 +263,70 @@ class _Walk:
         self.stack: list[_Frame] = []
 
     def __iter__(self) -> Iterator[NoteFile | SkippedFile]:
-        rules = (_IgnoreRule("", self.options.ignore_patterns),) if self.options.ignore_patterns else ()
-        problem = self._enter(self.root, "", rules)
+        problem = self._enter(self.root, "", self._base_rules())
         if problem is not None:
             yield problem
+        yield from self._drain()
+
+    def at(self, rels: set[str]) -> Iterator[NoteFile | SkippedFile]:
+        """The walk's entries at `rels` only (see `walk_paths`)."""
+        if "" in rels:
+            yield from self
+            return
+        wanted: dict[str, set[str]] = {}  # parent folder rel → names in it
+        for rel in rels:
+            parts = rel.split("/")
+            if any("/".join(parts[:n]) in rels for n in range(1, len(parts))):
+                continue  # a folder above it is walked whole
+            parent = "/".join(parts[:-1])
+            wanted.setdefault(parent + "/" if parent else "", set()).add(parts[-1])
+        cache: dict[str, tuple[_IgnoreRule, ...] | None] = {}
+        for parent, names in sorted(wanted.items()):
+            rules = self._rules_at(parent, cache)
+            if rules is None:
+                continue
+            path = self.root / parent if parent else self.root
+            try:
+                with os.scandir(path) as scan:
+                    entries = sorted((e for e in scan if e.name in names), key=_sort_key)
+            except OSError:
+                continue
+            file_rules = tuple(rule for rule in rules if rule.files is not None)
+            self.stack.append(_Frame(iter(entries), path, parent, rules, file_rules))
+            yield from self._drain()
+
+    def _base_rules(self) -> tuple[_IgnoreRule, ...]:
+        return (_IgnoreRule("", self.options.ignore_patterns),) if self.options.ignore_patterns else ()
+
+    def _rules_at(
+        self, rel: str, cache: dict[str, tuple[_IgnoreRule, ...] | None]
+    ) -> tuple[_IgnoreRule, ...] | None:
+        """The rules in force inside folder `rel` ("" or ending in "/"); None if the walk never enters it."""
+        if rel in cache:
+            return cache[rel]
+        rules: tuple[_IgnoreRule, ...] | None
+        if not rel:
+            rules, path = self._base_rules(), self.root
+        else:
+            parent, _, name = rel[:-1].rpartition("/")
+            rules = self._rules_at(parent + "/" if parent else "", cache)
+            path = self.root / rel
+            if rules is not None and (
+                name[0] == "." or name in SKIPPED_NAMES or (rules and _is_ignored(rules, rel))
+                or (not name.isascii() and _undecodable(name)) or not _is_real_dir(path)
+            ):
+                rules = None
+        if rules is not None:
+            try:
+                rules = _with_ignore_file(path, rel, rules)
+            except FileNotFoundError:
+                pass
+            except OSError:
+                rules = None
+        cache[rel] = rules
+        return rules
+
+    def _drain(self) -> Iterator[NoteFile | SkippedFile]:
         extensions, max_bytes, root, stack = self.extensions, self.options.max_bytes, self.root, self.stack
         while stack:
             frame = stack[-1]
@@ -302,8 +390,7 @@ class _Walk:
             return SkippedFile(self.root, shown, f"could not read folder: {exc.strerror or exc}")
         if any(entry.name == IGNORE_FILE for entry in entries):
             try:
-                with open(path / IGNORE_FILE, encoding="utf-8", errors="replace") as handle:
-                    rules = (*rules, _IgnoreRule(rel, handle.read().splitlines()))
+                rules = _with_ignore_file(path, rel, rules)
             except OSError as exc:
                 # Indexing the folder anyway could expose notes the user asked us to leave alone.
                 reason = f"could not read its {IGNORE_FILE}: {exc.strerror or exc}"
