@@ -101,8 +101,8 @@ def make_endpoints(
             ) from None
         validator.validate(QUERY.request_schema or "", body)
         parsed = [parse_query(item) for item in body["queries"]]
+        request.state.queries = tuple(p.query for p in parsed)  # logged even if search fails
         found = await run_in_threadpool(_search_all, notes, parsed)
-        request.state.queries = tuple(p.query for p in parsed)
         request.state.result_count = sum(len(results) for results in found)
         notes_url = base_url(request.scope, public_url()) + "/notes/"
         payload = query_payload(parsed, found, notes_url, limits.max_response_chars)
