@@ -73,6 +73,7 @@ class SentenceTransformerEmbedder:
         self._lock = threading.Lock()
         self._model = None
         self._tokenizer = None
+        self._counter = None  # the Rust tokenizer without padding/truncation, when there is one
         self._max_tokens: int | None = None
 
     @property
@@ -99,6 +100,8 @@ class SentenceTransformerEmbedder:
 
     def count_tokens(self, text: str) -> int:
         tokenizer = self._load_tokenizer()
+        if self._counter is not None:
+            return len(self._counter.encode(text, add_special_tokens=False).ids)
         return len(tokenizer(text, add_special_tokens=False, truncation=False)["input_ids"])
 
     def embed_documents(self, texts: Sequence[str]) -> np.ndarray:
@@ -123,13 +126,16 @@ class SentenceTransformerEmbedder:
                 else:
                     self._tokenizer = _load_tokenizer(resolve_model(self._model_setting))
                 self._max_tokens = _read_max_tokens(resolve_model(self._model_setting), self._tokenizer)
+                self._counter = _plain_counter(self._tokenizer)
             return self._tokenizer
 
     def _load_model(self):  # type: ignore[no-untyped-def]
         with self._lock:
             if self._model is None:
                 self._model = _load_sentence_transformer(resolve_model(self._model_setting))
-                self._tokenizer = self._model.tokenizer
+                if self._tokenizer is None:
+                    self._tokenizer = self._model.tokenizer
+                    self._counter = _plain_counter(self._tokenizer)
                 self._max_tokens = int(self._model.max_seq_length) - 2  # [CLS] and [SEP]
             return self._model
 
@@ -154,11 +160,26 @@ def _offline_unless_allowed() -> None:
 def _load_tokenizer(path: str):  # type: ignore[no-untyped-def]
     _offline_unless_allowed()
     try:
+        import transformers
         from transformers import AutoTokenizer
 
+        transformers.utils.logging.set_verbosity_error()  # no "longer than 512" warnings
         return AutoTokenizer.from_pretrained(path)
     except Exception as exc:
         raise EmbeddingError(_cannot_load(path, exc)) from exc
+
+
+def _plain_counter(tokenizer):  # type: ignore[no-untyped-def]
+    """Calling the Rust tokenizer directly halves the cost of counting tokens."""
+    backend = getattr(tokenizer, "backend_tokenizer", None)
+    if backend is None:
+        return None
+    import copy
+
+    counter = copy.deepcopy(backend)
+    counter.no_padding()
+    counter.no_truncation()
+    return counter
 
 
 def _read_max_tokens(path: str, tokenizer) -> int:  # type: ignore[no-untyped-def]

@@ -1,0 +1,140 @@
+"""Indexing benchmarks for the indexer issue's floors, as ratios within one run.
+
+    python bench/bench_index.py full  CORPUS DATA_DIR   # full index vs. encode-only time, peak RSS
+    python bench/bench_index.py noop  CORPUS DATA_DIR   # no-op re-index (indexes first if needed)
+    python bench/bench_index.py noop-hash CORPUS DATA_DIR   # the same, index built with the hash embedder
+    python bench/bench_index.py query CORPUS DATA_DIR   # warm in-process hybrid query latency
+
+`full` runs the index in a child process (so its peak memory is measurable),
+then encodes exactly the chunks that were indexed with the bare model, in this
+process, and prints both times and their ratio as JSON.
+"""
+
+from __future__ import annotations
+
+import json
+import resource
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+INDEX_CHILD = """
+import sys, time, resource, json
+from pathlib import Path
+from indexer.embedding import SentenceTransformerEmbedder
+from indexer.notes_index import NotesIndex
+started = time.perf_counter()
+index = NotesIndex.open(Path(sys.argv[1]), SentenceTransformerEmbedder())
+summary = index.sync([Path(sys.argv[2])])
+index.close()
+print(json.dumps({"seconds": time.perf_counter() - started, "summary": summary.line(),
+                  "chunks": summary.chunks}))
+"""
+
+
+def full(corpus: Path, data: Path) -> dict:
+    child = subprocess.run(
+        [sys.executable, "-c", INDEX_CHILD, str(data), str(corpus)],
+        capture_output=True, text=True, check=True, cwd=ROOT,
+    )
+    result = json.loads(child.stdout.strip().splitlines()[-1])
+    peak_mb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    encode_seconds = encode_only(data)
+    return {
+        "corpus": str(corpus),
+        "index_seconds": round(result["seconds"], 1),
+        "encode_only_seconds": round(encode_seconds, 1),
+        "ratio": round(result["seconds"] / encode_seconds, 3),
+        "chunks": result["chunks"],
+        "peak_rss_mb": round(peak_mb),
+        "summary": result["summary"],
+    }
+
+
+def encode_only(data: Path) -> float:
+    """Time the bare model on the same chunk texts, in the same batches."""
+    from indexer.catalog import Catalog
+    from indexer.chunking import embedding_text
+    from indexer.embedding import SentenceTransformerEmbedder
+    from indexer.pipeline import EMBED_BATCH
+
+    catalog = Catalog(data / "catalog.sqlite3")
+    rows = catalog.query(
+        "SELECT f.title, c.heading, c.text FROM chunks c JOIN files f ON f.id = c.file_id ORDER BY c.rowid"
+    )
+    texts = [embedding_text(*row) for row in rows]
+    embedder = SentenceTransformerEmbedder()
+    started = time.perf_counter()
+    embedder.embed_query("load")  # loading is part of indexing too
+    for start in range(0, len(texts), EMBED_BATCH):
+        embedder.embed_documents(texts[start : start + EMBED_BATCH])
+    return time.perf_counter() - started
+
+
+def noop(corpus: Path, data: Path, hashed: bool = False) -> dict:
+    """Time a re-index with nothing to do (the first run, if any, is not timed).
+
+    With `hashed`, the index is built with the small hash embedder: the no-op
+    path (walk, stat, compare with the catalog) is the same, and building the
+    index takes minutes instead of an hour of model time.
+    """
+    from indexer.embedding import HashEmbedder, SentenceTransformerEmbedder
+    from indexer.notes_index import NotesIndex
+
+    embedder = HashEmbedder(dimension=384) if hashed else SentenceTransformerEmbedder()
+    first = NotesIndex.open(data, embedder)
+    built = first.sync([corpus])
+    first.close()
+    started = time.perf_counter()
+    index = NotesIndex.open(data, embedder)
+    summary = index.sync([corpus])
+    seconds = time.perf_counter() - started
+    index.close()
+    return {
+        "noop_seconds": round(seconds, 2),
+        "summary": summary.line(),
+        "first_run": built.line(),
+        "embedder": embedder.name,
+    }
+
+
+QUERIES = [
+    "extract a tar archive", "list open ports", "git undo last commit", "resize an image",
+    "show disk usage of a folder", "convert video to gif", "find files by name", "change file owner",
+    "压缩文件夹", "查看网络连接", "download a file with resume", "kill a process by name",
+]
+
+
+def query(corpus: Path, data: Path) -> dict:
+    from indexer.embedding import SentenceTransformerEmbedder
+    from indexer.notes_index import NotesIndex
+
+    embedder = SentenceTransformerEmbedder()
+    index = NotesIndex.open(data, embedder)
+    for q in QUERIES:
+        index.search(q, k=10)
+    timings: dict[str, list[float]] = {"hybrid": [], "embed_only": []}
+    for _ in range(5):
+        for q in QUERIES:
+            started = time.perf_counter()
+            embedder.embed_query(q)
+            timings["embed_only"].append((time.perf_counter() - started) * 1000)
+            started = time.perf_counter()
+            index.search(q, k=10)
+            timings["hybrid"].append((time.perf_counter() - started) * 1000)
+    index.close()
+    return {
+        name: {"p50_ms": round(statistics.median(v), 2), "p95_ms": round(sorted(v)[int(len(v) * 0.95)], 2)}
+        for name, v in timings.items()
+    }
+
+
+if __name__ == "__main__":
+    what, corpus_arg, data_arg = sys.argv[1:4]
+    fn = {"full": full, "noop": noop, "noop-hash": lambda c, d: noop(c, d, hashed=True), "query": query}[what]
+    print(json.dumps(fn(Path(corpus_arg).resolve(), Path(data_arg).resolve()), indent=2))
