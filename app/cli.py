@@ -12,7 +12,7 @@ import importlib
 import sys
 from typing import Sequence
 
-COMMANDS = ("gui", "index", "search", "serve", "token", "eval")
+COMMANDS = ("gui", "index", "search", "serve", "token", "eval", "doctor")
 
 
 class UsageError(Exception):
