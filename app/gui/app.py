@@ -1,0 +1,233 @@
+"""The desktop app's composition: controllers + bridge + views, and `run_gui`.
+
+`build_desktop` wires plain controllers (`app.indexing`, `app.sharing`) to the
+views through the bridge; each view gets only the callables it needs. The
+window is shown before anything slow starts: the index (and, on the first embed,
+the model) opens on the indexer's thread.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+import time
+import traceback
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Callable
+
+from PySide6.QtCore import QTimer
+from PySide6.QtGui import QGuiApplication, QIcon
+from PySide6.QtWidgets import QApplication, QMessageBox, QSystemTrayIcon, QWidget
+
+from app.autostart import set_autostart
+from app.indexing import IndexingController, WatchFactory
+from app.paths import sample_notes_dir
+from app.preferences import INDEX_FIELDS, SERVER_FIELDS, TUNNEL_FIELDS, Preferences
+from app.secrets import NGROK_AUTHTOKEN, TokenStore, UserSecret, open_token_store
+from app.sharing import SharingController
+from plugin_api.activity import ActivityLog
+from plugin_api.tunnel import TunnelStatus
+
+from .activity_tab import ActivityTab
+from .bridge import Bridge
+from .connect_tab import ConnectTab
+from .folders_tab import FoldersTab
+from .main_window import MainWindow
+from .search_tab import SearchTab, open_in_default_app
+from .settings_tab import AUTHTOKEN, SettingsTab
+from .tray import Tray, TrayActions
+
+if TYPE_CHECKING:
+    from indexer.embedding import Embedder
+
+log = logging.getLogger(__name__)
+ASSETS = Path(__file__).resolve().parents[2] / "assets"
+ACTIVITY_FILE = "activity.jsonl"
+
+
+@dataclass
+class Desktop:
+    window: MainWindow
+    tray: Tray
+    bridge: Bridge
+    prefs: Preferences
+    tokens: TokenStore
+    activity: ActivityLog
+    indexing: IndexingController
+    sharing: SharingController
+    folders_tab: FoldersTab
+    connect_tab: ConnectTab
+    search_tab: SearchTab
+    activity_tab: ActivityTab
+    settings_tab: SettingsTab
+
+    def start(self) -> None:
+        self.indexing.start()
+        if self.prefs.settings.start_sharing_on_launch:
+            self.sharing.start_sharing()
+
+    def shutdown(self) -> None:
+        self.tray.hide()
+        self.sharing.close()
+        self.indexing.close()
+        self.bridge.shutdown()
+
+
+def build_desktop(
+    prefs: Preferences,
+    *,
+    embedder: Embedder | None = None,
+    tray_available: bool | None = None,
+    choose_folder: Callable[[QWidget], str] | None = None,
+    open_note: Callable[[Path], None] = open_in_default_app,
+    confirm: Callable[[QWidget, str], bool] | None = None,
+    watch: WatchFactory | None = None,
+) -> Desktop:
+    root = prefs.data_dir
+    bridge = Bridge()
+    tokens = open_token_store(root)
+    authtoken = UserSecret(root, NGROK_AUTHTOKEN)
+    activity = ActivityLog(path=root / ACTIVITY_FILE)
+    activity.subscribe(bridge.activity)
+
+    def open_index() -> Any:
+        from app.services import open_index as open_notes_index
+
+        return open_notes_index(prefs.settings, root, embedder=embedder)
+
+    def make_app(index: Any) -> Any:
+        from app.services import create_api
+
+        return create_api(prefs.settings, index, tokens.get, public_url=sharing.public_url, activity=activity)
+
+    def make_tunnel() -> Any:
+        from app.services import make_tunnel as build_tunnel
+
+        settings = prefs.settings
+        return build_tunnel(settings, root, "url" if settings.public_url else "ngrok")
+
+    indexing = IndexingController(open_index, prefs.folders, bridge, watch=watch)
+    sharing = SharingController(make_app, make_tunnel, lambda: (prefs.settings.host, prefs.settings.port), bridge)
+    bridge.index_opened.connect(sharing.serve)
+
+    def set_paused(paused: bool) -> None:
+        indexing.pause() if paused else indexing.resume()
+
+    def copy(text: str) -> None:
+        QGuiApplication.clipboard().setText(text)
+
+    def copy_manifest_url() -> None:
+        links = sharing.links()
+        if links:
+            copy(links.manifest)
+
+    folders_tab = FoldersTab(
+        bridge, prefs.folders, lambda folder: prefs.add_folder(folder), prefs.remove_folder, set_paused,
+        sample_notes_dir(), choose_folder,
+    )
+    connect_tab = ConnectTab(bridge, tokens, sharing.links, sharing.start_sharing, sharing.stop_sharing, confirm)
+    search_tab = SearchTab(bridge, indexing.search, open_note)
+    activity_tab = ActivityTab(bridge, activity.entries())
+
+    def on_settings(changed: frozenset[str]) -> None:
+        if "folders" in changed:
+            folders_tab.refresh()
+            indexing.request_sync()
+        if changed & INDEX_FIELDS:
+            indexing.reopen()  # the server follows the new index (index_opened)
+        elif changed & SERVER_FIELDS:
+            sharing.restart()
+        if (changed & TUNNEL_FIELDS or AUTHTOKEN in changed) and sharing.wanted:
+            sharing.start_sharing()
+        if "start_at_login" in changed:
+            set_autostart(prefs.settings.start_at_login, root, ASSETS / "notewell.png")
+
+    prefs.subscribe(on_settings)
+    settings_tab = SettingsTab(prefs, authtoken, lambda changed: on_settings(changed & {AUTHTOKEN}))
+
+    if tray_available is None:
+        tray_available = QSystemTrayIcon.isSystemTrayAvailable()
+    icon = QIcon(str(ASSETS / "notewell.png"))
+    tabs = {"Folders": folders_tab, "Connect": connect_tab, "Search": search_tab,
+            "Activity": activity_tab, "Settings": settings_tab}
+    window = MainWindow(bridge, tabs, icon, hide_on_close=tray_available)
+    tray = Tray(
+        bridge,
+        TrayActions(
+            open_window=window.bring_to_front,
+            start_sharing=sharing.start_sharing,
+            stop_sharing=sharing.stop_sharing,
+            copy_manifest_url=copy_manifest_url,
+            copy_api_key=lambda: copy(tokens.get()),
+            set_paused=set_paused,
+            quit=QApplication.quit,
+        ),
+        ASSETS,
+        tray_available,
+    )
+
+    last_tunnel = [TunnelStatus("off")]
+
+    def on_tunnel(status: TunnelStatus) -> None:
+        dropped = last_tunnel[0].state == "online" and status.state in ("error", "connecting")
+        last_tunnel[0] = status
+        if dropped and sharing.wanted:
+            tray.notify("Sharing dropped", status.message or "Notewell is reconnecting…", warning=True)
+
+    bridge.tunnel_status_changed.connect(on_tunnel)
+    bridge.folder_went_missing.connect(
+        lambda folder: tray.notify("A notes folder disappeared",
+                                   f"{folder} is not there any more; its notes stay searchable.", warning=True)
+    )
+    return Desktop(window, tray, bridge, prefs, tokens, activity, indexing, sharing,
+                   folders_tab, connect_tab, search_tab, activity_tab, settings_tab)
+
+
+def run_gui(data_dir: Path, started: float | None = None) -> int:
+    """The desktop app until Quit; a second launch raises the first window instead."""
+    from app.settings import Settings
+
+    from .single_instance import InstanceServer, ask_running_instance, instance_name
+
+    started = started or time.perf_counter()
+    app = QApplication.instance() or QApplication(sys.argv)
+    app.setApplicationName("Notewell")
+    app.setDesktopFileName("notewell")
+    app.setWindowIcon(QIcon(str(ASSETS / "notewell.png")))
+    name = instance_name(data_dir)
+    if ask_running_instance(name):
+        print("Notewell is already running: its window was brought to the front.")
+        return 0
+    data_dir.mkdir(parents=True, exist_ok=True)
+    _log_to_file(data_dir / "notewell.log")
+    prefs = Preferences(Settings.load(data_dir), data_dir)
+    desktop = build_desktop(prefs)
+    sys.excepthook = _excepthook(desktop.window)
+    instance = InstanceServer(name, desktop.window.bring_to_front)
+    app.setQuitOnLastWindowClosed(desktop.tray.icon is None)
+    desktop.window.show()
+    if not prefs.settings.folders:
+        desktop.window.show_tab("Folders")
+    QTimer.singleShot(0, lambda: log.info("window up in %.2f s", time.perf_counter() - started))
+    QTimer.singleShot(0, desktop.start)
+    try:
+        return app.exec()
+    finally:
+        instance.close()
+        desktop.shutdown()
+
+
+def _log_to_file(path: Path) -> None:
+    handler = logging.FileHandler(path, encoding="utf-8")
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    logging.basicConfig(level=logging.INFO, handlers=[handler])
+
+
+def _excepthook(parent: QWidget) -> Callable[..., None]:
+    def hook(kind: type[BaseException], error: BaseException, tb: Any) -> None:
+        log.error("unexpected error\n%s", "".join(traceback.format_exception(kind, error, tb)))
+        QMessageBox.critical(parent, "Notewell", f"Something went wrong: {error}\n\n"
+                             "Details are in notewell.log in the data folder.")
+
+    return hook
