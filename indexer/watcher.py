@@ -297,7 +297,8 @@ class FolderWatcher:
             self._emit(WatchEvent("error", f"Could not update the index for {folder}: {exc}", folder))
             return
         if not os.path.isdir(folder):
-            self._watches.pop(folder, None)
+            if folder in self._watches:
+                self._unwatch(folder)
             self._emit(WatchEvent("missing", _missing_message(folder), folder))
             return
         if summary.indexed or summary.removed or summary.failed:

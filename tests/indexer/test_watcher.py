@@ -1,0 +1,387 @@
+"""Live sync with real watchdog on real folders: every kind of change reaches the
+index, bursts are coalesced, ignored paths cost nothing, and the index always ends
+equal to a fresh index of the disk."""
+
+from __future__ import annotations
+
+import errno
+import os
+import shutil
+import time
+from pathlib import Path
+from typing import Callable, Iterator
+
+import pytest
+
+from indexer import watcher as watcher_module
+from indexer.embedding import HashEmbedder
+from indexer.notes_index import NotesIndex
+from indexer.sources import SourceOptions, walk_folder, walk_paths
+from indexer.watcher import FolderWatcher, WatchEvent
+from tests.helpers import write_notes
+from tests.indexer.test_pipeline import assert_consistent, snapshot
+
+NOTES = {
+    "cooking/bread.md": "# Bread\n\nFlour, water and salt make a sourdough loaf.\n",
+    "travel/japan.md": "# Japan\n\nTake the shinkansen from Tokyo to Kyoto.\n",
+    "todo.txt": "Buy stamps.\nCall the plumber about the leaking tap.\n",
+}
+
+
+def wait_until(predicate: Callable[[], object], timeout: float = 5.0) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.02)
+    return bool(predicate())
+
+
+def found(index: NotesIndex, query: str, mode: str = "keyword") -> list[str]:
+    """Keyword hits sorted by path; dense hits best first."""
+    paths = [r.path for r in index.search(query, k=20, mode=mode)]
+    return sorted(paths) if mode == "keyword" else paths
+
+
+class Live:
+    """An index kept live by a watcher, and what the watcher reported."""
+
+    def __init__(self, index: NotesIndex, folders: list[Path], **options: object) -> None:
+        self.index = index
+        self.events: list[WatchEvent] = []
+        self.calls: list[int] = []
+        original = index.sync_files
+
+        def counting(folder: Path, paths: list[Path]):  # type: ignore[no-untyped-def]
+            self.calls.append(len(paths))
+            return original(folder, paths)
+
+        index.sync_files = counting  # type: ignore[method-assign]
+        options.setdefault("debounce", 0.1)
+        self.watcher = FolderWatcher(index, folders, on_change=self.events.append, **options)  # type: ignore[arg-type]
+        self.watcher.start()
+        assert self.watcher.wait_ready(10)
+
+    def kinds(self) -> list[str]:
+        return [e.kind for e in self.events]
+
+
+@pytest.fixture
+def notes(tmp_path: Path) -> Path:
+    return write_notes(tmp_path / "notes", NOTES)
+
+
+@pytest.fixture
+def index(tmp_path: Path) -> Iterator[NotesIndex]:
+    idx = NotesIndex.open(tmp_path / "data", HashEmbedder())
+    yield idx
+    idx.close()
+
+
+@pytest.fixture
+def live(index: NotesIndex, notes: Path) -> Iterator[Live]:
+    running = Live(index, [notes])
+    yield running
+    running.watcher.stop()
+
+
+def test_start_reconciles_before_watching(live: Live, notes: Path) -> None:
+    assert found(live.index, "shinkansen") == ["travel/japan.md"]
+    assert live.kinds()[:2] == ["watching", "reconciled"]
+    assert live.watcher.live
+
+
+def test_created_note_is_searchable_both_ways(live: Live, notes: Path) -> None:
+    (notes / "ideas.md").write_text("# Ideas\n\nA zeppelin shaped teapot.\n")
+    assert wait_until(lambda: found(live.index, "zeppelin") == ["ideas.md"])
+    assert wait_until(lambda: found(live.index, "zeppelin teapot", "dense")[:1] == ["ideas.md"])
+    updated = [e for e in live.events if e.kind == "updated"]
+    assert updated[-1].paths == ("ideas.md",) and "1 note updated" in updated[-1].message
+
+
+def test_modified_note_replaces_its_old_text(live: Live, notes: Path) -> None:
+    (notes / "todo.txt").write_text("Water the ferns.\n")
+    assert wait_until(lambda: found(live.index, "ferns") == ["todo.txt"])
+    assert found(live.index, "plumber") == []
+
+
+def test_deleted_note_is_gone_from_both_searches(live: Live, notes: Path) -> None:
+    (notes / "todo.txt").unlink()
+    assert wait_until(lambda: found(live.index, "plumber") == [])
+    assert "todo.txt" not in found(live.index, "plumber", "dense")
+    assert_consistent(live.index)
+
+
+def test_renamed_note_is_found_at_its_new_path_only(live: Live, notes: Path) -> None:
+    (notes / "travel/japan.md").rename(notes / "travel/nippon.md")
+    assert wait_until(lambda: found(live.index, "shinkansen") == ["travel/nippon.md"])
+    assert wait_until(lambda: found(live.index, "shinkansen", "dense")[:1] == ["travel/nippon.md"])
+    assert_consistent(live.index)
+
+
+@pytest.mark.parametrize("editor", ["vim", "vscode", "obsidian"])
+def test_atomic_saves_leave_exactly_the_saved_note(live: Live, notes: Path, editor: str) -> None:
+    note = notes / "travel/japan.md"
+    new = "# Japan\n\nTake the ferry from Osaka to Beppu.\n"
+    if editor == "vim":  # backup by rename, write anew, drop the backup
+        note.rename(notes / "travel/japan.md~")
+        note.write_text(new)
+        (notes / "travel/japan.md~").unlink()
+    elif editor == "vscode":  # temp file beside it, renamed over
+        tmp = notes / "travel/.japan.md.tmp-123"
+        tmp.write_text(new)
+        os.replace(tmp, note)
+    else:  # a temp file with the note's own extension
+        tmp = notes / "travel/japan.md.tmp.md"
+        tmp.write_text(new)
+        os.replace(tmp, note)
+    assert wait_until(lambda: found(live.index, "ferry") == ["travel/japan.md"])
+    assert found(live.index, "shinkansen") == []
+    assert wait_until(lambda: snapshot(live.index)["files"] == fresh(notes)["files"])
+
+
+def test_folders_created_moved_in_moved_out_and_deleted(live: Live, notes: Path, tmp_path: Path) -> None:
+    (notes / "new/deep").mkdir(parents=True)
+    (notes / "new/deep/one.md").write_text("quasar one\n")
+    assert wait_until(lambda: found(live.index, "quasar") == ["new/deep/one.md"])
+
+    outside = write_notes(tmp_path / "elsewhere", {"a.md": "nebula a\n", "sub/b.md": "nebula b\n"})
+    outside.rename(notes / "moved-in")
+    assert wait_until(lambda: found(live.index, "nebula") == ["moved-in/a.md", "moved-in/sub/b.md"])
+
+    (notes / "moved-in").rename(tmp_path / "gone-again")
+    assert wait_until(lambda: found(live.index, "nebula") == [])
+
+    shutil.rmtree(notes / "new")
+    assert wait_until(lambda: found(live.index, "quasar") == [])
+    (notes / "cooking").rename(notes / "baking")
+    assert wait_until(lambda: found(live.index, "sourdough") == ["baking/bread.md"])
+    assert wait_until(lambda: snapshot(live.index)["chunks"] == fresh(notes)["chunks"])
+    assert_consistent(live.index)
+
+
+def test_note_moved_between_two_watched_folders(index: NotesIndex, notes: Path, tmp_path: Path) -> None:
+    other = write_notes(tmp_path / "other", {"inbox.md": "# Inbox\n\nNothing yet.\n"})
+    running = Live(index, [notes, other])
+    try:
+        (notes / "travel/japan.md").rename(other / "japan.md")
+        assert wait_until(lambda: [(r.folder, r.path) for r in index.search("shinkansen", mode="keyword")]
+                          == [(str(other.resolve()), "japan.md")])
+        (other / "japan.md").rename(notes / "japan.md")
+        assert wait_until(lambda: [(r.folder, r.path) for r in index.search("shinkansen", mode="keyword")]
+                          == [(str(notes.resolve()), "japan.md")])
+        assert_consistent(index)
+    finally:
+        running.watcher.stop()
+
+
+def test_ignore_rules_and_size_cap_apply_as_in_a_full_scan(tmp_path: Path, notes: Path) -> None:
+    idx = NotesIndex.open(tmp_path / "data", HashEmbedder(), source_options=SourceOptions(max_bytes=2000))
+    running = Live(idx, [notes])
+    try:
+        (notes / ".git").mkdir()
+        (notes / ".git/HEAD.md").write_text("walrus hidden\n")
+        (notes / "node_modules/pkg").mkdir(parents=True)
+        (notes / "node_modules/pkg/README.md").write_text("walrus module\n")
+        (notes / "drafts").mkdir()
+        (notes / "drafts/wip.md").write_text("walrus draft\n")
+        (notes / "big.md").write_text("walrus " * 1000)
+        (notes / "image.png").write_bytes(b"walrus")
+        (notes / "plain.md").write_text("walrus plain\n")
+        assert wait_until(lambda: found(idx, "walrus") == ["drafts/wip.md", "plain.md"])
+        assert [p.rel for s in idx.folder_status() for p in s.problems] == ["big.md"]
+
+        (notes / ".notewellignore").write_text("drafts/\n")
+        assert wait_until(lambda: found(idx, "walrus") == ["plain.md"])
+        (notes / "drafts/more.md").write_text("walrus more\n")
+        (notes / ".notewellignore").unlink()
+        assert wait_until(lambda: found(idx, "walrus") == ["drafts/more.md", "drafts/wip.md", "plain.md"])
+        assert wait_until(lambda: snapshot(idx)["files"] == fresh(notes, max_bytes=2000)["files"])
+    finally:
+        running.watcher.stop()
+        idx.close()
+
+
+def test_events_under_ignored_folders_never_reach_the_writer(live: Live, notes: Path) -> None:
+    (notes / ".git/objects").mkdir(parents=True)
+    (notes / "node_modules/pkg").mkdir(parents=True)
+    before = len(live.calls)
+    for n in range(100):
+        (notes / f".git/objects/{n}.md").write_text("x")
+        (notes / f"node_modules/pkg/{n}.md").write_text("x")
+        (notes / f"cooking/scratch{n}.tmp").write_text("x")
+    (notes / "marker.md").write_text("marker\n")
+    assert wait_until(lambda: found(live.index, "marker") == ["marker.md"])
+    assert live.calls[before:] == [1]  # one batch, one path: the marker
+
+
+def test_ignored_folders_get_no_inotify_watch(index: NotesIndex, notes: Path) -> None:
+    for n in range(30):
+        (notes / f"node_modules/pkg{n}/lib").mkdir(parents=True)
+        (notes / f".obsidian/plugins/p{n}").mkdir(parents=True)
+    running = Live(index, [notes])
+    try:
+        watched = _inotify_watch_count()
+        assert watched is not None and watched <= 4  # notes, cooking, travel (no node_modules, no .obsidian)
+    finally:
+        running.watcher.stop()
+
+
+def _inotify_watch_count() -> int | None:
+    counts = []
+    for fd in os.listdir("/proc/self/fd"):
+        try:
+            if os.readlink(f"/proc/self/fd/{fd}") != "anon_inode:inotify":
+                continue
+            with open(f"/proc/self/fdinfo/{fd}") as info:
+                counts.append(sum(line.startswith("inotify wd:") for line in info))
+        except OSError:
+            continue
+    return max(counts) if counts else None
+
+
+def test_a_1000_file_burst_is_coalesced_and_fully_reflected(live: Live, notes: Path) -> None:
+    started = time.monotonic()
+    burst = notes / "burst"
+    burst.mkdir()
+    for n in range(1000):
+        (burst / f"n{n:04}.md").write_text(f"# Note {n}\n\nBurst item token{n} about gannets.\n")
+    assert wait_until(
+        lambda: live.index.catalog.counts()["files"] == 1003 and live.index.catalog.count_pending() == 0,
+        timeout=30,
+    )
+    elapsed = time.monotonic() - started
+    assert found(live.index, "token999") == ["burst/n0999.md"]
+    assert len(live.calls) <= 10, live.calls  # a handful of batches, not 1,000 syncs
+    assert_consistent(live.index)
+    assert elapsed < 30
+
+
+def test_changes_made_while_stopped_are_caught_at_start(index: NotesIndex, notes: Path) -> None:
+    first = Live(index, [notes])
+    first.watcher.stop()
+    (notes / "todo.txt").unlink()
+    (notes / "offline.md").write_text("written while Notewell was closed: ocelot\n")
+    second = Live(index, [notes])
+    try:
+        assert found(index, "ocelot") == ["offline.md"]
+        assert found(index, "plumber") == []
+    finally:
+        second.watcher.stop()
+
+
+def test_watch_limit_is_explained_and_periodic_reconcile_takes_over(
+    index: NotesIndex, notes: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    real = watcher_module._make_observer
+
+    def limited(*args):  # type: ignore[no-untyped-def]
+        observer = real(*args)
+
+        def schedule(*_args, **_kwargs):  # type: ignore[no-untyped-def]
+            raise OSError(errno.ENOSPC, "inotify watch limit reached")
+
+        observer.schedule = schedule
+        return observer
+
+    monkeypatch.setattr(watcher_module, "_make_observer", limited)
+    running = Live(index, [notes], fallback_every=0.5)
+    try:
+        limit = [e for e in running.events if e.kind == "limit"]
+        assert limit and "fs.inotify.max_user_watches" in limit[0].message
+        assert "sudo sysctl" in limit[0].message
+        assert not running.watcher.live
+        (notes / "late.md").write_text("found by the periodic reconcile: axolotl\n")
+        assert wait_until(lambda: found(index, "axolotl") == ["late.md"], timeout=5)
+        assert running.calls == []  # no events: reconciles did it
+    finally:
+        running.watcher.stop()
+
+
+def test_kernel_queue_overflow_rescans_the_folder(live: Live, notes: Path) -> None:
+    folder_id = live.index.catalog.folder_id(str(notes.resolve()))
+    assert folder_id is not None
+    lost = live.index.catalog.files_in(folder_id)["todo.txt"]
+    live.index.catalog.remove_files([lost.id])  # as if its event had been dropped
+    assert found(live.index, "plumber") == []
+    observer = live.watcher._observer
+    assert observer is not None
+    for emitter in observer.emitters:
+        emitter._inotify.on_queue_overflow()  # what watchdog calls on IN_Q_OVERFLOW
+    assert wait_until(lambda: found(live.index, "plumber") == ["todo.txt"])
+
+
+def test_folder_deleted_then_back_keeps_notes_and_resumes_watching(live: Live, notes: Path, tmp_path: Path) -> None:
+    notes.rename(tmp_path / "unplugged")
+    shutil.rmtree(tmp_path / "unplugged")
+    assert wait_until(lambda: "missing" in live.kinds())
+    assert found(live.index, "shinkansen") == ["travel/japan.md"]  # kept, as a full sync would
+    write_notes(notes, {"back.md": "plugged in again: pangolin\n"})
+    live.watcher.reconcile_soon()
+    assert wait_until(lambda: found(live.index, "pangolin") == ["back.md"])
+    assert found(live.index, "shinkansen") == []
+    (notes / "after.md").write_text("watched again: tapir\n")
+    assert wait_until(lambda: found(live.index, "tapir") == ["after.md"])
+
+
+def test_set_folders_adds_and_removes_folders(live: Live, notes: Path, tmp_path: Path) -> None:
+    other = write_notes(tmp_path / "other", {"heron.md": "A grey heron.\n"})
+    live.watcher.set_folders([notes, other])
+    assert wait_until(lambda: found(live.index, "heron") == ["heron.md"])
+    (other / "egret.md").write_text("A white egret.\n")
+    assert wait_until(lambda: found(live.index, "egret") == ["egret.md"])
+    live.watcher.set_folders([other])
+    assert wait_until(lambda: found(live.index, "shinkansen") == [])
+    (notes / "unwatched.md").write_text("kestrel\n")
+    time.sleep(0.4)
+    assert found(live.index, "kestrel") == []
+
+
+def test_stop_is_prompt_even_mid_burst(index: NotesIndex, notes: Path) -> None:
+    class Slow(HashEmbedder):
+        def embed_documents(self, texts):  # type: ignore[no-untyped-def]
+            time.sleep(0.05)
+            return super().embed_documents(texts)
+
+    index.pipeline.embedder = Slow()
+    running = Live(index, [notes])
+    for n in range(300):
+        (notes / f"b{n}.md").write_text(f"slow burst {n}\n")
+    assert wait_until(lambda: len(running.calls) > 0)
+    started = time.monotonic()
+    running.watcher.stop()
+    assert time.monotonic() - started < 2.0
+
+
+def test_idle_watcher_uses_no_cpu(live: Live) -> None:
+    before = time.process_time()
+    time.sleep(2.0)
+    assert time.process_time() - before < 0.05
+
+
+def fresh(notes: Path, **options: object) -> dict:
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as data:
+        idx = NotesIndex.open(Path(data), HashEmbedder(), source_options=SourceOptions(**options))  # type: ignore[arg-type]
+        try:
+            idx.sync([notes])
+            return snapshot(idx)
+        finally:
+            idx.close()
+
+
+@pytest.mark.parametrize(
+    "rels",
+    [[""], ["a"], ["a/b/two.md", "a"], ["drafts/d.md"], ["c"], ["c/x.tmp.md", "c/keep.md", "missing/x.md"],
+     [".git/h.md", "node_modules/m.md", "a/b"]],
+)
+def test_walk_paths_yields_what_the_full_walk_yields_there(tmp_path: Path, rels: list[str]) -> None:
+    root = write_notes(tmp_path / "n", {
+        "a/one.md": "x", "a/b/two.md": "y", ".git/h.md": "z", "node_modules/m.md": "q", "drafts/d.md": "d",
+        "c/x.tmp.md": "t", "c/keep.md": "k", ".notewellignore": "drafts/\n*.tmp.md\n",
+    })
+    (root / "c/link").symlink_to("/etc")
+    full = list(walk_folder(root))
+    under = [e for e in full if any(r == "" or e.rel == r or e.rel.startswith(r + "/") for r in rels)]
+    assert sorted(walk_paths(root, rels), key=lambda e: e.rel) == sorted(under, key=lambda e: e.rel)
