@@ -80,6 +80,7 @@ class SharingController:
         self._tunnel: Tunnel | None = None
         self._unsubscribe: Callable[[], None] | None = None
         self.wanted = False  # the user asked to share
+        self._closed = False
         self.server_state = ServerState("stopped")
         self.tunnel_status = TunnelStatus("off")
 
@@ -92,25 +93,33 @@ class SharingController:
         base = self.public_url() or (self.server_state.url if self.server_state.state == "running" else "")
         return Links.for_base(base, mcp_path) if base else None
 
-    def serve(self, index: Any) -> Future[None]:
-        return self._worker.submit(self._serve, index)
+    def serve(self, index: Any) -> Future[None] | None:
+        return self._submit(self._serve, index)
 
-    def restart(self) -> Future[None]:
+    def restart(self) -> Future[None] | None:
         """Settings that shape the server changed (port, host, manifest fields)."""
-        return self._worker.submit(lambda: self._serve(self._index) if self._index is not None else None)
+        return self._submit(lambda: self._serve(self._index) if self._index is not None else None)
 
-    def start_sharing(self) -> Future[None]:
+    def start_sharing(self) -> Future[None] | None:
         self.wanted = True
-        return self._worker.submit(self._open_tunnel)
+        return self._submit(self._open_tunnel)
 
-    def stop_sharing(self) -> Future[None]:
+    def stop_sharing(self) -> Future[None] | None:
         self.wanted = False
-        return self._worker.submit(self._close_tunnel)
+        return self._submit(self._close_tunnel)
 
     def close(self) -> None:
         self.wanted = False
+        if self._closed:
+            return
+        self._closed = True
         self._worker.submit(self._shutdown).result(timeout=30)
         self._worker.shutdown(wait=True)
+
+    def _submit(self, job: Callable[..., None], *args: Any) -> Future[None] | None:
+        if self._closed:  # a late signal after Quit: nothing left to start
+            return None
+        return self._worker.submit(job, *args)
 
     # -- the worker thread ---------------------------------------------------
     def _serve(self, index: Any) -> None:

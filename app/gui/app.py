@@ -9,6 +9,7 @@ the model) opens on the indexer's thread.
 from __future__ import annotations
 
 import logging
+import os
 import sys
 import time
 import traceback
@@ -21,6 +22,7 @@ from PySide6.QtGui import QGuiApplication, QIcon
 from PySide6.QtWidgets import QApplication, QMessageBox, QSystemTrayIcon, QWidget
 
 from app.autostart import set_autostart
+from app.chroma_server import ChromaServer
 from app.indexing import IndexingController, WatchFactory
 from app.paths import sample_notes_dir
 from app.preferences import INDEX_FIELDS, SERVER_FIELDS, TUNNEL_FIELDS, Preferences
@@ -61,6 +63,7 @@ class Desktop:
     search_tab: SearchTab
     activity_tab: ActivityTab
     settings_tab: SettingsTab
+    chroma: list[ChromaServer]  # the vector store's process, once started
 
     def start(self) -> None:
         self.indexing.start()
@@ -71,6 +74,8 @@ class Desktop:
         self.tray.hide()
         self.sharing.close()
         self.indexing.close()
+        for server in self.chroma:
+            server.stop()
         self.bridge.shutdown()
 
 
@@ -83,6 +88,7 @@ def build_desktop(
     open_note: Callable[[Path], None] = open_in_default_app,
     confirm: Callable[[QWidget, str], bool] | None = None,
     watch: WatchFactory | None = None,
+    vectors_in_child: bool = True,
 ) -> Desktop:
     root = prefs.data_dir
     bridge = Bridge()
@@ -91,10 +97,18 @@ def build_desktop(
     activity = ActivityLog(path=root / ACTIVITY_FILE)
     activity.subscribe(bridge.activity)
 
+    chroma: list[ChromaServer] = []
+
     def open_index() -> Any:
         from app.services import open_index as open_notes_index
 
-        return open_notes_index(prefs.settings, root, embedder=embedder)
+        url = None
+        if vectors_in_child and not (prefs.settings.chroma_url or os.environ.get("NOTEWELL_CHROMA_URL")):
+            if not chroma:
+                chroma.append(ChromaServer(root / "chroma", root / "chroma.log"))
+                chroma[0].start()
+            url = chroma[0].url
+        return open_notes_index(prefs.settings, root, chroma_url=url, embedder=embedder)
 
     def make_app(index: Any) -> Any:
         from app.services import create_api
@@ -181,7 +195,7 @@ def build_desktop(
                                    f"{folder} is not there any more; its notes stay searchable.", warning=True)
     )
     return Desktop(window, tray, bridge, prefs, tokens, activity, indexing, sharing,
-                   folders_tab, connect_tab, search_tab, activity_tab, settings_tab)
+                   folders_tab, connect_tab, search_tab, activity_tab, settings_tab, chroma)
 
 
 def run_gui(data_dir: Path, started: float | None = None) -> int:

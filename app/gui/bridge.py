@@ -74,7 +74,11 @@ class Bridge(QObject):
             elif failed is not None:
                 self._deliver.emit(failed, error)
 
-        future = self._pool.submit(job)
+        try:
+            future = self._pool.submit(job)
+        except RuntimeError as exc:  # shut down (Quit): nothing runs any more
+            future = Future()
+            future.set_exception(exc)
         future.add_done_callback(finished)
         return future
 

@@ -1,0 +1,82 @@
+from __future__ import annotations
+
+import stat
+
+from PySide6.QtWidgets import QCheckBox, QDoubleSpinBox, QLineEdit, QSpinBox
+
+from app.autostart import autostart_path
+from app.gui.settings_tab import SettingsTab
+from app.preferences import Preferences
+from app.secrets import NGROK_AUTHTOKEN, UserSecret
+from app.settings import SETTINGS_FIELDS, Settings
+
+
+def widget(tab: SettingsTab, name: str):
+    return tab.findChild(object, name)
+
+
+def test_every_setting_has_a_widget(qtbot, make_desktop):
+    tab = make_desktop(start=False).settings_tab
+    for field in SETTINGS_FIELDS:
+        assert widget(tab, field.name) is not None, field.name
+    assert isinstance(widget(tab, "ngrok_authtoken"), QLineEdit)
+
+
+def test_settings_survive_a_restart(qtbot, make_desktop, data_dir):
+    desktop = make_desktop(start=False)
+    tab = desktop.settings_tab
+    port = widget(tab, "port")
+    assert isinstance(port, QSpinBox)
+    port.setValue(4555)
+    widget(tab, "extensions").setText(".md, .txt")
+    widget(tab, "ignore_patterns").setText("drafts/, *.tmp")
+    size = widget(tab, "max_file_mb")
+    assert isinstance(size, QDoubleSpinBox)
+    size.setValue(3.5)
+    widget(tab, "ngrok_domain").setText("quiet-notes.ngrok-free.app")
+    widget(tab, "ngrok_authtoken").setText("2abcSECRET")
+    share = widget(tab, "start_sharing_on_launch")
+    assert isinstance(share, QCheckBox)
+    share.setChecked(True)
+    widget(tab, "start_at_login").setChecked(True)
+    model = widget(tab, "model")
+    model.setText("sentence-transformers/paraphrase-multilingual-MiniLM-L12-v2")
+    assert tab.model_warning.isVisibleTo(tab)
+    model.setText(desktop.prefs.settings.model)
+    changed = tab.save()
+    assert {"port", "extensions", "ignore_patterns", "max_file_mb", "ngrok_domain",
+            "start_sharing_on_launch", "start_at_login", "ngrok_authtoken"} <= changed
+    assert "model" not in changed
+
+    reloaded = Settings.load(data_dir)
+    assert reloaded.port == 4555
+    assert reloaded.extensions == [".md", ".txt"]
+    assert reloaded.ignore_patterns == ["drafts/", "*.tmp"]
+    assert reloaded.max_file_mb == 3.5
+    assert reloaded.ngrok_domain == "quiet-notes.ngrok-free.app"
+    assert reloaded.start_sharing_on_launch and reloaded.start_at_login
+    secret = data_dir / NGROK_AUTHTOKEN
+    assert secret.read_text().strip() == "2abcSECRET"
+    assert stat.S_IMODE(secret.stat().st_mode) == 0o600
+    assert "2abcSECRET" not in (data_dir / "settings.json").read_text()
+    entry = autostart_path().read_text()
+    assert "Exec=" in entry and "gui" in entry
+
+    again = SettingsTab(Preferences(reloaded, data_dir), UserSecret(data_dir, NGROK_AUTHTOKEN))
+    qtbot.addWidget(again)
+    assert widget(again, "port").value() == 4555
+    assert widget(again, "extensions").text() == ".md, .txt"
+    assert widget(again, "ngrok_authtoken").text() == "2abcSECRET"
+    assert widget(again, "start_at_login").isChecked()
+
+    widget(tab, "start_at_login").setChecked(False)
+    widget(tab, "ngrok_authtoken").setText("")
+    tab.save()
+    assert not autostart_path().exists() and not secret.exists()
+
+
+def test_revert_drops_unsaved_edits(qtbot, make_desktop):
+    tab = make_desktop(start=False).settings_tab
+    widget(tab, "port").setValue(1234)
+    tab.revert_button.click()
+    assert widget(tab, "port").value() == 0
