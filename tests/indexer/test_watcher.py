@@ -7,11 +7,15 @@ from __future__ import annotations
 import errno
 import os
 import shutil
+import tempfile
 import time
 from pathlib import Path
 from typing import Callable, Iterator
 
 import pytest
+from hypothesis import HealthCheck, settings
+from hypothesis import strategies as st
+from hypothesis.stateful import RuleBasedStateMachine, rule
 
 from indexer import watcher as watcher_module
 from indexer.embedding import HashEmbedder
@@ -360,8 +364,6 @@ def test_idle_watcher_uses_no_cpu(live: Live) -> None:
 
 
 def fresh(notes: Path, **options: object) -> dict:
-    import tempfile
-
     with tempfile.TemporaryDirectory() as data:
         idx = NotesIndex.open(Path(data), HashEmbedder(), source_options=SourceOptions(**options))  # type: ignore[arg-type]
         try:
@@ -385,3 +387,122 @@ def test_walk_paths_yields_what_the_full_walk_yields_there(tmp_path: Path, rels:
     full = list(walk_folder(root))
     under = [e for e in full if any(r == "" or e.rel == r or e.rel.startswith(r + "/") for r in rels)]
     assert sorted(walk_paths(root, rels), key=lambda e: e.rel) == sorted(under, key=lambda e: e.rel)
+
+
+# -- a randomized sequence of file operations always ends equal to a fresh index --------------
+ROOTS = ("notes", "other", "outside")  # two watched folders and one that is not
+DIRS = ("", "a", "a/b", "c", ".hidden", "node_modules")
+NAMES = ("x.md", "y.md", "z.txt", "w.png", ".x.md.swp")
+WORDS = ("apple", "river", "stone", "cloud", "ember", "maple")
+IGNORES = ("", "b/\n", "y.md\n", "*.txt\n!z.txt\n")
+
+places = st.tuples(st.sampled_from(ROOTS), st.sampled_from(DIRS))
+files = st.tuples(st.sampled_from(ROOTS), st.sampled_from(DIRS), st.sampled_from(NAMES))
+texts = st.lists(st.sampled_from(WORDS), min_size=1, max_size=5).map(" ".join)
+
+
+class LiveSyncMachine(RuleBasedStateMachine):
+    def __init__(self) -> None:
+        super().__init__()
+        self.tmp = Path(tempfile.mkdtemp(prefix="notewell-live-"))
+        for root in ROOTS:
+            (self.tmp / root).mkdir()
+        self.index = NotesIndex.open(self.tmp / "data", HashEmbedder())
+        self.watched = [self.tmp / "notes", self.tmp / "other"]
+        self.watcher = FolderWatcher(self.index, self.watched, debounce=0.05)
+        self.watcher.start()
+        assert self.watcher.wait_ready(10)
+
+    def _file(self, where: tuple[str, str, str]) -> Path:
+        root, folder, name = where
+        return self.tmp / root / folder / name
+
+    def _dir(self, where: tuple[str, str]) -> Path:
+        root, folder = where
+        return self.tmp / root / folder
+
+    @rule(where=files, text=texts)
+    def write(self, where: tuple[str, str, str], text: str) -> None:
+        path = self._file(where)
+        if not path.parent.is_dir() and path.parent.exists():
+            return
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if not path.is_dir():
+            path.write_text(f"# Note\n\n{text}\n")
+
+    @rule(where=files, text=texts)
+    def atomic_save(self, where: tuple[str, str, str], text: str) -> None:
+        path = self._file(where)
+        if path.parent.is_dir() and not path.is_dir():
+            tmp = path.parent / f".{path.name}.tmp"
+            tmp.write_text(f"# Saved\n\n{text}\n")
+            os.replace(tmp, path)
+
+    @rule(where=files)
+    def delete(self, where: tuple[str, str, str]) -> None:
+        path = self._file(where)
+        if path.is_file():
+            path.unlink()
+
+    @rule(src=files, dst=files)
+    def move_file(self, src: tuple[str, str, str], dst: tuple[str, str, str]) -> None:
+        source, target = self._file(src), self._file(dst)
+        if source.is_file() and target.parent.is_dir() and not target.is_dir():
+            os.replace(source, target)
+
+    @rule(src=places, dst=places)
+    def move_folder(self, src: tuple[str, str], dst: tuple[str, str]) -> None:
+        source, target = self._dir(src), self._dir(dst)
+        if not src[1] or not source.is_dir() or target.exists() or not target.parent.is_dir():
+            return
+        if target == source or source in target.parents:
+            return
+        source.rename(target)
+
+    @rule(where=places)
+    def delete_folder(self, where: tuple[str, str]) -> None:
+        if where[1] and self._dir(where).is_dir():
+            shutil.rmtree(self._dir(where))
+
+    @rule(where=places, patterns=st.sampled_from(IGNORES))
+    def ignore_file(self, where: tuple[str, str], patterns: str) -> None:
+        folder = self._dir(where)
+        if not folder.is_dir():
+            return
+        if patterns:
+            (folder / ".notewellignore").write_text(patterns)
+        else:
+            (folder / ".notewellignore").unlink(missing_ok=True)
+
+    def teardown(self) -> None:
+        try:
+            want = _fresh_state(self.watched)
+            if not wait_until(lambda: _state(self.index) == want, timeout=10):
+                assert _state(self.index) == want
+            assert_consistent(self.index)
+        finally:
+            self.watcher.stop()
+            self.index.close()
+            shutil.rmtree(self.tmp, ignore_errors=True)
+
+
+def _state(index: NotesIndex) -> tuple:
+    snap = snapshot(index)
+    return snap["files"], snap["chunks"]
+
+
+def _fresh_state(folders: list[Path]) -> tuple:
+    with tempfile.TemporaryDirectory() as data:
+        idx = NotesIndex.open(Path(data), HashEmbedder())
+        try:
+            idx.sync(folders)
+            return _state(idx)
+        finally:
+            idx.close()
+
+
+LiveSyncMachine.TestCase.settings = settings(
+    max_examples=15, stateful_step_count=12, deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
+)
+TestLiveSyncEndsEqualToAFreshIndex = LiveSyncMachine.TestCase
