@@ -56,8 +56,9 @@ def run(args: argparse.Namespace) -> int:
             summary = index.sync(serving, progress)
         print(summary.line())
         stop_watching = _start_watching(index, serving)
-        _serve(args, settings, root, index, store, tunnel)
-        if stop_watching:
+        try:
+            _serve(args, settings, root, index, store, tunnel)
+        finally:
             stop_watching()
     finally:
         index.close()
@@ -148,11 +149,13 @@ def _report_tunnel(status: Any, config: Any) -> None:
     sys.stdout.flush()
 
 
-def _start_watching(index: Any, folders: list[Path]) -> Callable[[], None] | None:
-    """Start the folder watcher and return its stop function; the watcher plugs in here."""
-    # indexer has no watcher yet (a later issue): serve what the sync found.
-    print("Watching for changes is not available yet: restart to pick up edits.")
-    return None
+def _start_watching(index: Any, folders: list[Path]) -> Callable[[], None]:
+    """Follow edits in the folders from now on; returns the function that stops watching."""
+    from indexer.watcher import watch_index
+
+    stop = watch_index(index, folders)
+    print("Watching the folders for changes.")
+    return stop
 
 
 def _describe(entry: Any) -> str:

@@ -98,3 +98,28 @@ def test_missing_folder_is_a_usage_error(data_dir: Path, tmp_path: Path) -> None
     proc = start(data_dir, str(tmp_path / "nope"), "--port", "0")
     _, err = proc.communicate(timeout=60)
     assert proc.returncode == 2 and "is not a folder" in err
+
+
+def test_serve_follows_edits(data_dir: Path) -> None:
+    notes = Path(json.loads((data_dir / "settings.json").read_text())["folders"][0])
+    proc = start(data_dir, "--port", "0")
+    try:
+        lines = read_until(proc, "Press Ctrl+C")
+        assert any("Watching the folders" in line for line in lines)
+        url = next(line.split()[-1] for line in lines if line.startswith("Serving your notes at"))
+        (notes / "new.md").write_text("# Kayak\n\nPaddle the fjord at dawn.\n")
+        body = {"queries": [{"query": "fjord", "mode": "keyword"}]}
+        deadline = time.monotonic() + 30
+        with httpx.Client(base_url=url, headers={"Authorization": f"Bearer {TOKEN}"}, timeout=30) as client:
+            while time.monotonic() < deadline:
+                found = client.post("/query", json=body).json()["results"][0]["results"]
+                if found:
+                    break
+                time.sleep(0.3)
+        assert found and found[0]["path"] == "new.md"
+        proc.send_signal(signal.SIGINT)
+        assert proc.wait(timeout=20) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
