@@ -1,0 +1,86 @@
+"""The indexing controller without Qt: a recording `events` object, a real index."""
+
+from __future__ import annotations
+
+import threading
+import time
+from pathlib import Path
+
+from app.indexing import IndexingController, IndexNotReady
+from indexer.embedding import HashEmbedder
+from indexer.notes_index import NotesIndex
+from tests.helpers import write_notes
+
+
+class Recorder:
+    def __init__(self) -> None:
+        self.states: list[str] = []
+        self.folders: list[list] = []
+        self.missing: list[str] = []
+        self.phases: list[str] = []
+        self.changed = threading.Event()
+
+    def index_progress(self, progress) -> None:
+        self.phases.append(progress.phase)
+
+    def index_folders(self, statuses) -> None:
+        self.folders.append(statuses)
+
+    def index_state(self, state, message) -> None:
+        self.states.append(state)
+        self.changed.set()
+
+    def index_ready(self, index) -> None:
+        pass
+
+    def folder_missing(self, folder) -> None:
+        self.missing.append(folder)
+
+
+def files(statuses, folder: Path) -> int:
+    return next((s.files for s in statuses if s.folder == str(folder)), -1)
+
+
+def wait_for(condition, timeout: float = 20) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.02)
+
+
+def test_sync_pause_resume_and_missing_folders(tmp_path: Path):
+    notes = write_notes(tmp_path / "notes", {"a.md": "# A\n\nalpha\n", "b.md": "# B\n\nbeta\n"})
+    folders = [notes]
+    events = Recorder()
+    controller = IndexingController(
+        lambda: NotesIndex.open(tmp_path / "data", HashEmbedder()), lambda: list(folders), events
+    )
+    try:
+        controller.start()
+        wait_for(lambda: events.states[-1:] == ["idle"])
+        assert events.states[0] == "opening" and "scanning" in events.states
+        assert events.folders[-1][0].files == 2 and events.phases[-1] == "done"
+        assert [r.title for r in controller.search("alpha", k=1)] == ["A"]
+
+        controller.pause()
+        assert controller.paused and events.states[-1] == "paused"
+        write_notes(notes, {"c.md": "# C\n\ngamma\n"})
+        folders.append(tmp_path / "gone")
+        controller.request_sync()
+        time.sleep(0.2)
+        assert events.states[-1] == "paused"  # nothing runs while paused
+        controller.resume()
+        wait_for(lambda: events.states[-1:] == ["idle"] and files(events.folders[-1], notes) == 3)
+        assert events.missing == [str(tmp_path / "gone")]
+    finally:
+        controller.close()
+
+
+def test_search_before_open_is_a_clear_error(tmp_path: Path):
+    controller = IndexingController(lambda: None, lambda: [], Recorder())  # type: ignore[arg-type]
+    try:
+        controller.search("x")
+    except IndexNotReady as exc:
+        assert "still opening" in str(exc)
+    else:
+        raise AssertionError("expected IndexNotReady")
