@@ -7,6 +7,7 @@ text and everything else live in the catalog.
 from __future__ import annotations
 
 import os
+import threading
 from pathlib import Path
 from typing import Sequence
 from urllib.parse import urlparse
@@ -20,7 +21,26 @@ _BATCH = 1000
 
 
 class VectorStore:
+    """Opened on first use: a sync with nothing to embed or delete never loads Chroma."""
+
     def __init__(self, path: Path | None = None, url: str | None = None) -> None:
+        if path is None and url is None:
+            raise ValueError("VectorStore needs a path or a url")
+        self._path = path
+        self._url = url
+        self._lock = threading.Lock()
+        self._client = None
+        self._opened = None
+
+    @property
+    def _collection(self):  # type: ignore[no-untyped-def]
+        with self._lock:
+            if self._opened is None:
+                self._client = self._connect()
+                self._opened = self._open()
+            return self._opened
+
+    def _connect(self):  # type: ignore[no-untyped-def]
         os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
         try:
             import chromadb
@@ -28,40 +48,43 @@ class VectorStore:
         except ImportError as exc:  # pragma: no cover - a declared dependency
             raise StoreError("chromadb is not installed: run `pip install chromadb`.") from exc
         settings = Settings(anonymized_telemetry=False)
+        url, path = self._url, self._path
         try:
             if url:
                 parsed = urlparse(url)
-                self._client = chromadb.HttpClient(
+                client = chromadb.HttpClient(
                     host=parsed.hostname or "127.0.0.1",
                     port=parsed.port or (443 if parsed.scheme == "https" else 8000),
                     ssl=parsed.scheme == "https",
                     settings=settings,
                 )
-                self._client.heartbeat()
-            else:
-                assert path is not None
-                path.mkdir(parents=True, exist_ok=True)
-                self._client = chromadb.PersistentClient(path=str(path), settings=settings)
-            self._collection = self._open()
-        except StoreError:
-            raise
+                client.heartbeat()
+                return client
+            assert path is not None
+            path.mkdir(parents=True, exist_ok=True)
+            return chromadb.PersistentClient(path=str(path), settings=settings)
         except Exception as exc:
             where = f"the Chroma server at {url}" if url else f"the vector store in {path}"
             hint = "Is `chroma run` running there?" if url else "Check that the data folder is writable."
             raise StoreError(f"Could not open {where}: {exc}. {hint}") from exc
 
     def _open(self):  # type: ignore[no-untyped-def]
-        return self._client.get_or_create_collection(
-            COLLECTION, embedding_function=None, configuration={"hnsw": {"space": "cosine"}}
-        )
+        try:
+            return self._client.get_or_create_collection(
+                COLLECTION, embedding_function=None, configuration={"hnsw": {"space": "cosine"}}
+            )
+        except Exception as exc:
+            raise StoreError(f"Could not open the vector collection: {exc}") from exc
 
     def reset(self) -> None:
         """Drop every vector (the embedding model changed)."""
-        try:
-            self._client.delete_collection(COLLECTION)
-        except Exception:
-            pass
-        self._collection = self._open()
+        self._collection  # connect
+        with self._lock:
+            try:
+                self._client.delete_collection(COLLECTION)
+            except Exception:
+                pass  # nothing to drop
+            self._opened = self._open()
 
     def count(self) -> int:
         return int(self._collection.count())
