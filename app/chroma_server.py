@@ -16,7 +16,6 @@ import sys
 import time
 from pathlib import Path
 
-import httpx
 
 _LAUNCH = "import sys; from chromadb.cli.cli import app; sys.argv[0] = 'chroma'; sys.exit(app())"
 
@@ -37,6 +36,8 @@ class ChromaServer:
         return f"http://127.0.0.1:{self.port}"
 
     def start(self, timeout: float = 60.0) -> str:
+        import httpx
+
         self.path.mkdir(parents=True, exist_ok=True)
         self.port = _free_port()
         command = [sys.executable, "-c", _LAUNCH, "run", "--path", str(self.path),

@@ -44,6 +44,7 @@ class ActivityTab(QWidget):
         self.table.setHeaderLabels(COLUMNS)
         self.table.setRootIsDecorated(False)
         self.table.header().setSectionResizeMode(2, QHeaderView.ResizeMode.Stretch)
+        self.table.header().resizeSection(0, 150)
         layout = QVBoxLayout(self)
         layout.addWidget(self.summary)
         layout.addWidget(self.table)

@@ -15,6 +15,7 @@ from PySide6.QtWidgets import (
     QLabel,
     QProgressBar,
     QPushButton,
+    QSizePolicy,
     QStackedWidget,
     QTreeWidget,
     QTreeWidgetItem,
@@ -121,6 +122,7 @@ class FoldersTab(QWidget):
         layout.addStretch()
         for widget in (title, text):
             widget.setAlignment(Qt.AlignmentFlag.AlignCenter)
+            widget.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Maximum)
             layout.addWidget(widget)
         layout.addLayout(buttons)
         layout.addStretch(2)
