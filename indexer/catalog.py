@@ -201,6 +201,25 @@ class Catalog:
         )
         return {r[1]: FileRow(*r) for r in rows}
 
+    def files_under(self, folder_id: int, rels: Iterable[str]) -> dict[str, FileRow]:
+        """The folder's files at `rels` or below them ("" is the whole folder); index lookups only."""
+        rels = set(rels)
+        if "" in rels:
+            return self.files_in(folder_id)
+        out: dict[str, FileRow] = {}
+        with self._lock:
+            for rel in rels:
+                # [rel, rel + "0") holds rel, everything under "rel/" ("/" sorts just before "0"), and
+                # a few siblings such as "rel.md", which the check below drops.
+                for row in self._db.execute(
+                    "SELECT id, rel, size, mtime_ns, hash, status FROM files "
+                    "WHERE folder_id = ? AND rel >= ? AND rel < ?",
+                    (folder_id, rel, rel + "0"),
+                ):
+                    if row[1] == rel or row[1].startswith(rel + "/"):
+                        out[row[1]] = FileRow(*row)
+        return out
+
     def touch_files(self, updates: Iterable[tuple[int, int, int]]) -> None:
         """Record a new size/mtime for files whose content did not change."""
         with self.transaction() as db:

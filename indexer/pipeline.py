@@ -57,14 +57,6 @@ def _rels_under(folder: str, paths: Sequence[Path]) -> set[str]:
     return rels
 
 
-def _covered(rel: str, rels: set[str]) -> bool:
-    """Whether `rel` is one of `rels` or lies under one of them."""
-    if "" in rels or rel in rels:
-        return True
-    parts = rel.split("/")
-    return any("/".join(parts[:n]) in rels for n in range(1, len(parts)))
-
-
 class Pipeline:
     def __init__(
         self,
@@ -137,7 +129,7 @@ class Pipeline:
         except FolderError as exc:
             log.warning("%s", exc)
             return
-        known = self.catalog.files_in(folder_id)
+        known = self.catalog.files_under(folder_id, rels)
         scan = _Scan([], [])
         seen: set[str] = set()
         for entry in entries:
@@ -149,7 +141,7 @@ class Pipeline:
                 summary.skipped += 1
             else:
                 scan.to_read.append(entry)
-        scan.gone = [row.id for rel, row in known.items() if rel not in seen and _covered(rel, rels)]
+        scan.gone = [row.id for rel, row in known.items() if rel not in seen]
         self._apply_scan(folder, folder_id, scan, known, summary, lambda p: None)
 
     def embed_pending(self, summary: SyncSummary, report: ProgressCallback) -> None:

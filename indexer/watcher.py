@@ -89,7 +89,7 @@ class FolderWatcher:
         index: NotesIndex,
         folders: Sequence[Path],
         *,
-        debounce: float = 0.3,
+        debounce: float = 0.2,
         max_delay: float = 2.0,
         reconcile_every: float = 300.0,
         fallback_every: float = 60.0,
