@@ -13,9 +13,10 @@ import os
 import re
 import threading
 from pathlib import Path
-from typing import Protocol, Sequence, runtime_checkable
+from typing import TYPE_CHECKING, Protocol, Sequence, runtime_checkable
 
-import numpy as np
+if TYPE_CHECKING:  # numpy (and torch) load only when something is embedded
+    import numpy as np
 
 from .errors import EmbeddingError
 
@@ -113,6 +114,8 @@ class SentenceTransformerEmbedder:
             convert_to_numpy=True,
             show_progress_bar=False,
         )
+        import numpy as np
+
         return np.asarray(vectors, dtype=np.float32)
 
     def embed_query(self, text: str) -> np.ndarray:
@@ -250,6 +253,8 @@ class HashEmbedder:
         return sum(len(w) if _is_cjk(w[0]) else 1 for w in _WORD.findall(text))
 
     def embed_documents(self, texts: Sequence[str]) -> np.ndarray:
+        import numpy as np
+
         self.calls += 1
         self.embedded += len(texts)
         out = np.zeros((len(texts), self._dimension), dtype=np.float32)

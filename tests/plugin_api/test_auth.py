@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import struct
 from pathlib import Path
 
 import httpx
@@ -127,7 +128,11 @@ def test_public_routes_reveal_nothing_about_the_notes(start_api: StartApi) -> No
                     assert "/tree" not in response.text
                     continue
                 assert secret not in response.text, (path, secret)
-        assert client.get("/logo.png").headers["content-type"] == "image/png"
+        logo = client.get("/logo.png")
+        assert logo.headers["content-type"] == "image/png"
+        assert logo.content[:8] == b"\x89PNG\r\n\x1a\n"
+        assert struct.unpack(">II", logo.content[16:24]) == (512, 512)  # the size plugin stores ask for
+        assert logo.content == (Path(__file__).parents[2] / "assets" / "logo.png").read_bytes()
         # Everything that is not declared public needs the token, even unknown paths.
         for path in ("/notes/0123456789abcdef0123", "/does-not-exist", "/mcp", "/query"):
             assert client.get(path).status_code == 401
