@@ -6,8 +6,9 @@ import argparse
 import signal
 import sys
 import threading
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 
 def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
@@ -52,20 +53,29 @@ def run(args: argparse.Namespace) -> int:
 
     index = open_index(settings, root, chroma_url=args.chroma_url)
     try:
-        with terminal_progress() as progress:
-            summary = index.sync(serving, progress)
-        print(summary.line())
-        stop_watching = _start_watching(index, serving)
-        try:
-            _serve(args, settings, root, index, store, tunnel)
-        finally:
-            stop_watching()
+        # Serve first: keyword search answers as soon as a note is read, and dense
+        # search as soon as it is embedded, so a big first index never blocks the API.
+        with _serving(args, settings, root, index, store, tunnel) as stopped:
+            with terminal_progress() as progress:
+                summary = index.sync(serving, progress)
+            print(summary.line(), flush=True)
+            if not stopped.is_set():
+                stop_watching = _start_watching(index, serving)
+                try:
+                    while not stopped.wait(0.5):
+                        pass
+                finally:
+                    stop_watching()
     finally:
         index.close()
     return 0
 
 
-def _serve(args: argparse.Namespace, settings: Any, root: Path, index: Any, store: Any, tunnel: Any) -> None:
+@contextmanager
+def _serving(
+    args: argparse.Namespace, settings: Any, root: Path, index: Any, store: Any, tunnel: Any
+) -> Iterator[threading.Event]:
+    """Run the API (and tunnel) until the block ends; the event is set on SIGINT/SIGTERM."""
     from app.services import api_config, create_api
     from plugin_api.activity import ActivityLog
     from plugin_api.server import ApiServer
@@ -81,8 +91,13 @@ def _serve(args: argparse.Namespace, settings: Any, root: Path, index: Any, stor
         port=settings.port if args.port is None else args.port,
     )
     stopped = threading.Event()
+
+    def stop(*_: object) -> None:
+        stopped.set()
+        index.stop()  # a running sync ends at its next file or batch and resumes next time
+
     for signum in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(signum, lambda *_: stopped.set())
+        signal.signal(signum, stop)
     server.start()
     print(f"Serving your notes at {server.url}")
     print(f"  manifest: {server.url}/.well-known/ai-plugin.json")
@@ -92,11 +107,9 @@ def _serve(args: argparse.Namespace, settings: Any, root: Path, index: Any, stor
     if tunnel is not None:
         unsubscribe = tunnel.subscribe(lambda status: _report_tunnel(status, config))
         tunnel.start(server.port)
-        _report_tunnel(tunnel.status, config)
     print("Press Ctrl+C to stop.", flush=True)
     try:
-        while not stopped.wait(0.5):
-            pass
+        yield stopped
     finally:
         print("Stopping…", flush=True)
         if tunnel is not None:

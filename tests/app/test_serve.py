@@ -104,8 +104,10 @@ def test_serve_follows_edits(data_dir: Path) -> None:
     notes = Path(json.loads((data_dir / "settings.json").read_text())["folders"][0])
     proc = start(data_dir, "--port", "0")
     try:
-        lines = read_until(proc, "Press Ctrl+C")
-        assert any("Watching the folders" in line for line in lines)
+        lines = read_until(proc, "Watching the folders")
+        serving = next(n for n, line in enumerate(lines) if line.startswith("Serving your notes at"))
+        indexed = next(n for n, line in enumerate(lines) if " indexed, " in line)
+        assert serving < indexed  # the API answers while the first index is still being built
         url = next(line.split()[-1] for line in lines if line.startswith("Serving your notes at"))
         (notes / "new.md").write_text("# Kayak\n\nPaddle the fjord at dawn.\n")
         body = {"queries": [{"query": "fjord", "mode": "keyword"}]}
