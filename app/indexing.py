@@ -32,6 +32,15 @@ IndexState = Literal["opening", "scanning", "embedding", "idle", "paused", "erro
 WatchFactory = Callable[["NotesIndex", Sequence[Path], Callable[[], None]], Callable[[], None]]
 
 
+def watch_folders(
+    index: "NotesIndex", folders: Sequence[Path], on_change: Callable[[], None]
+) -> Callable[[], None]:
+    """The app's `WatchFactory`: live sync with `indexer.watcher`, refreshing folder states."""
+    from indexer.watcher import watch_index
+
+    return watch_index(index, folders, on_change=lambda event: on_change())
+
+
 class IndexEvents(Protocol):
     def index_progress(self, progress: Progress) -> None: ...
 

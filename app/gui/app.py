@@ -23,7 +23,7 @@ from PySide6.QtWidgets import QApplication, QMessageBox, QSystemTrayIcon, QWidge
 
 from app.autostart import set_autostart
 from app.chroma_server import ChromaServer
-from app.indexing import IndexingController, WatchFactory
+from app.indexing import IndexingController, WatchFactory, watch_folders
 from app.paths import sample_notes_dir
 from app.preferences import INDEX_FIELDS, SERVER_FIELDS, TUNNEL_FIELDS, Preferences
 from app.secrets import NGROK_AUTHTOKEN, TokenStore, UserSecret, open_token_store
@@ -216,7 +216,7 @@ def run_gui(data_dir: Path, started: float | None = None) -> int:
     data_dir.mkdir(parents=True, exist_ok=True)
     _log_to_file(data_dir / "notewell.log")
     prefs = Preferences(Settings.load(data_dir), data_dir)
-    desktop = build_desktop(prefs)
+    desktop = build_desktop(prefs, watch=watch_folders)
     sys.excepthook = _excepthook(desktop.window)
     instance = InstanceServer(name, desktop.window.bring_to_front)
     app.setQuitOnLastWindowClosed(desktop.tray.icon is None)

@@ -49,6 +49,18 @@ def test_add_a_folder_shows_progress_then_counts_and_problems(qtbot, make_deskto
     assert desktop.prefs.settings.folders == []
 
 
+def test_a_note_saved_while_the_app_runs_appears_in_the_folder_counts(qtbot, make_desktop, notes):
+    from app.indexing import watch_folders
+
+    desktop = make_desktop([notes], watch=watch_folders)
+    tab = desktop.folders_tab
+    wait_ready(qtbot, desktop)
+    qtbot.waitUntil(lambda: rows(tab) and rows(tab)[0][1] == "3", timeout=20_000)
+    (notes / "kayak.md").write_text("# Kayak\n\nPaddle the fjord at dawn.\n")
+    qtbot.waitUntil(lambda: rows(tab)[0][1] == "4", timeout=10_000)
+    assert [r.path for r in desktop.indexing.search("fjord", k=1)] == ["kayak.md"]
+
+
 def test_pause_and_resume(qtbot, make_desktop, notes):
     desktop = make_desktop([notes])
     tab = desktop.folders_tab
