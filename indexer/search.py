@@ -114,15 +114,18 @@ class Searcher:
                     )
         best = (dense_weight + t.keyword_weight) / (t.rrf_k + 1)
         ordered = sorted(rows.values(), key=lambda r: (-note_score[r.note_id], -chunk_score[r.id]))
-        scored = [(row, note_score[row.note_id] / best) for row in ordered]
-        return _top_per_note(scored, k, t.per_note, presorted=True)
+        # A note's best chunk carries the note's score; its other chunks score lower
+        # in proportion to their own fused rank, so scores fall down the list.
+        lead: dict[str, float] = {}
+        scored = []
+        for row in ordered:
+            top = lead.setdefault(row.note_id, chunk_score[row.id])
+            scored.append((row, note_score[row.note_id] / best * chunk_score[row.id] / top))
+        return _top_per_note(scored, k, t.per_note)
 
 
-def _top_per_note(
-    hits: list[tuple[ChunkRow, float]], k: int, per_note: int, presorted: bool = False
-) -> list[SearchResult]:
-    if not presorted:
-        hits = sorted(hits, key=lambda h: -h[1])
+def _top_per_note(hits: list[tuple[ChunkRow, float]], k: int, per_note: int) -> list[SearchResult]:
+    hits = sorted(hits, key=lambda h: -h[1])  # stable: equal scores keep their order
     taken: dict[str, int] = {}
     out: list[SearchResult] = []
     for row, score in hits:
