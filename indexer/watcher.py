@@ -183,7 +183,7 @@ class FolderWatcher:
             if path == folder:
                 rel: str | None = ""
             elif path.startswith(prefix):
-                rel = self._relevant(path[len(prefix) :], is_dir)
+                rel = self._relevant(path[len(prefix) :].replace(os.sep, "/"), is_dir)
             else:
                 continue
             if rel is None:

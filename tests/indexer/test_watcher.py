@@ -357,6 +357,16 @@ def test_stop_is_prompt_even_mid_burst(index: NotesIndex, notes: Path) -> None:
     assert time.monotonic() - started < 2.0
 
 
+def test_watch_index_starts_a_watcher_and_returns_its_stop(index: NotesIndex, notes: Path) -> None:
+    index.sync([notes])
+    stop = watcher_module.watch_index(index, [notes], debounce=0.05)
+    try:
+        (notes / "served.md").write_text("seen while serving: okapi\n")
+        assert wait_until(lambda: found(index, "okapi") == ["served.md"])
+    finally:
+        stop()
+
+
 def test_idle_watcher_uses_no_cpu(live: Live) -> None:
     before = time.process_time()
     time.sleep(2.0)
