@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import sys
+from pathlib import Path
 from typing import Sequence
 
 COMMANDS = ("gui", "index", "search", "serve", "token", "eval", "doctor")
@@ -17,6 +18,15 @@ COMMANDS = ("gui", "index", "search", "serve", "token", "eval", "doctor")
 
 class UsageError(Exception):
     """Bad usage detected after parsing (exit code 2)."""
+
+
+def existing_folders(arguments: Sequence[str]) -> list[Path]:
+    """FOLDER arguments as absolute paths; a path that is not a folder is bad usage."""
+    folders = [Path(f).expanduser().resolve() for f in arguments]
+    for folder in folders:
+        if not folder.is_dir():
+            raise UsageError(f"{folder} is not a folder")
+    return folders
 
 
 def add_common_options(parser: argparse.ArgumentParser) -> None:

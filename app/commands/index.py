@@ -14,7 +14,7 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
 
 
 def run(args: argparse.Namespace) -> int:
-    from app.cli import UsageError
+    from app.cli import UsageError, existing_folders
     from app.paths import data_dir
     from app.progress import terminal_progress
     from app.services import open_index
@@ -22,10 +22,7 @@ def run(args: argparse.Namespace) -> int:
 
     root = data_dir(args.data_dir)
     settings = Settings.load(root)
-    folders = [Path(f).expanduser().resolve() for f in args.folders]
-    for folder in folders:
-        if not folder.is_dir():
-            raise UsageError(f"{folder} is not a folder")
+    folders = existing_folders(args.folders)
     if settings.add_folders(folders):
         settings.save(root)
     if not settings.folders:

@@ -26,7 +26,7 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
 
 
 def run(args: argparse.Namespace) -> int:
-    from app.cli import UsageError
+    from app.cli import UsageError, existing_folders
     from app.paths import data_dir, sample_notes_dir
     from app.progress import terminal_progress
     from app.secrets import open_token_store
@@ -35,10 +35,7 @@ def run(args: argparse.Namespace) -> int:
 
     root = data_dir(args.data_dir)
     settings = Settings.load(root)
-    folders = [Path(f).expanduser().resolve() for f in args.folders]
-    for folder in folders:
-        if not folder.is_dir():
-            raise UsageError(f"{folder} is not a folder")
+    folders = existing_folders(args.folders)
     if args.port is not None and not 0 <= args.port <= 65535:
         raise UsageError("--port must be between 0 and 65535")
     if settings.add_folders(folders):
