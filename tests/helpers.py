@@ -12,3 +12,23 @@ def write_notes(folder: Path, notes: dict[str, str]) -> Path:
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(text, encoding="utf-8")
     return folder
+
+
+# The start of a child-process script: an index at argv[1] that embeds slowly (small
+# batches, a pause per batch), so a kill -9 lands mid-run.
+SLOW_INDEX_SCRIPT = """
+import sys, time
+from pathlib import Path
+import indexer.pipeline
+from indexer.embedding import HashEmbedder
+from indexer.notes_index import NotesIndex
+
+indexer.pipeline.EMBED_BATCH = 8
+
+class Slow(HashEmbedder):
+    def embed_documents(self, texts):
+        time.sleep(0.02)
+        return super().embed_documents(texts)
+
+index = NotesIndex.open(Path(sys.argv[1]), Slow())
+"""

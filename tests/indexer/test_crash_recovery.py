@@ -10,25 +10,11 @@ from pathlib import Path
 
 from indexer.embedding import HashEmbedder
 from indexer.notes_index import NotesIndex
-from tests.helpers import write_notes
+from tests.helpers import SLOW_INDEX_SCRIPT, write_notes
 from tests.indexer.test_pipeline import assert_consistent, snapshot
 
 # Indexes slowly (small batches, a pause per batch) so kills land in every phase.
-SLOW_SYNC = """
-import sys, time
-from pathlib import Path
-import indexer.pipeline
-from indexer.embedding import HashEmbedder
-from indexer.notes_index import NotesIndex
-
-indexer.pipeline.EMBED_BATCH = 8
-
-class Slow(HashEmbedder):
-    def embed_documents(self, texts):
-        time.sleep(0.02)
-        return super().embed_documents(texts)
-
-index = NotesIndex.open(Path(sys.argv[1]), Slow())
+SLOW_SYNC = SLOW_INDEX_SCRIPT + """
 print("open", flush=True)
 index.sync([Path(sys.argv[2])])
 print("done", flush=True)

@@ -22,7 +22,7 @@ from indexer import doctor
 from indexer.embedding import HashEmbedder
 from indexer.notes_index import NotesIndex
 from indexer.watcher import FolderWatcher
-from tests.helpers import write_notes
+from tests.helpers import SLOW_INDEX_SCRIPT, write_notes
 from tests.indexer.test_pipeline import NOTES, assert_consistent, snapshot
 
 
@@ -134,22 +134,9 @@ def test_cli_reports_exits_1_and_repairs(
 
 
 # A watcher in its own process, embedding slowly, so a kill lands mid-burst.
-WATCHING = """
-import sys, time
-from pathlib import Path
-import indexer.pipeline
-from indexer.embedding import HashEmbedder
-from indexer.notes_index import NotesIndex
+WATCHING = SLOW_INDEX_SCRIPT + """
 from indexer.watcher import FolderWatcher
 
-indexer.pipeline.EMBED_BATCH = 8
-
-class Slow(HashEmbedder):
-    def embed_documents(self, texts):
-        time.sleep(0.02)
-        return super().embed_documents(texts)
-
-index = NotesIndex.open(Path(sys.argv[1]), Slow())
 watcher = FolderWatcher(index, [Path(sys.argv[2])], debounce=0.1)
 watcher.start()
 watcher.wait_ready(60)
