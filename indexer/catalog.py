@@ -224,21 +224,24 @@ class Catalog:
         with self.transaction() as db:
             db.executemany("UPDATE files SET size = ?, mtime_ns = ? WHERE id = ?", updates)
 
-    def write_note(self, folder_id: int, folder: str, record: NoteRecord) -> int:
-        """Insert or replace one note and its chunks; returns chunks needing a vector."""
-        note_id = note_id_for(folder, record.rel)
+    def write_notes(self, folder_id: int, folder: str, records: Sequence[NoteRecord]) -> int:
+        """Insert or replace notes and their chunks in one transaction; returns chunks needing a vector."""
+        pending = 0
         with self.transaction() as db:
-            file_id = self._upsert_file(
-                db, folder_id, note_id, record.rel, record.size, record.mtime_ns, record.hash,
-                "indexed", None, record.title, record.tags, record.modified_at,
-            )
-            db.execute("INSERT OR REPLACE INTO note_text(file_id, text) VALUES (?, ?)", (file_id, record.text))
-            db.execute("DELETE FROM file_tags WHERE file_id = ?", (file_id,))
-            db.executemany(
-                "INSERT OR IGNORE INTO file_tags(file_id, tag) VALUES (?, ?)",
-                [(file_id, tag.lower()) for tag in record.tags],
-            )
-            return self._replace_chunks(db, file_id, record.title, record.chunks)
+            for record in records:
+                file_id = self._upsert_file(
+                    db, folder_id, note_id_for(folder, record.rel), record.rel, record.size,
+                    record.mtime_ns, record.hash, "indexed", None, record.title, record.tags,
+                    record.modified_at,
+                )
+                db.execute("INSERT OR REPLACE INTO note_text(file_id, text) VALUES (?, ?)", (file_id, record.text))
+                db.execute("DELETE FROM file_tags WHERE file_id = ?", (file_id,))
+                db.executemany(
+                    "INSERT OR IGNORE INTO file_tags(file_id, tag) VALUES (?, ?)",
+                    [(file_id, tag.lower()) for tag in record.tags],
+                )
+                pending += self._replace_chunks(db, file_id, record.title, record.chunks)
+        return pending
 
     def write_problem(
         self, folder_id: int, folder: str, rel: str, size: int, mtime_ns: int,

@@ -35,6 +35,7 @@ log = logging.getLogger(__name__)
 ProgressCallback = Callable[[Progress], None]
 
 EMBED_BATCH = 256  # chunks handed to the model at once (it sorts them by length)
+WRITE_BATCH = 50  # notes written to the catalog per transaction
 
 
 @dataclass
@@ -204,12 +205,16 @@ class Pipeline:
             self.catalog.remove_files(scan.gone)
             summary.removed += len(scan.gone)
         touched: list[tuple[int, int, int]] = []
+        records: list[NoteRecord] = []
         total = len(scan.to_read)
         for done, file in enumerate(scan.to_read, 1):
             if self.should_stop():
                 break
-            if done % 50 == 0 or done == total:
+            if done % WRITE_BATCH == 0 or done == total:
                 report(Progress("reading", folder, done, total))
+            if len(records) >= WRITE_BATCH:
+                self.catalog.write_notes(folder_id, folder, records)
+                records = []
             row = known.get(file.rel)
             try:
                 data = read_bytes(file)
@@ -233,8 +238,10 @@ class Pipeline:
                 )
                 summary.failed += 1
                 continue
-            self.catalog.write_note(folder_id, folder, record)
+            records.append(record)
             summary.indexed += 1
+        if records:
+            self.catalog.write_notes(folder_id, folder, records)
         if touched:
             self.catalog.touch_files(touched)
 

@@ -41,6 +41,12 @@ def wait_until(predicate: Callable[[], object], timeout: float = 5.0) -> bool:
     return bool(predicate())
 
 
+def assert_settled(index: NotesIndex) -> None:
+    """Consistent once the batch in flight (embedding included) has finished."""
+    with index.writing():
+        assert_consistent(index)
+
+
 def found(index: NotesIndex, query: str, mode: str = "keyword") -> list[str]:
     """Keyword hits sorted by path; dense hits best first."""
     paths = [r.path for r in index.search(query, k=20, mode=mode)]
@@ -113,14 +119,14 @@ def test_deleted_note_is_gone_from_both_searches(live: Live, notes: Path) -> Non
     (notes / "todo.txt").unlink()
     assert wait_until(lambda: found(live.index, "plumber") == [])
     assert "todo.txt" not in found(live.index, "plumber", "dense")
-    assert_consistent(live.index)
+    assert_settled(live.index)
 
 
 def test_renamed_note_is_found_at_its_new_path_only(live: Live, notes: Path) -> None:
     (notes / "travel/japan.md").rename(notes / "travel/nippon.md")
     assert wait_until(lambda: found(live.index, "shinkansen") == ["travel/nippon.md"])
     assert wait_until(lambda: found(live.index, "shinkansen", "dense")[:1] == ["travel/nippon.md"])
-    assert_consistent(live.index)
+    assert_settled(live.index)
 
 
 @pytest.mark.parametrize("editor", ["vim", "vscode", "obsidian"])
@@ -161,7 +167,7 @@ def test_folders_created_moved_in_moved_out_and_deleted(live: Live, notes: Path,
     (notes / "cooking").rename(notes / "baking")
     assert wait_until(lambda: found(live.index, "sourdough") == ["baking/bread.md"])
     assert wait_until(lambda: snapshot(live.index)["chunks"] == fresh(notes)["chunks"])
-    assert_consistent(live.index)
+    assert_settled(live.index)
 
 
 def test_note_moved_between_two_watched_folders(index: NotesIndex, notes: Path, tmp_path: Path) -> None:
@@ -174,7 +180,7 @@ def test_note_moved_between_two_watched_folders(index: NotesIndex, notes: Path, 
         (other / "japan.md").rename(notes / "japan.md")
         assert wait_until(lambda: [(r.folder, r.path) for r in index.search("shinkansen", mode="keyword")]
                           == [(str(notes.resolve()), "japan.md")])
-        assert_consistent(index)
+        assert_settled(index)
     finally:
         running.watcher.stop()
 
@@ -257,7 +263,7 @@ def test_a_1000_file_burst_is_coalesced_and_fully_reflected(live: Live, notes: P
     elapsed = time.monotonic() - started
     assert found(live.index, "token999") == ["burst/n0999.md"]
     assert len(live.calls) <= 10, live.calls  # a handful of batches, not 1,000 syncs
-    assert_consistent(live.index)
+    assert_settled(live.index)
     assert elapsed < 30
 
 
