@@ -61,10 +61,17 @@ def create_api(
     public_url: Callable[[], str | None],
     activity: ActivityLog | None,
 ) -> Starlette:
-    """The HTTP API over `index`, configured from the settings (serve and the GUI)."""
+    """The HTTP API over `index`, with /mcp, configured from the settings (serve and the GUI)."""
     from plugin_api.app import create_app
+    from plugin_api.mcp import McpEndpoint
 
-    return create_app(index, api_config(settings), token=token, public_url=public_url, activity=activity)
+    config = api_config(settings)
+    mcp = McpEndpoint(index, config.limits, public_url, allowed_origins=config.cors_origins,
+                      version=config.version)
+    return create_app(
+        index, config, token=token, public_url=public_url, activity=activity,
+        extra_routes=[mcp.route()], lifespan=mcp.lifespan,
+    )
 
 
 def api_config(settings: Settings) -> ApiConfig:
@@ -87,6 +94,7 @@ def make_tunnel(
 ) -> Tunnel:
     """A tunnel provider from the settings; the ngrok authtoken comes from the secret store."""
     from plugin_api.tunnel import make_tunnel as build
+    from plugin_api.tunnel_policy import traffic_policy
 
     from .secrets import NGROK_AUTHTOKEN, UserSecret
 
@@ -98,4 +106,7 @@ def make_tunnel(
         region=settings.ngrok_region or None,
         ngrok_path=ngrok_path,
         config_dir=data_dir / "ngrok",
+        traffic_policy=traffic_policy(
+            allow_cidrs=settings.ngrok_allow_ips, rate_limit_per_minute=settings.ngrok_rate_limit or None
+        ),
     )

@@ -17,7 +17,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Callable, Literal, Protocol
 
-from plugin_api.tunnel import MANIFEST_PATH, TunnelError, TunnelStatus
+from plugin_api.tunnel import MANIFEST_PATH, MCP_PATH, TunnelError, TunnelStatus
 
 if TYPE_CHECKING:
     from plugin_api.tunnel import Tunnel
@@ -89,7 +89,7 @@ class SharingController:
         status = self.tunnel_status
         return status.public_url if status.state == "online" else None
 
-    def links(self, mcp_path: str | None = None) -> Links | None:
+    def links(self, mcp_path: str | None = MCP_PATH) -> Links | None:
         base = self.public_url() or (self.server_state.url if self.server_state.state == "running" else "")
         return Links.for_base(base, mcp_path) if base else None
 

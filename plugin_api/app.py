@@ -3,9 +3,9 @@
     app = create_app(index, ApiConfig(), token=store.get, public_url=tunnel_url)
 
 Public routes (manifest, spec, logo, legal, health) reveal nothing about the
-notes; everything else needs the bearer token (see `guard.py`). /mcp (a later
-issue) is meant to be passed in `extra_routes`, e.g. a `Mount("/mcp", ...)`: it
-then sits behind the same guard, limits and activity log.
+notes; everything else needs the bearer token (see `guard.py`). /mcp is passed
+in `extra_routes` with its `lifespan` (see `mcp.McpEndpoint`): it then sits
+behind the same guard, limits and activity log.
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import BaseRoute, Route
+from starlette.types import Lifespan
 
 from .activity import ActivityLog
 from .auth import Authenticator, LockoutPolicy, TokenProvider
@@ -58,6 +59,7 @@ def create_app(
     public_url: PublicUrl = lambda: None,
     activity: ActivityLog | None = None,
     extra_routes: Sequence[BaseRoute] = (),
+    lifespan: Lifespan[Starlette] | None = None,
 ) -> Starlette:
     build_manifest("https://example.com", config.manifest)  # bad settings fail at start
     schemas = build_schemas(config.limits)
@@ -131,6 +133,7 @@ def create_app(
             Middleware(RequestGuard, **guard_options),
         ],
         exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]
+        lifespan=lifespan,
     )
 
 

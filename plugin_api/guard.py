@@ -82,7 +82,7 @@ class RequestGuard:
                 time=now_iso(),
                 client=client,
                 method=scope["method"],
-                endpoint=scope["path"],
+                endpoint=state.get("endpoint", scope["path"]),  # "/mcp search" (mcp.py)
                 status=status,
                 outcome=state.get("outcome", "ok" if status < 400 else "error"),
                 queries=state.get("queries", ()),

@@ -58,7 +58,7 @@ class ApiServer:
             self.app,
             log_level="warning",
             access_log=False,
-            lifespan="off",
+            lifespan="on",  # /mcp's session manager runs in the app's lifespan
             timeout_graceful_shutdown=5,
             server_header=False,
         )

@@ -38,6 +38,7 @@ TunnelKind = Literal["none", "ngrok", "url"]
 StatusCallback = Callable[["TunnelStatus"], None]
 
 MANIFEST_PATH = "/.well-known/ai-plugin.json"
+MCP_PATH = "/mcp"
 _LOCAL_HOSTS = {"localhost", "127.0.0.1", "::1"}
 
 

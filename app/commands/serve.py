@@ -73,6 +73,7 @@ def _serving(
     args: argparse.Namespace, settings: Any, root: Path, index: Any, store: Any, tunnel: Any
 ) -> Iterator[threading.Event]:
     """Run the API (and tunnel) until the block ends; the event is set on SIGINT/SIGTERM."""
+    from app.connect_help import serve_lines
     from app.services import api_config, create_api
     from plugin_api.activity import ActivityLog
     from plugin_api.server import ApiServer
@@ -98,6 +99,8 @@ def _serving(
     server.start()
     print(f"Serving your notes at {server.url}")
     print(f"  manifest: {server.url}/.well-known/ai-plugin.json")
+    for line in serve_lines(server.url):
+        print(line)
     print(f"  API token: {store.location} (print it with `notewell token`)")
     print(f"  activity log: {activity.path}")
     unsubscribe = None
@@ -143,12 +146,15 @@ def _public_url_source(tunnel: Any) -> Callable[[], str | None]:
 def _report_tunnel(status: Any, config: Any) -> None:
     from urllib.parse import urlsplit
 
+    from app.connect_help import INSTRUCTIONS, serve_lines
     from plugin_api.manifest import build_manifest, domain_warnings
 
     if status.state == "online" and status.public_url:
         print(f"Public URL: {status.public_url}")
         print(f"  manifest: {status.public_url}/.well-known/ai-plugin.json")
-        print(f"  GPT Action schema: {status.public_url}/openapi.json")
+        for line in serve_lines(status.public_url):
+            print(line)
+        print(f"  ChatGPT connector: {INSTRUCTIONS['chatgpt']}")
         manifest = build_manifest(status.public_url, config.manifest)
         for warning in domain_warnings(manifest, urlsplit(status.public_url).hostname or ""):
             print(f"Warning: {warning}", file=sys.stderr)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from typing import Callable
 
 from PySide6.QtCore import Qt
@@ -20,28 +19,12 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from app.connect_help import INSTRUCTIONS, claude_desktop_snippet, mcp_snippet
 from app.secrets import TokenStore
 from app.sharing import Links, ServerState
 from plugin_api.tunnel import TunnelStatus
 
 from .bridge import Bridge
-
-INSTRUCTIONS = {
-    "plugin": "In a client that installs ChatGPT-style plugins, choose “Install an unverified plugin”, "
-              "paste the manifest URL, and when asked for the service token paste the API key.",
-    "action": "In ChatGPT, create a GPT → Configure → Actions → Import from URL: paste the schema URL. "
-              "Set Authentication to API Key, Auth type Bearer, and paste the API key.",
-    "mcp": "MCP clients (Claude Desktop, Cursor, …) take the MCP URL; those that accept headers use "
-           "the JSON snippet below, which carries the API key.",
-}
-
-
-def mcp_snippet(url: str, token: str) -> str:
-    return json.dumps(
-        {"mcpServers": {"notewell": {"url": url, "headers": {"Authorization": f"Bearer {token}"}}}},
-        indent=2,
-    )
-
 
 def tunnel_text(status: TunnelStatus) -> str:
     if status.state == "online":
@@ -114,7 +97,7 @@ class ConnectTab(QWidget):
         self.manifest_url = self._url_field()
         self.copy_manifest = QPushButton("Copy manifest URL")
         self.copy_manifest.clicked.connect(lambda: self._copy_link("manifest"))
-        plugin_box = self._client_box("ChatGPT plugin", INSTRUCTIONS["plugin"],
+        plugin_box = self._client_box("Legacy ChatGPT plugin", INSTRUCTIONS["plugin"],
                                       [(self.manifest_url, self.copy_manifest)])
 
         self.schema_url = self._url_field()
@@ -129,13 +112,17 @@ class ConnectTab(QWidget):
         self.copy_mcp = QPushButton("Copy MCP URL")
         self.copy_mcp.clicked.connect(lambda: self._copy_link("mcp"))
         self.copy_mcp_json = QPushButton("Copy JSON snippet")
-        self.copy_mcp_json.clicked.connect(self._copy_mcp_json)
-        mcp_box = self._client_box("MCP clients", INSTRUCTIONS["mcp"],
-                                   [(self.mcp_url, self.copy_mcp), (None, self.copy_mcp_json)])
+        self.copy_mcp_json.clicked.connect(lambda: self._copy_mcp_json(mcp_snippet))
+        self.copy_claude_json = QPushButton("Copy Claude Desktop snippet")
+        self.copy_claude_json.clicked.connect(lambda: self._copy_mcp_json(claude_desktop_snippet))
+        mcp_box = self._client_box("MCP clients (Claude, Cursor, VS Code)", INSTRUCTIONS["mcp"],
+                                   [(self.mcp_url, self.copy_mcp), (None, self.copy_mcp_json),
+                                    (None, self.copy_claude_json)])
+        chatgpt_box = self._client_box("ChatGPT connector", INSTRUCTIONS["chatgpt"], [])
 
         content = QWidget()
         layout = QVBoxLayout(content)
-        for box in (state_box, key_box, plugin_box, action_box, mcp_box):
+        for box in (state_box, key_box, mcp_box, chatgpt_box, action_box, plugin_box):
             layout.addWidget(box)
         layout.addStretch()
         scroll = QScrollArea()
@@ -176,10 +163,10 @@ class ConnectTab(QWidget):
         self.manifest_url.setText(links.manifest if links else "")
         self.schema_url.setText(links.openapi_json if links else "")
         has_mcp = bool(links and links.mcp)
-        self.mcp_url.setText(links.mcp if links and links.mcp else "MCP is not available in this version yet.")
+        self.mcp_url.setText(links.mcp if links and links.mcp else "")
         for button in (self.copy_manifest, self.copy_schema):
             button.setEnabled(links is not None)
-        for button in (self.copy_mcp, self.copy_mcp_json):
+        for button in (self.copy_mcp, self.copy_mcp_json, self.copy_claude_json):
             button.setEnabled(has_mcp)
         if self.show_key.isChecked():
             self.key_field.setText(self._tokens.get())
@@ -231,10 +218,10 @@ class ConnectTab(QWidget):
         if value:
             self._copy(value)
 
-    def _copy_mcp_json(self) -> None:
+    def _copy_mcp_json(self, snippet: Callable[[str, str], str]) -> None:
         links = self._links()
         if links and links.mcp:
-            self._copy(mcp_snippet(links.mcp, self._tokens.get()))
+            self._copy(snippet(links.mcp, self._tokens.get()))
 
     def _copy(self, text: str) -> None:
         QGuiApplication.clipboard().setText(text)

@@ -30,7 +30,21 @@ def test_copy_buttons_put_the_right_text_on_the_clipboard(qtbot, make_desktop, n
     QGuiApplication.clipboard().clear()
     tab.copy_action_key.click()
     assert clipboard() == token
-    assert not tab.copy_mcp.isEnabled() and not tab.copy_mcp_json.isEnabled()  # no /mcp yet
+    assert tab.mcp_url.text() == f"{local}/mcp"
+    tab.copy_mcp.click()
+    assert clipboard() == f"{local}/mcp"
+    tab.copy_mcp_json.click()
+    assert json.loads(clipboard())["mcpServers"]["notewell"] == {
+        "url": f"{local}/mcp", "headers": {"Authorization": f"Bearer {token}"}}
+    tab.copy_claude_json.click()
+    claude = json.loads(clipboard())["mcpServers"]["notewell"]
+    assert claude["args"] == ["-y", "mcp-remote", f"{local}/mcp", "--header", "Authorization:${NOTEWELL_AUTH}"]
+    assert claude["env"] == {"NOTEWELL_AUTH": f"Bearer {token}"}
+    tools = httpx.post(f"{local}/mcp", headers={"Authorization": f"Bearer {token}",
+                                                "Accept": "application/json, text/event-stream"},
+                       json={"jsonrpc": "2.0", "id": 1, "method": "tools/list"})
+    assert tools.status_code == 200  # the desktop app serves /mcp
+    assert {tool["name"] for tool in tools.json()["result"]["tools"]} == {"search", "fetch"}
 
 
 def test_sharing_through_a_public_url_changes_every_link(qtbot, make_desktop, notes):
@@ -46,6 +60,8 @@ def test_sharing_through_a_public_url_changes_every_link(qtbot, make_desktop, no
     assert clipboard() == f"{PUBLIC}/.well-known/ai-plugin.json"
     tab.copy_schema.click()
     assert clipboard() == f"{PUBLIC}/openapi.json"
+    tab.copy_mcp.click()
+    assert clipboard() == f"{PUBLIC}/mcp"
     manifest = httpx.get(desktop.sharing.server_state.url + "/.well-known/ai-plugin.json").json()
     assert manifest["api"]["url"] == f"{PUBLIC}/openapi.yaml"
 

@@ -1,0 +1,283 @@
+"""/mcp: an MCP streamable-HTTP server (official `mcp` SDK) with `search` and `fetch` (issue 7).
+
+    endpoint = McpEndpoint(notes, limits, public_url)
+    create_app(..., extra_routes=[endpoint.route()], lifespan=endpoint.lifespan)
+
+The tools return exactly the shapes OpenAI documents for ChatGPT connectors and
+deep research: one text content holding JSON, `{"results": [{"id", "title",
+"url"}]}` for `search` and `{"id", "title", "text", "url", "metadata"}` for
+`fetch`. An `id` is a note_id, so `fetch` returns the whole note (cut to the
+response limit; `offset` reads on). Both are read-only.
+
+Stateless JSON mode: every POST is answered on its own, so a restarted server or
+a tunnel that drops idle streams never strands a client's session. The route
+sits behind `guard.RequestGuard` (auth, rate limit, body limit, activity log);
+tools put what they read into `request.state` for the log.
+"""
+
+# No `from __future__ import annotations`: the SDK evaluates the tools' annotations, which use locals.
+
+import json
+import re
+from contextlib import asynccontextmanager
+from typing import Annotated, Any, AsyncIterator, Callable, Literal
+
+import anyio
+from mcp.server.context import CallNext, HandlerResult, ServerRequestContext
+from mcp.server.mcpserver import Context, MCPServer
+from mcp.server.mcpserver.exceptions import ToolError
+from mcp.server.streamable_http_manager import StreamableHTTPSessionManager
+from mcp.server.transport_security import TransportSecuritySettings
+from mcp_types import CallToolResult, TextContent, ToolAnnotations
+from pydantic import Field
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.routing import Route
+from starlette.types import Receive, Scope, Send
+
+from indexer.errors import IndexerError
+from indexer.types import NoteContent, SearchFilters, SearchResult
+
+from .clients import base_url
+from .endpoints import note_payload
+from .host_check import HostCheck
+from .limits import Limits, cut_to_fit, json_chars
+from .notes import NotesReader
+from .openapi import parse_date
+from .schemas import MAX_OFFSET, NOTE_ID_PATTERN
+from .tunnel import MCP_PATH
+
+PublicUrl = Callable[[], "str | None"]
+READ_ONLY = ToolAnnotations(readOnlyHint=True, destructiveHint=False, idempotentHint=True, openWorldHint=False)
+INSTRUCTIONS = (
+    "Notewell searches and reads the user's own notes on their computer. Call `search` with "
+    "a natural-language query, then `fetch` with a result's id to read the whole note."
+)
+SEARCH_DESCRIPTION = (
+    "Search the user's notes (Markdown, text, HTML, PDF) by meaning and keywords. Returns "
+    '{"results": [{"id", "title", "url"}]}, best first; pass an id to `fetch` to read that note.'
+)
+FETCH_DESCRIPTION = (
+    'Read one whole note by the id from `search`. Returns {"id", "title", "text", "url", '
+    '"metadata"}; a long note is cut, and metadata.next_offset tells where to read on.'
+)
+CANDIDATES_PER_RESULT = 3  # chunks asked of the index per note returned (results are per note)
+SLACK = 200
+
+
+class McpEndpoint:
+    """The /mcp ASGI app; a fresh session manager per server run (restart-safe)."""
+
+    def __init__(
+        self,
+        notes: NotesReader,
+        limits: Limits,
+        public_url: PublicUrl,
+        *,
+        allowed_origins: tuple[str, ...] = (),
+        version: str = "0.1.0",
+    ) -> None:
+        self.server = build_server(notes, limits, public_url, version)
+        self.limits = limits
+        self.host_check = HostCheck(public_url, allowed_origins)
+        self._manager: StreamableHTTPSessionManager | None = None
+
+    def route(self) -> Route:
+        return Route(MCP_PATH, endpoint=self)
+
+    @asynccontextmanager
+    async def lifespan(self, app: Starlette) -> AsyncIterator[None]:
+        manager = StreamableHTTPSessionManager(
+            app=self.server._lowlevel_server,  # what MCPServer.streamable_http_app() passes too
+            json_response=True,
+            stateless=True,
+            # Host/Origin are checked by `host_check`, which follows the tunnel's URL; the
+            # SDK's fixed lists would answer 421 to every request through the tunnel.
+            security_settings=TransportSecuritySettings(enable_dns_rebinding_protection=False),
+            max_request_body_size=self.limits.max_body_bytes,
+        )
+        async with manager.run():
+            self._manager = manager
+            try:
+                yield
+            finally:
+                self._manager = None
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        refused = self.host_check.refusal(scope)
+        if refused is not None:
+            scope.setdefault("state", {})["outcome"] = "bad_host"
+            await refused(scope, receive, send)
+            return
+        if self._manager is None:
+            raise RuntimeError("/mcp is not running: pass McpEndpoint.lifespan to create_app(lifespan=...).")
+        await self._manager.handle_request(scope, receive, send)
+
+
+def build_server(notes: NotesReader, limits: Limits, public_url: PublicUrl, version: str) -> MCPServer:
+    server: MCPServer = MCPServer(
+        "notewell",
+        title="Notewell",
+        instructions=INSTRUCTIONS,
+        version=version,
+        middleware=[_log_method],
+    )
+
+    async def search(
+        query: Annotated[str, Field(description="What to look for, in words.", min_length=1,
+                                    max_length=limits.max_query_chars)],
+        ctx: Context,
+        top_k: Annotated[int, Field(description="How many notes to return.", ge=1,
+                                    le=limits.max_top_k)] = 8,
+        mode: Annotated[Literal["hybrid", "dense", "keyword"],
+                        Field(description="hybrid (default), dense (meaning) or keyword.")] = "hybrid",
+        folder: Annotated[str | None, Field(description="Only notes in this notes folder (absolute path).",
+                                            max_length=4096)] = None,
+        path_prefix: Annotated[str | None, Field(description="Only notes whose path starts with this.",
+                                                 max_length=1000)] = None,
+        start_date: Annotated[str | None, Field(description="Modified on or after (YYYY-MM-DD).")] = None,
+        end_date: Annotated[str | None, Field(description="Modified on or before (YYYY-MM-DD).")] = None,
+        tags: Annotated[list[str] | None, Field(description="Notes carrying all these tags.",
+                                                max_length=20)] = None,
+    ) -> CallToolResult:
+        filters = SearchFilters(
+            folder=folder,
+            path_prefix=path_prefix,
+            start_date=_date(start_date, "start_date"),
+            end_date=_date(end_date, "end_date"),
+            tags=tuple(tags or ()),
+        )
+        state = _state(ctx)
+        state["queries"] = (query,)
+        found = await anyio.to_thread.run_sync(
+            _search, notes, query, top_k * CANDIDATES_PER_RESULT, mode,
+            None if filters.is_empty() else filters,
+        )
+        notes_url = _notes_url(ctx, public_url)
+        results = search_results(found, top_k, notes_url, limits.max_response_chars)
+        state["result_count"] = len(results)
+        return _text({"results": results})
+
+    async def fetch(
+        id: Annotated[str, Field(description="A result id from `search`.", pattern=NOTE_ID_PATTERN)],
+        ctx: Context,
+        offset: Annotated[int, Field(description="Character to start from (metadata.next_offset).",
+                                     ge=0, le=MAX_OFFSET)] = 0,
+    ) -> CallToolResult:
+        state = _state(ctx)
+        state["note_id"] = id
+        note = await anyio.to_thread.run_sync(_get_note, notes, id)
+        if note is None:
+            raise ToolError(f"There is no note {id}; it may have been moved or deleted. Search again.")
+        document = fetch_document(note, offset, _notes_url(ctx, public_url), limits.max_response_chars)
+        state["result_count"] = 1
+        state["truncated"] = document["metadata"]["truncated"]
+        return _text(document)
+
+    server.add_tool(search, title="Search notes", description=SEARCH_DESCRIPTION,
+                    annotations=READ_ONLY, structured_output=False)
+    server.add_tool(fetch, title="Read a note", description=FETCH_DESCRIPTION,
+                    annotations=READ_ONLY, structured_output=False)
+    return server
+
+
+def search_results(
+    found: list[SearchResult], top_k: int, notes_url: str, max_chars: int
+) -> list[dict[str, str]]:
+    """One result per note, best passage first, within the response limit."""
+    results: list[dict[str, str]] = []
+    seen: set[str] = set()
+    for result in found:
+        if result.note_id in seen:
+            continue
+        seen.add(result.note_id)
+        results.append({"id": result.note_id, "title": _clip(result.title), "url": notes_url + result.note_id})
+        if len(results) == top_k:
+            break
+    while results and json_chars({"results": results}) > max_chars - SLACK:
+        results.pop()
+    return results
+
+
+def fetch_document(note: NoteContent, offset: int, notes_url: str, max_chars: int) -> dict[str, Any]:
+    page = note_payload(note, offset, max_chars - 2 * SLACK)  # room for url and metadata keys
+    metadata: dict[str, Any] = {
+        "path": note.path,
+        "folder": note.folder,
+        "modified_at": note.modified_at,
+        "tags": list(note.tags),
+        "offset": page["offset"],
+        "total_chars": page["total_chars"],
+        "truncated": page["truncated"],
+    }
+    if "next_offset" in page:
+        metadata["next_offset"] = page["next_offset"]
+    return {
+        "id": note.note_id,
+        "title": page["title"],
+        "text": page["text"],
+        "url": notes_url + note.note_id,
+        "metadata": metadata,
+    }
+
+
+async def _log_method(ctx: ServerRequestContext[Any, Any], call_next: CallNext) -> HandlerResult:
+    """Name the JSON-RPC method (and tool) in the activity log's endpoint column."""
+    request = ctx.request
+    if isinstance(request, Request):
+        name = (ctx.params or {}).get("name") if ctx.method == "tools/call" else None
+        request.state.endpoint = f"{MCP_PATH} {name or ctx.method}"
+    return await call_next(ctx)
+
+
+def _state(ctx: Context) -> dict[str, Any]:
+    request = ctx.request_context.request
+    if isinstance(request, Request):
+        return request.scope.setdefault("state", {})
+    return {}
+
+
+def _notes_url(ctx: Context, public_url: PublicUrl) -> str:
+    request = ctx.request_context.request
+    scope = request.scope if isinstance(request, Request) else {}
+    return base_url(scope, public_url()) + "/notes/"
+
+
+def _date(value: str | None, name: str) -> str | None:
+    if value is None:
+        return None
+    parsed = parse_date(value)
+    if parsed is None or not re.fullmatch(r"[0-9]{4}-[0-9]{2}-[0-9]{2}([Tt ].*)?", value):
+        raise ToolError(f"{name} must be a date like 2024-05-31 (or an ISO 8601 date-time).")
+    return value if 1971 <= parsed.year <= 9998 else ("1971-01-01" if parsed.year < 1971 else "9998-12-31")
+
+
+def _search(
+    notes: NotesReader, query: str, k: int, mode: str, filters: SearchFilters | None
+) -> list[SearchResult]:
+    try:
+        return notes.search(query, k=k, mode=mode, filters=filters)  # type: ignore[arg-type]
+    except IndexerError as exc:
+        raise _unavailable() from exc
+
+
+def _get_note(notes: NotesReader, note_id: str) -> NoteContent | None:
+    try:
+        return notes.get_note(note_id)
+    except IndexerError as exc:
+        raise _unavailable() from exc
+
+
+def _unavailable() -> ToolError:
+    return ToolError(
+        "The notes index cannot answer right now; the person running Notewell can see why "
+        "in the app. Try again later."
+    )
+
+
+def _text(payload: dict[str, Any]) -> CallToolResult:
+    return CallToolResult(content=[TextContent(type="text", text=json.dumps(payload, ensure_ascii=False))])
+
+
+def _clip(label: str, limit: int = 500) -> str:
+    return label if len(label) <= limit else cut_to_fit(label, limit - 1) + "…"
