@@ -59,6 +59,9 @@ class Operation:
     parameters: tuple[Parameter, ...] = ()
     request_schema: str | None = None
     public: bool = False
+    # GPT Actions ask the user before every call whose operation is consequential, and
+    # count POSTs as such unless told otherwise; reads never are (issue 7).
+    consequential: bool = False
 
 
 def build_spec(
@@ -97,6 +100,7 @@ def _operation(op: Operation) -> dict[str, Any]:
         "operationId": op.operation_id,
         "summary": op.summary,
         "description": op.description,
+        "x-openai-isConsequential": op.consequential,
     }
     if op.parameters:
         out["parameters"] = [
