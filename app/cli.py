@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import logging
 import sys
 from pathlib import Path
 from typing import Sequence
@@ -55,6 +56,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not argv or (argv[0].startswith("-") and argv[0] not in ("-h", "--help")):
         argv = ["gui", *argv]  # `notewell` alone opens the desktop app
     args = parser.parse_args(argv)
+    # Our own one-line handler first: libraries that call logging.basicConfig (the MCP
+    # SDK does) then leave the terminal alone.
+    logging.basicConfig(
+        level=logging.DEBUG if args.debug else logging.WARNING,
+        format="notewell: %(levelname)s %(name)s: %(message)s",
+    )
     try:
         return int(args._run(args) or 0)
     except UsageError as exc:

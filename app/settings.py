@@ -53,6 +53,15 @@ class Settings:
         "", "ngrok domain", "Your free static ngrok domain, so the URL survives restarts."
     )
     ngrok_region: str = _setting("", "ngrok region", "Leave empty for the closest region.")
+    ngrok_allow_ips: list[str] = _setting(
+        [],
+        "Allowed IP ranges",
+        "Only these ranges reach the tunnel, e.g. OpenAI's published ChatGPT ranges "
+        "(openai.com/chatgpt-actions.json). Empty: anyone who has the key.",
+    )
+    ngrok_rate_limit: int = _setting(
+        0, "Edge rate limit (per minute)", "Requests per minute per client, enforced by ngrok. 0: off."
+    )
     contact_email: str = _setting(
         "", "Contact email", "Shown in the plugin manifest; defaults to a placeholder."
     )

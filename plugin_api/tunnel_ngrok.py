@@ -36,9 +36,12 @@ from plugin_api.tunnel import (
 )
 
 logger = logging.getLogger(__name__)
-# The agent's own log lines are for --debug logs, not the terminal: without this, logging's
-# last-resort handler prints them raw to stderr when the app has not configured logging.
-logging.getLogger("pyngrok").addHandler(logging.NullHandler())
+# The agent's own log lines are not for the terminal: Notewell turns the ones that matter
+# into TunnelStatus messages. They stay out of the root logger, whatever handler a library
+# (the MCP SDK installs one) or the app put there.
+_agent_log = logging.getLogger("pyngrok")
+_agent_log.addHandler(logging.NullHandler())
+_agent_log.propagate = False
 
 ENDPOINT_NAME = "notewell"
 CONFIG_FILE = "ngrok.yml"

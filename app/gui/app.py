@@ -235,7 +235,7 @@ def run_gui(data_dir: Path, started: float | None = None) -> int:
 def _log_to_file(path: Path) -> None:
     handler = logging.FileHandler(path, encoding="utf-8")
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
-    logging.basicConfig(level=logging.INFO, handlers=[handler])
+    logging.basicConfig(level=logging.INFO, handlers=[handler], force=True)  # replaces the CLI's
 
 
 def _excepthook(parent: QWidget) -> Callable[..., None]:

@@ -117,3 +117,19 @@ def test_serve_with_a_bad_authtoken_says_so_in_one_line(serve, data_dir):
     assert running.interrupt() == 0
     running.drain()
     assert not any("Traceback" in line or "lvl=" in line for _, line in running.seen)
+
+
+def test_serve_applies_the_traffic_policy_from_the_settings(serve, data_dir):
+    settings = json.loads((data_dir / "settings.json").read_text())
+    settings.update(ngrok_allow_ips=["203.0.113.0/24"], ngrok_rate_limit=30)
+    (data_dir / "settings.json").write_text(json.dumps(settings))
+    running = Serve(data_dir, "--tunnel", "ngrok", "--ngrok-path", str(FAKE_NGROK), authtoken="good-token")
+    serve.append(running)
+    public = running.wait_line("Public URL:").split()[-1]
+    policy = fake_state(data_dir / "ngrok")["endpoints"][public]["traffic_policy"]
+    actions = {a["type"]: a["config"] for a in policy["on_http_request"][0]["actions"]}
+    assert actions["restrict-ips"]["allow"] == ["203.0.113.0/24"]
+    assert actions["rate-limit"]["capacity"] == 30
+    with edge_client(data_dir / "ngrok") as client:
+        assert client.get(f"{public}/healthz").status_code == 403  # this machine is not in the range
+    assert running.interrupt() == 0
