@@ -14,7 +14,7 @@ import json
 from dataclasses import dataclass, field
 from functools import lru_cache
 from importlib import resources
-from typing import Any, Callable, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Sequence
 
 import yaml
 from starlette.applications import Starlette
@@ -36,6 +36,9 @@ from .manifest import ManifestConfig, build_manifest
 from .notes import NotesReader
 from .openapi import BodyValidator, OpenApiVersion, build_spec
 from .schemas import build_schemas
+
+if TYPE_CHECKING:
+    from .oauth import OAuthServer  # imports the MCP SDK: only when OAuth is on
 
 PublicUrl = Callable[[], "str | None"]
 CHATGPT_ORIGINS = ("https://chat.openai.com", "https://chatgpt.com")
@@ -60,6 +63,7 @@ def create_app(
     activity: ActivityLog | None = None,
     extra_routes: Sequence[BaseRoute] = (),
     lifespan: Lifespan[Starlette] | None = None,
+    oauth: OAuthServer | None = None,
 ) -> Starlette:
     build_manifest("https://example.com", config.manifest)  # bad settings fail at start
     schemas = build_schemas(config.limits)
@@ -111,6 +115,8 @@ def create_app(
     api_routes = [
         Route(op.path, endpoints[op.operation_id], methods=[op.method]) for op in OPERATIONS
     ]
+    if oauth is not None:
+        public_routes += oauth.routes()
     guard_options = dict(
         public_paths=frozenset(route.path for route in public_routes),
         authenticator=Authenticator(token, config.lockout),
@@ -118,6 +124,7 @@ def create_app(
         limits=config.limits,
         activity=activity,
         public_url=public_url,
+        oauth=oauth,
     )
     return Starlette(
         routes=[*public_routes, *api_routes, *extra_routes],

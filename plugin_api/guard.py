@@ -7,16 +7,26 @@ added later (such as /mcp) is protected until someone decides otherwise.
 from __future__ import annotations
 
 import time
-from typing import Callable
+from typing import Callable, Protocol
 
 from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from .activity import ActivityEntry, ActivityLog, now_iso
-from .auth import Authenticator
+from .auth import Authenticator, bearer_token
 from .clients import client_address
-from .errors import ApiError, error_response
+from .errors import ApiError, Unauthorized, error_response
 from .limits import Limits, RateLimiter, declared_length_too_large, limit_body, too_large
+
+
+class OAuthHooks(Protocol):
+    """What the guard asks the OAuth server (`oauth.OAuthServer`), when there is one."""
+
+    def protects(self, path: str) -> bool: ...
+
+    def verify(self, token: str) -> bool: ...
+
+    def challenge(self, scope: Scope) -> str: ...
 
 
 class RequestGuard:
@@ -30,6 +40,7 @@ class RequestGuard:
         limits: Limits,
         activity: ActivityLog | None,
         public_url: Callable[[], str | None],
+        oauth: OAuthHooks | None = None,
     ) -> None:
         self.app = app
         self.public_paths = public_paths
@@ -38,6 +49,7 @@ class RequestGuard:
         self.limits = limits
         self.activity = activity
         self.public_url = public_url
+        self.oauth = oauth
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -59,7 +71,7 @@ class RequestGuard:
         try:
             self.rate_limiter.check(client)
             if not public:
-                self.authenticator.check(client, Headers(scope=scope).get("authorization"))
+                self._authenticate(scope, client)
             if declared_length_too_large(scope["headers"], self.limits.max_body_bytes):
                 raise too_large(self.limits.max_body_bytes)
         except ApiError as refused:
@@ -72,6 +84,28 @@ class RequestGuard:
         finally:
             if not public:
                 self._record(scope, client, status, started)
+
+    def _authenticate(self, scope: Scope, client: str) -> None:
+        authorization = Headers(scope=scope).get("authorization")
+        oauth = self.oauth if self.oauth is not None and self.oauth.protects(scope["path"]) else None
+        if oauth is None:
+            self.authenticator.check(client, authorization)
+            return
+        given = bearer_token(authorization)
+        if given is not None and oauth.verify(given):
+            self.authenticator.raise_if_locked(client)
+            return
+        try:
+            self.authenticator.check(client, authorization)
+        except Unauthorized as refused:
+            # MCP clients find the authorization server through this header (RFC 9728).
+            refused.headers["WWW-Authenticate"] = oauth.challenge(scope)
+            if given is not None:
+                refused.message = (
+                    "The token is not valid: it expired, was revoked, or was replaced. Refresh it, or "
+                    "connect again; an API key comes from `notewell token`."
+                )
+            raise
 
     def _record(self, scope: Scope, client: str, status: int, started: float) -> None:
         if self.activity is None:

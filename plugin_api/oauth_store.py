@@ -1,0 +1,207 @@
+"""OAuth clients, grants and tokens, kept in one private JSON file in the data dir (issue 7).
+
+A *grant* is one "Allow" the user gave one client; its access and refresh tokens
+hang off it, so revoking a grant (from the list of connected clients) ends all
+of them. Tokens are stored only as SHA-256 hashes: the file alone lets no one in.
+The file is written atomically with mode 0600.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import secrets
+import tempfile
+import threading
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Literal
+
+TokenKind = Literal["access", "refresh"]
+ACCESS_SECONDS = 3600
+REFRESH_SECONDS = 30 * 24 * 3600
+MAX_CLIENTS = 200
+
+
+@dataclass(frozen=True)
+class Grant:
+    id: str
+    client_id: str
+    client_name: str
+    redirect_host: str
+    scopes: tuple[str, ...]
+    created_at: float
+    last_used_at: float | None = None
+
+
+@dataclass(frozen=True)
+class StoredToken:
+    kind: TokenKind
+    grant_id: str
+    client_id: str
+    scopes: tuple[str, ...]
+    expires_at: int
+    resource: str | None = None
+
+
+@dataclass
+class _State:
+    clients: dict[str, dict[str, Any]] = field(default_factory=dict)
+    grants: dict[str, Grant] = field(default_factory=dict)
+    tokens: dict[str, StoredToken] = field(default_factory=dict)  # sha256 → token
+
+
+class OAuthStore:
+    def __init__(self, path: Path | None, clock: Callable[[], float] = time.time) -> None:
+        self.path = path
+        self.clock = clock
+        self._lock = threading.Lock()
+        self._state = self._load()
+        self._listeners: list[Callable[[], None]] = []
+
+    # -- clients ---------------------------------------------------------------
+    def client(self, client_id: str) -> dict[str, Any] | None:
+        with self._lock:
+            return self._state.clients.get(client_id)
+
+    def add_client(self, client_id: str, info: dict[str, Any]) -> None:
+        with self._lock:
+            self._state.clients[client_id] = info
+            # Registration is open to anyone who can reach the URL: keep the file bounded by
+            # forgetting the oldest clients that were never allowed.
+            allowed = {g.client_id for g in self._state.grants.values()}
+            unused = [c for c in self._state.clients if c not in allowed and c != client_id]
+            for old in unused[: max(0, len(self._state.clients) - MAX_CLIENTS)]:
+                del self._state.clients[old]
+            self._save()
+
+    # -- grants and tokens -----------------------------------------------------
+    def add_grant(self, client_id: str, client_name: str, redirect_host: str, scopes: tuple[str, ...]) -> Grant:
+        grant = Grant(secrets.token_urlsafe(12), client_id, client_name, redirect_host, scopes, self.clock())
+        with self._lock:
+            self._state.grants[grant.id] = grant
+            self._save()
+        self._changed()
+        return grant
+
+    def issue(self, grant: Grant, resource: str | None) -> tuple[str, str, int]:
+        """New access and refresh tokens for `grant`: (access, refresh, access lifetime)."""
+        access, refresh = "nwo_" + secrets.token_urlsafe(32), "nwr_" + secrets.token_urlsafe(32)
+        now = int(self.clock())
+        with self._lock:
+            self._state.tokens[_hash(access)] = StoredToken(
+                "access", grant.id, grant.client_id, grant.scopes, now + ACCESS_SECONDS, resource)
+            self._state.tokens[_hash(refresh)] = StoredToken(
+                "refresh", grant.id, grant.client_id, grant.scopes, now + REFRESH_SECONDS, resource)
+            self._drop_expired(now)
+            self._save()
+        return access, refresh, ACCESS_SECONDS
+
+    def token(self, value: str, kind: TokenKind) -> StoredToken | None:
+        """The live token of this kind, or None (unknown, expired, revoked)."""
+        with self._lock:
+            token = self._state.tokens.get(_hash(value))
+            if token is None or token.kind != kind or token.grant_id not in self._state.grants:
+                return None
+            return token if token.expires_at > self.clock() else None
+
+    def grant(self, grant_id: str) -> Grant | None:
+        with self._lock:
+            return self._state.grants.get(grant_id)
+
+    def discard(self, value: str) -> None:
+        """Forget one token (a refresh token once it has been exchanged)."""
+        with self._lock:
+            if self._state.tokens.pop(_hash(value), None) is not None:
+                self._save()
+
+    def discard_access_tokens(self, grant_id: str) -> None:
+        with self._lock:
+            self._state.tokens = {
+                h: t for h, t in self._state.tokens.items() if not (t.grant_id == grant_id and t.kind == "access")
+            }
+            self._save()
+
+    def verify_access(self, value: str) -> bool:
+        """For the request guard: a live access token (and note when it was last used)."""
+        token = self.token(value, "access")
+        if token is None:
+            return False
+        with self._lock:
+            grant = self._state.grants.get(token.grant_id)
+            if grant is not None:  # in memory only: a read must not write the file
+                self._state.grants[grant.id] = Grant(**{**asdict(grant), "last_used_at": self.clock()})
+        return True
+
+    def grants(self) -> list[Grant]:
+        """The connected clients, oldest first."""
+        with self._lock:
+            return sorted(self._state.grants.values(), key=lambda g: g.created_at)
+
+    def revoke(self, grant_id: str) -> bool:
+        with self._lock:
+            if self._state.grants.pop(grant_id, None) is None:
+                return False
+            self._state.tokens = {h: t for h, t in self._state.tokens.items() if t.grant_id != grant_id}
+            self._save()
+        self._changed()
+        return True
+
+    def subscribe(self, listener: Callable[[], None]) -> Callable[[], None]:
+        """Call `listener` when the list of connected clients changes."""
+        self._listeners.append(listener)
+        return lambda: self._listeners.remove(listener) if listener in self._listeners else None
+
+    # -- the file --------------------------------------------------------------
+    def _changed(self) -> None:
+        for listener in list(self._listeners):
+            listener()
+
+    def _drop_expired(self, now: int) -> None:
+        self._state.tokens = {h: t for h, t in self._state.tokens.items() if t.expires_at > now}
+
+    def _load(self) -> _State:
+        if self.path is None or not self.path.exists():
+            return _State()
+        try:
+            raw = json.loads(self.path.read_text(encoding="utf-8"))
+            return _State(
+                clients=dict(raw.get("clients", {})),
+                grants={k: Grant(**{**g, "scopes": tuple(g["scopes"])}) for k, g in raw.get("grants", {}).items()},
+                tokens={k: StoredToken(**{**t, "scopes": tuple(t["scopes"])})
+                        for k, t in raw.get("tokens", {}).items()},
+            )
+        except (OSError, ValueError, TypeError, KeyError) as exc:
+            raise OAuthStoreError(
+                f"The OAuth file {self.path} cannot be read ({exc}). Delete it to start over: "
+                "connected clients will have to be allowed again."
+            ) from exc
+
+    def _save(self) -> None:
+        if self.path is None:
+            return
+        data = {
+            "clients": self._state.clients,
+            "grants": {k: asdict(g) for k, g in self._state.grants.items()},
+            "tokens": {k: asdict(t) for k, t in self._state.tokens.items()},
+        }
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        fd, temp = tempfile.mkstemp(dir=self.path.parent, prefix=".oauth-", suffix=".json")
+        try:
+            os.fchmod(fd, 0o600)
+            with os.fdopen(fd, "w", encoding="utf-8") as handle:
+                json.dump(data, handle)
+            os.replace(temp, self.path)
+        except BaseException:
+            Path(temp).unlink(missing_ok=True)
+            raise
+
+
+class OAuthStoreError(Exception):
+    pass
+
+
+def _hash(value: str) -> str:
+    return hashlib.sha256(value.encode("utf-8")).hexdigest()
