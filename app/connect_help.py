@@ -15,8 +15,9 @@ INSTRUCTIONS = {
            "paste the JSON snippet into their MCP settings (mcp.json). Claude Desktop runs remote "
            "servers through mcp-remote (Node.js): paste the Claude Desktop snippet into "
            "claude_desktop_config.json.",
-    "chatgpt": "ChatGPT connectors cannot send an API key: they need OAuth, which this version "
-               "does not offer yet. Use a custom GPT (Action) meanwhile.",
+    "chatgpt": "In ChatGPT, Settings → Connectors → Create (developer mode): paste the public MCP URL "
+               "and choose OAuth. When ChatGPT asks, allow it here in Notewell (or type the code "
+               "`notewell serve` prints). ChatGPT needs the public https:// URL: start sharing first.",
 }
 
 

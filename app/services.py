@@ -21,6 +21,9 @@ if TYPE_CHECKING:
 
     from plugin_api.activity import ActivityLog
     from plugin_api.app import ApiConfig
+    from plugin_api.consent import ConsentQueue
+    from plugin_api.oauth import OAuthServer
+    from plugin_api.oauth_store import OAuthStore
     from plugin_api.tunnel import Tunnel, TunnelKind
 
 
@@ -60,8 +63,9 @@ def create_api(
     *,
     public_url: Callable[[], str | None],
     activity: ActivityLog | None,
+    oauth: OAuthServer | None = None,
 ) -> Starlette:
-    """The HTTP API over `index`, with /mcp, configured from the settings (serve and the GUI)."""
+    """The HTTP API over `index`, with /mcp (and OAuth for it), from the settings (serve and the GUI)."""
     from plugin_api.app import create_app
     from plugin_api.mcp import McpEndpoint
 
@@ -70,8 +74,15 @@ def create_api(
                       version=config.version)
     return create_app(
         index, config, token=token, public_url=public_url, activity=activity,
-        extra_routes=[mcp.route()], lifespan=mcp.lifespan,
+        extra_routes=[mcp.route()], lifespan=mcp.lifespan, oauth=oauth,
     )
+
+
+def make_oauth(store: OAuthStore, public_url: Callable[[], str | None], consents: ConsentQueue) -> OAuthServer:
+    """OAuth for /mcp (imports the MCP SDK: call it where the app is built, off the GUI thread)."""
+    from plugin_api.oauth import OAuthServer
+
+    return OAuthServer(store, consents, public_url)
 
 
 def api_config(settings: Settings) -> ApiConfig:

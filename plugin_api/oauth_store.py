@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import os
 import secrets
 import tempfile
@@ -20,6 +21,8 @@ from pathlib import Path
 from typing import Any, Callable, Literal
 
 TokenKind = Literal["access", "refresh"]
+FILE_NAME = "oauth.json"  # in the data dir
+log = logging.getLogger(__name__)
 ACCESS_SECONDS = 3600
 REFRESH_SECONDS = 30 * 24 * 3600
 MAX_CLIENTS = 200
@@ -60,6 +63,16 @@ class OAuthStore:
         self._lock = threading.Lock()
         self._state = self._load()
         self._listeners: list[Callable[[], None]] = []
+
+    @classmethod
+    def open(cls, path: Path) -> OAuthStore:
+        """The store in `path`; an unreadable file is set aside (clients must be allowed again)."""
+        try:
+            return cls(path)
+        except OAuthStoreError as exc:
+            log.warning("%s Setting it aside as %s.broken.", exc, path.name)
+            path.replace(path.with_name(path.name + ".broken"))
+            return cls(path)
 
     # -- clients ---------------------------------------------------------------
     def client(self, client_id: str) -> dict[str, Any] | None:

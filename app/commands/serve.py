@@ -74,14 +74,20 @@ def _serving(
 ) -> Iterator[threading.Event]:
     """Run the API (and tunnel) until the block ends; the event is set on SIGINT/SIGTERM."""
     from app.connect_help import serve_lines
-    from app.services import api_config, create_api
+    from app.services import api_config, create_api, make_oauth
     from plugin_api.activity import ActivityLog
+    from plugin_api.consent import ConsentQueue
+    from plugin_api.oauth_store import FILE_NAME as OAUTH_FILE
+    from plugin_api.oauth_store import OAuthStore
     from plugin_api.server import ApiServer
 
     public_url = _public_url_source(tunnel)
     activity = ActivityLog(path=root / "activity.jsonl")
     activity.subscribe(lambda entry: print(_describe(entry), flush=True))
-    app = create_api(settings, index, store.get, public_url=public_url, activity=activity)
+    consents = ConsentQueue()
+    consents.subscribe(_report_consent)
+    oauth = make_oauth(OAuthStore.open(root / OAUTH_FILE), public_url, consents)
+    app = create_api(settings, index, store.get, public_url=public_url, activity=activity, oauth=oauth)
     config = api_config(settings)
     server = ApiServer(
         app,
@@ -146,7 +152,7 @@ def _public_url_source(tunnel: Any) -> Callable[[], str | None]:
 def _report_tunnel(status: Any, config: Any) -> None:
     from urllib.parse import urlsplit
 
-    from app.connect_help import INSTRUCTIONS, serve_lines
+    from app.connect_help import serve_lines
     from plugin_api.manifest import build_manifest, domain_warnings
 
     if status.state == "online" and status.public_url:
@@ -154,7 +160,8 @@ def _report_tunnel(status: Any, config: Any) -> None:
         print(f"  manifest: {status.public_url}/.well-known/ai-plugin.json")
         for line in serve_lines(status.public_url):
             print(line)
-        print(f"  ChatGPT connector: {INSTRUCTIONS['chatgpt']}")
+        print(f"  ChatGPT connector: {status.public_url}/mcp with OAuth (Settings → Connectors → Create); "
+              "allow it with the code printed here")
         manifest = build_manifest(status.public_url, config.manifest)
         for warning in domain_warnings(manifest, urlsplit(status.public_url).hostname or ""):
             print(f"Warning: {warning}", file=sys.stderr)
@@ -163,6 +170,14 @@ def _report_tunnel(status: Any, config: Any) -> None:
     elif status.state == "connecting":
         print(f"Tunnel connecting… {status.message}".rstrip())
     sys.stdout.flush()
+
+
+def _report_consent(request: Any) -> None:
+    print(
+        f"{request.client_name} (returning to {request.redirect_host}) asks to read your notes. "
+        f"To allow it, type {request.code} on the page it opened in the browser; to refuse, do nothing.",
+        flush=True,
+    )
 
 
 def _start_watching(index: Any, folders: list[Path]) -> Callable[[], None]:

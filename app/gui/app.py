@@ -29,11 +29,15 @@ from app.preferences import INDEX_FIELDS, SERVER_FIELDS, TUNNEL_FIELDS, Preferen
 from app.secrets import NGROK_AUTHTOKEN, TokenStore, UserSecret, open_token_store
 from app.sharing import SharingController
 from plugin_api.activity import ActivityLog
+from plugin_api.consent import ConsentQueue
+from plugin_api.oauth_store import FILE_NAME as OAUTH_FILE
+from plugin_api.oauth_store import OAuthStore
 from plugin_api.tunnel import TunnelStatus
 
 from .activity_tab import ActivityTab
 from .bridge import Bridge
 from .connect_tab import ConnectTab
+from .consent import ClientsBox, ConsentPrompt
 from .folders_tab import FoldersTab
 from .main_window import MainWindow
 from .search_tab import SearchTab, open_in_default_app
@@ -64,6 +68,10 @@ class Desktop:
     activity_tab: ActivityTab
     settings_tab: SettingsTab
     chroma: list[ChromaServer]  # the vector store's process, once started
+    consents: ConsentQueue
+    consent_prompt: ConsentPrompt
+    clients_box: ClientsBox
+    oauth_store: OAuthStore
 
     def start(self) -> None:
         self.indexing.start()
@@ -97,6 +105,11 @@ def build_desktop(
     activity = ActivityLog(path=root / ACTIVITY_FILE)
     activity.subscribe(bridge.activity)
 
+    consents = ConsentQueue()
+    consents.subscribe(bridge.consent)
+    oauth_store = OAuthStore.open(root / OAUTH_FILE)
+    oauth_store.subscribe(bridge.clients)
+
     chroma: list[ChromaServer] = []
 
     def open_index() -> Any:
@@ -113,7 +126,11 @@ def build_desktop(
     def make_app(index: Any) -> Any:
         from app.services import create_api
 
-        return create_api(prefs.settings, index, tokens.get, public_url=sharing.public_url, activity=activity)
+        from app.services import make_oauth
+
+        oauth = make_oauth(oauth_store, sharing.public_url, consents)
+        return create_api(prefs.settings, index, tokens.get, public_url=sharing.public_url, activity=activity,
+                          oauth=oauth)
 
     def make_tunnel() -> Any:
         from app.services import make_tunnel as build_tunnel
@@ -140,7 +157,10 @@ def build_desktop(
         bridge, prefs.folders, lambda folder: prefs.add_folder(folder), prefs.remove_folder, set_paused,
         sample_notes_dir(), choose_folder,
     )
-    connect_tab = ConnectTab(bridge, tokens, sharing.links, sharing.start_sharing, sharing.stop_sharing, confirm)
+    clients_box = ClientsBox(oauth_store.grants, oauth_store.revoke)
+    bridge.clients_changed.connect(clients_box.refresh)
+    connect_tab = ConnectTab(bridge, tokens, sharing.links, sharing.start_sharing, sharing.stop_sharing, confirm,
+                             clients_box)
     search_tab = SearchTab(bridge, indexing.search, open_note)
     activity_tab = ActivityTab(bridge, activity.entries())
 
@@ -166,6 +186,7 @@ def build_desktop(
     tabs = {"Folders": folders_tab, "Connect": connect_tab, "Search": search_tab,
             "Activity": activity_tab, "Settings": settings_tab}
     window = MainWindow(bridge, tabs, icon, hide_on_close=tray_available)
+    consent_prompt = ConsentPrompt(window, bridge, consents.approve, consents.deny, window.bring_to_front)
     tray = Tray(
         bridge,
         TrayActions(
@@ -195,7 +216,8 @@ def build_desktop(
                                    f"{folder} is not there any more; its notes stay searchable.", warning=True)
     )
     return Desktop(window, tray, bridge, prefs, tokens, activity, indexing, sharing,
-                   folders_tab, connect_tab, search_tab, activity_tab, settings_tab, chroma)
+                   folders_tab, connect_tab, search_tab, activity_tab, settings_tab, chroma,
+                   consents, consent_prompt, clients_box, oauth_store)
 
 
 def run_gui(data_dir: Path, started: float | None = None) -> int:

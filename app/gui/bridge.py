@@ -24,6 +24,8 @@ class Bridge(QObject):
     server_state_changed = Signal(object)  # app.sharing.ServerState
     tunnel_status_changed = Signal(object)  # plugin_api.tunnel.TunnelStatus
     activity_recorded = Signal(object)  # plugin_api.activity.ActivityEntry
+    consent_requested = Signal(object)  # plugin_api.consent.ConsentRequest
+    clients_changed = Signal()  # OAuth grants added or revoked
     _deliver = Signal(object, object)
 
     def __init__(self, parent: QObject | None = None, workers: int = 2) -> None:
@@ -57,6 +59,13 @@ class Bridge(QObject):
     # -- plugin_api.activity listener ----------------------------------------
     def activity(self, entry: Any) -> None:
         self.activity_recorded.emit(entry)
+
+    # -- plugin_api.consent / oauth_store listeners ---------------------------
+    def consent(self, request: Any) -> None:
+        self.consent_requested.emit(request)
+
+    def clients(self) -> None:
+        self.clients_changed.emit()
 
     # -- background jobs -----------------------------------------------------
     def run(

@@ -55,6 +55,7 @@ class ConnectTab(QWidget):
         start_sharing: Callable[[], None],
         stop_sharing: Callable[[], None],
         confirm: Callable[[QWidget, str], bool] | None = None,
+        clients_box: QWidget | None = None,
     ) -> None:
         super().__init__()
         self._tokens = tokens
@@ -122,8 +123,9 @@ class ConnectTab(QWidget):
 
         content = QWidget()
         layout = QVBoxLayout(content)
-        for box in (state_box, key_box, mcp_box, chatgpt_box, action_box, plugin_box):
-            layout.addWidget(box)
+        for box in (state_box, key_box, mcp_box, chatgpt_box, clients_box, action_box, plugin_box):
+            if box is not None:
+                layout.addWidget(box)
         layout.addStretch()
         scroll = QScrollArea()
         scroll.setWidgetResizable(True)

@@ -46,3 +46,34 @@ def test_serve_prints_the_mcp_url_and_snippets_and_serves_mcp(data_dir: Path) ->
         if proc.poll() is None:
             proc.kill()
             proc.wait()
+
+
+def test_serve_prints_a_one_time_code_for_oauth_consent(data_dir: Path) -> None:  # noqa: F811
+    import re
+
+    import httpx
+
+    REDIRECT = "https://chatgpt.com/connector_platform_oauth_redirect"
+
+    proc = start(data_dir, "--port", "0")
+    try:
+        lines = read_until(proc, "Press Ctrl+C")
+        url = next(line.split()[-1] for line in lines if line.startswith("Serving your notes at"))
+        client_id = httpx.post(f"{url}/register", json={
+            "client_name": "ChatGPT", "redirect_uris": [REDIRECT], "token_endpoint_auth_method": "none",
+        }).json()["client_id"]
+        page = httpx.get(f"{url}/authorize", params={
+            "response_type": "code", "client_id": client_id, "redirect_uri": REDIRECT,
+            "code_challenge": "x" * 43, "code_challenge_method": "S256"}).headers["location"]
+        asked = read_until(proc, "asks to read your notes", timeout=10)[-1]
+        assert asked.startswith("ChatGPT (returning to chatgpt.com) asks to read your notes.")
+        code = re.search(r"type ([A-Z2-9]{4}-[A-Z2-9]{4}) on the page", asked).group(1)
+        request_id = page.split("request=")[1]
+        back = httpx.post(f"{url}/oauth/consent", data={"request": request_id, "code": code})
+        assert back.status_code == 302 and back.headers["location"].startswith(REDIRECT + "?code=")
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=15) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()

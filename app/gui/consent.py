@@ -1,0 +1,109 @@
+"""OAuth in the desktop app: the Allow / Deny question, and the list of connected clients.
+
+`ConsentPrompt` shows one non-modal question per pending request (the server
+keeps waiting meanwhile); `ClientsBox` lists the OAuth grants with Revoke.
+Both get plain callables and the bridge's signals, never the server itself.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Callable
+
+from PySide6.QtWidgets import (
+    QGroupBox,
+    QHBoxLayout,
+    QLabel,
+    QListWidget,
+    QListWidgetItem,
+    QMessageBox,
+    QPushButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from .bridge import Bridge
+
+
+class ConsentPrompt:
+    def __init__(
+        self,
+        parent: QWidget,
+        bridge: Bridge,
+        approve: Callable[[str], bool],
+        deny: Callable[[str], bool],
+        bring_to_front: Callable[[], None],
+    ) -> None:
+        self._parent = parent
+        self._approve = approve
+        self._deny = deny
+        self._front = bring_to_front
+        self.open: dict[str, QMessageBox] = {}  # request id → its question
+        bridge.consent_requested.connect(self.ask)
+
+    def ask(self, request: Any) -> None:
+        box = QMessageBox(self._parent)
+        box.setWindowTitle("Notewell: allow access?")
+        box.setIcon(QMessageBox.Icon.Question)
+        box.setText(f"{request.client_name} wants to read your notes.")
+        box.setInformativeText(
+            f"After you allow it, it returns to {request.redirect_host} and can search and read "
+            "your notes (read-only) until you revoke it under Connect → Connected clients."
+        )
+        box.allow = box.addButton("Allow", QMessageBox.ButtonRole.AcceptRole)  # type: ignore[attr-defined]
+        box.deny = box.addButton("Deny", QMessageBox.ButtonRole.RejectRole)  # type: ignore[attr-defined]
+        box.setModal(False)
+
+        def answered(button: Any) -> None:
+            self.open.pop(request.id, None)
+            (self._approve if button is box.allow else self._deny)(request.id)  # type: ignore[attr-defined]
+
+        box.buttonClicked.connect(answered)
+        self.open[request.id] = box
+        self._front()
+        box.show()
+
+
+class ClientsBox(QGroupBox):
+    """Connected clients (OAuth): who was allowed, when, and a Revoke button."""
+
+    def __init__(self, grants: Callable[[], list[Any]], revoke: Callable[[str], bool]) -> None:
+        super().__init__("Connected clients (OAuth)")
+        self._grants = grants
+        self._revoke = revoke
+        self.list = QListWidget()
+        self.revoke_button = QPushButton("Revoke")
+        self.revoke_button.clicked.connect(self._on_revoke)
+        self.list.currentRowChanged.connect(lambda row: self.revoke_button.setEnabled(row >= 0))
+        self.empty = QLabel("No client has been allowed through OAuth.")
+        row = QHBoxLayout()
+        row.addStretch()
+        row.addWidget(self.revoke_button)
+        layout = QVBoxLayout(self)
+        for widget in (self.empty, self.list):
+            layout.addWidget(widget)
+        layout.addLayout(row)
+        self.refresh()
+
+    def refresh(self) -> None:
+        self.list.clear()
+        for grant in self._grants():
+            used = _when(grant.last_used_at) if grant.last_used_at else "not used yet"
+            item = QListWidgetItem(
+                f"{grant.client_name} ({grant.redirect_host}) — allowed {_when(grant.created_at)}, {used}")
+            item.setData(256, grant.id)  # Qt.UserRole
+            self.list.addItem(item)
+        has = self.list.count() > 0
+        self.list.setVisible(has)
+        self.empty.setVisible(not has)
+        self.revoke_button.setEnabled(has and self.list.currentRow() >= 0)
+
+    def _on_revoke(self) -> None:
+        item = self.list.currentItem()
+        if item is not None:
+            self._revoke(item.data(256))
+        self.refresh()
+
+
+def _when(timestamp: float) -> str:
+    return datetime.fromtimestamp(timestamp).strftime("%Y-%m-%d %H:%M")
