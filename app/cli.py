@@ -14,7 +14,7 @@ import sys
 from pathlib import Path
 from typing import Sequence
 
-COMMANDS = ("gui", "index", "search", "serve", "token", "eval", "doctor")
+COMMANDS = ("gui", "index", "search", "serve", "token", "clients", "eval", "doctor")
 
 
 class UsageError(Exception):

@@ -61,6 +61,7 @@ class OAuthStore:
         self.path = path
         self.clock = clock
         self._lock = threading.Lock()
+        self._stamp: int | None = None
         self._state = self._load()
         self._listeners: list[Callable[[], None]] = []
 
@@ -77,10 +78,12 @@ class OAuthStore:
     # -- clients ---------------------------------------------------------------
     def client(self, client_id: str) -> dict[str, Any] | None:
         with self._lock:
+            self._follow_file()
             return self._state.clients.get(client_id)
 
     def add_client(self, client_id: str, info: dict[str, Any]) -> None:
         with self._lock:
+            self._follow_file()
             self._state.clients[client_id] = info
             # Registration is open to anyone who can reach the URL: keep the file bounded by
             # forgetting the oldest clients that were never allowed.
@@ -94,6 +97,7 @@ class OAuthStore:
     def add_grant(self, client_id: str, client_name: str, redirect_host: str, scopes: tuple[str, ...]) -> Grant:
         grant = Grant(secrets.token_urlsafe(12), client_id, client_name, redirect_host, scopes, self.clock())
         with self._lock:
+            self._follow_file()
             self._state.grants[grant.id] = grant
             self._save()
         self._changed()
@@ -104,6 +108,7 @@ class OAuthStore:
         access, refresh = "nwo_" + secrets.token_urlsafe(32), "nwr_" + secrets.token_urlsafe(32)
         now = int(self.clock())
         with self._lock:
+            self._follow_file()
             self._state.tokens[_hash(access)] = StoredToken(
                 "access", grant.id, grant.client_id, grant.scopes, now + ACCESS_SECONDS, resource)
             self._state.tokens[_hash(refresh)] = StoredToken(
@@ -115,6 +120,7 @@ class OAuthStore:
     def token(self, value: str, kind: TokenKind) -> StoredToken | None:
         """The live token of this kind, or None (unknown, expired, revoked)."""
         with self._lock:
+            self._follow_file()
             token = self._state.tokens.get(_hash(value))
             if token is None or token.kind != kind or token.grant_id not in self._state.grants:
                 return None
@@ -122,16 +128,19 @@ class OAuthStore:
 
     def grant(self, grant_id: str) -> Grant | None:
         with self._lock:
+            self._follow_file()
             return self._state.grants.get(grant_id)
 
     def discard(self, value: str) -> None:
         """Forget one token (a refresh token once it has been exchanged)."""
         with self._lock:
+            self._follow_file()
             if self._state.tokens.pop(_hash(value), None) is not None:
                 self._save()
 
     def discard_access_tokens(self, grant_id: str) -> None:
         with self._lock:
+            self._follow_file()
             self._state.tokens = {
                 h: t for h, t in self._state.tokens.items() if not (t.grant_id == grant_id and t.kind == "access")
             }
@@ -143,6 +152,7 @@ class OAuthStore:
         if token is None:
             return False
         with self._lock:
+            self._follow_file()
             grant = self._state.grants.get(token.grant_id)
             if grant is not None:  # in memory only: a read must not write the file
                 self._state.grants[grant.id] = Grant(**{**asdict(grant), "last_used_at": self.clock()})
@@ -151,10 +161,12 @@ class OAuthStore:
     def grants(self) -> list[Grant]:
         """The connected clients, oldest first."""
         with self._lock:
+            self._follow_file()
             return sorted(self._state.grants.values(), key=lambda g: g.created_at)
 
     def revoke(self, grant_id: str) -> bool:
         with self._lock:
+            self._follow_file()
             if self._state.grants.pop(grant_id, None) is None:
                 return False
             self._state.tokens = {h: t for h, t in self._state.tokens.items() if t.grant_id != grant_id}
@@ -175,8 +187,21 @@ class OAuthStore:
     def _drop_expired(self, now: int) -> None:
         self._state.tokens = {h: t for h, t in self._state.tokens.items() if t.expires_at > now}
 
+    def _follow_file(self) -> None:
+        # Trigger: `notewell clients --revoke` runs in another process than the server.
+        # Why: a revoked client must be refused at once. Outcome: reload when the file changed.
+        if self.path is not None and self._file_stamp() != self._stamp:
+            self._state = self._load()
+
+    def _file_stamp(self) -> int | None:
+        try:
+            return self.path.stat().st_mtime_ns if self.path is not None else None
+        except OSError:
+            return None
+
     def _load(self) -> _State:
-        if self.path is None or not self.path.exists():
+        self._stamp = self._file_stamp()
+        if self.path is None or self._stamp is None:
             return _State()
         try:
             raw = json.loads(self.path.read_text(encoding="utf-8"))
@@ -207,6 +232,7 @@ class OAuthStore:
             with os.fdopen(fd, "w", encoding="utf-8") as handle:
                 json.dump(data, handle)
             os.replace(temp, self.path)
+            self._stamp = self._file_stamp()
         except BaseException:
             Path(temp).unlink(missing_ok=True)
             raise
