@@ -42,7 +42,7 @@ from mcp.server.auth.routes import (
 )
 from mcp.server.auth.settings import ClientRegistrationOptions, RevocationOptions
 from mcp.shared.auth import OAuthClientInformationFull, OAuthToken
-from pydantic import AnyHttpUrl
+from pydantic import AnyHttpUrl, ConfigDict, TypeAdapter
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.routing import Route, Router
@@ -67,6 +67,7 @@ AUTH_PATHS = (
     "/revoke",
 )
 PublicUrl = Callable[[], "str | None"]
+_URL = TypeAdapter(AnyHttpUrl, config=ConfigDict(url_preserve_empty_path=True))
 
 
 class NotewellProvider:
@@ -219,7 +220,7 @@ class OAuthServer:
         await router(scope, receive, send)
 
     def _router(self, base: str) -> Router:
-        issuer = AnyHttpUrl(base)
+        issuer = _URL.validate_python(base)  # "https://host", no trailing slash (RFC 8414 compares exactly)
         routes = create_auth_routes(
             self.provider,  # type: ignore[arg-type]
             issuer_url=issuer,
@@ -228,7 +229,7 @@ class OAuthServer:
             revocation_options=RevocationOptions(enabled=True),
         )
         resource = create_protected_resource_routes(
-            AnyHttpUrl(base + MCP_PATH), [issuer], scopes_supported=[SCOPE], resource_name="Notewell notes")
+            _URL.validate_python(base + MCP_PATH), [issuer], scopes_supported=[SCOPE], resource_name="Notewell notes")
         root = Route(AUTH_PATHS[2], endpoint=resource[0].endpoint, methods=["GET", "OPTIONS"])
         return Router(routes=[*routes, *resource, root])
 

@@ -338,3 +338,31 @@ def test_the_official_client_does_the_whole_oauth_dance(server: Server) -> None:
     assert sorted(anyio.run(main)) == ["fetch", "search"]
     assert storage.tokens is not None and storage.tokens.access_token.startswith("nwo_")
     assert [g.client_name for g in server.store.grants()] == ["Scripted"]
+
+
+def test_behind_the_tunnel_the_issuer_is_the_public_https_url(index: NotesIndex, tmp_path: Path) -> None:
+    public = "https://quiet-notes.ngrok-free.app"
+    oauth = OAuthServer(OAuthStore(tmp_path / "oauth.json"), ConsentQueue(), lambda: public)
+    endpoint = McpEndpoint(index, ApiConfig().limits, lambda: public)
+    app = create_app(index, ApiConfig(), token=lambda: TOKEN, public_url=lambda: public, oauth=oauth,
+                     extra_routes=[endpoint.route()], lifespan=endpoint.lifespan)
+    api = ApiServer(app, port=0)
+    api.start()
+    try:
+        via_tunnel = {"Host": "quiet-notes.ngrok-free.app", "X-Forwarded-For": "203.0.113.7",
+                      "X-Forwarded-Proto": "https"}
+        refused = httpx.post(api.url + "/mcp", headers=via_tunnel, json={})
+        assert refused.status_code == 401
+        assert f'resource_metadata="{public}/.well-known/oauth-protected-resource/mcp"' in (
+            refused.headers["www-authenticate"])
+        resource = httpx.get(api.url + "/.well-known/oauth-protected-resource/mcp", headers=via_tunnel).json()
+        assert resource["resource"] == f"{public}/mcp" and resource["authorization_servers"] == [public]
+        metadata = httpx.get(api.url + "/.well-known/oauth-authorization-server", headers=via_tunnel).json()
+        assert metadata["issuer"] == public and metadata["token_endpoint"] == f"{public}/token"
+    finally:
+        api.stop()
+
+
+def test_oauth_over_plain_http_on_a_lan_address_says_to_use_the_tunnel(server: Server) -> None:
+    answer = server.http.get("/.well-known/oauth-authorization-server", headers={"Host": "192.168.1.20:3333"})
+    assert answer.status_code == 404 and "https://" in answer.json()["error"]["message"]
