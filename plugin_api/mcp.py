@@ -156,7 +156,7 @@ def build_server(notes: NotesReader, limits: Limits, public_url: PublicUrl, vers
         notes_url = _notes_url(ctx, public_url)
         results = search_results(found, top_k, notes_url, limits.max_response_chars)
         state["result_count"] = len(results)
-        return _text({"results": results})
+        return _text({"results": results}, structured=True)
 
     async def fetch(
         id: Annotated[str, Field(description="A result id from `search`.", pattern=NOTE_ID_PATTERN)],
@@ -200,7 +200,18 @@ def search_results(
 
 
 def fetch_document(note: NoteContent, offset: int, notes_url: str, max_chars: int) -> dict[str, Any]:
-    page = note_payload(note, offset, max_chars - 2 * SLACK)  # room for url and metadata keys
+    """The note from `offset`, cut so the JSON-RPC body (JSON text inside JSON) fits `max_chars`."""
+    budget = max_chars - 2 * SLACK  # room for url and metadata keys
+    while True:
+        document = _document(note, offset, notes_url, budget)
+        over = json_chars(json.dumps(document, ensure_ascii=False)) - (max_chars - SLACK)
+        if over <= 0 or budget <= 0:
+            return document
+        budget -= over  # escapes (\n, \") count twice on the wire
+
+
+def _document(note: NoteContent, offset: int, notes_url: str, budget: int) -> dict[str, Any]:
+    page = note_payload(note, offset, budget)
     metadata: dict[str, Any] = {
         "path": note.path,
         "folder": note.folder,
@@ -275,8 +286,12 @@ def _unavailable() -> ToolError:
     )
 
 
-def _text(payload: dict[str, Any]) -> CallToolResult:
-    return CallToolResult(content=[TextContent(type="text", text=json.dumps(payload, ensure_ascii=False))])
+def _text(payload: dict[str, Any], *, structured: bool = False) -> CallToolResult:
+    # OpenAI's connector docs show search results also as structuredContent. Not for fetch:
+    # the note's text twice would double a response that is already cut to the size limit.
+    text = json.dumps(payload, ensure_ascii=False)
+    return CallToolResult(content=[TextContent(type="text", text=text)],
+                          structured_content=payload if structured else None)
 
 
 def _clip(label: str, limit: int = 500) -> str:

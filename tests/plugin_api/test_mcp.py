@@ -54,7 +54,9 @@ def run(api: Api, session: Callable[[Client], Any], token: str | None = TOKEN, m
 def payload(result: Any) -> dict[str, Any]:
     assert not result.is_error, result.content
     assert len(result.content) == 1 and result.content[0].type == "text"
-    return json.loads(result.content[0].text)
+    data = json.loads(result.content[0].text)
+    assert result.structured_content == (data if "results" in data else None)
+    return data
 
 
 def test_initialize_list_tools_search_and_fetch(mcp_api: Api) -> None:
@@ -194,3 +196,16 @@ def test_the_server_restarts_with_the_same_app(index: NotesIndex) -> None:
         assert run(api, lambda client: client.list_tools()).tools
     finally:
         server.stop()
+
+
+def test_fetch_fits_the_response_limit_even_with_many_escapes() -> None:
+    from indexer.types import NoteContent
+    from plugin_api.mcp import fetch_document
+
+    text = '"quoted"\n\\path\\\n' * 20_000  # every character needs escaping, twice on the wire
+    note = NoteContent("n1", "a.md", "/notes", "A", text, "2024-01-01T00:00:00+00:00")
+    document = fetch_document(note, 0, "http://x/notes/", 100_000)
+    wire = json.dumps({"jsonrpc": "2.0", "id": 1, "result": {"content": [
+        {"type": "text", "text": json.dumps(document, ensure_ascii=False)}]}}, ensure_ascii=False)
+    assert len(wire) <= 100_000
+    assert document["metadata"]["truncated"] and len(document["text"]) > 20_000
