@@ -211,6 +211,7 @@ def build_desktop(
             tray.notify("Sharing dropped", status.message or "Notewell is reconnecting…", warning=True)
 
     bridge.tunnel_status_changed.connect(on_tunnel)
+    bridge.consent_requested.connect(lambda request: tray.notify("Allow access to your notes?", request.question))
     bridge.folder_went_missing.connect(
         lambda folder: tray.notify("A notes folder disappeared",
                                    f"{folder} is not there any more; its notes stay searchable.", warning=True)
