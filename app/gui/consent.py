@@ -7,6 +7,7 @@ Both get plain callables and the bridge's signals, never the server itself.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Callable
 
@@ -25,6 +26,13 @@ from PySide6.QtWidgets import (
 from .bridge import Bridge
 
 
+@dataclass(frozen=True)
+class Question:
+    box: QMessageBox
+    allow: QPushButton
+    deny: QPushButton
+
+
 class ConsentPrompt:
     def __init__(
         self,
@@ -38,7 +46,7 @@ class ConsentPrompt:
         self._approve = approve
         self._deny = deny
         self._front = bring_to_front
-        self.open: dict[str, QMessageBox] = {}  # request id → its question
+        self.open: dict[str, Question] = {}  # request id → its question, until answered
         bridge.consent_requested.connect(self.ask)
 
     def ask(self, request: Any) -> None:
@@ -50,16 +58,16 @@ class ConsentPrompt:
             f"After you allow it, it returns to {request.redirect_host} and can search and read "
             "your notes (read-only) until you revoke it under Connect → Connected clients."
         )
-        box.allow = box.addButton("Allow", QMessageBox.ButtonRole.AcceptRole)  # type: ignore[attr-defined]
-        box.deny = box.addButton("Deny", QMessageBox.ButtonRole.RejectRole)  # type: ignore[attr-defined]
+        question = Question(box, box.addButton("Allow", QMessageBox.ButtonRole.AcceptRole),
+                            box.addButton("Deny", QMessageBox.ButtonRole.RejectRole))
         box.setModal(False)
 
         def answered(button: Any) -> None:
             self.open.pop(request.id, None)
-            (self._approve if button is box.allow else self._deny)(request.id)  # type: ignore[attr-defined]
+            (self._approve if button is question.allow else self._deny)(request.id)
 
         box.buttonClicked.connect(answered)
-        self.open[request.id] = box
+        self.open[request.id] = question
         self._front()
         box.show()
 

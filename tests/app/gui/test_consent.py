@@ -33,9 +33,10 @@ def test_allow_in_the_app_then_revoke_from_connected_clients(qtbot, make_desktop
     client_id, verifier, page = start_authorizing(url)
     prompt = desktop.consent_prompt
     qtbot.waitUntil(lambda: len(prompt.open) == 1)
-    [box] = prompt.open.values()
-    assert "ChatGPT wants to read your notes" in box.text() and "chatgpt.com" in box.informativeText()
-    box.allow.click()
+    [question] = prompt.open.values()
+    assert "ChatGPT wants to read your notes" in question.box.text()
+    assert "chatgpt.com" in question.box.informativeText()
+    question.allow.click()
     assert prompt.open == {}
 
     back = httpx.get(page)
@@ -62,8 +63,8 @@ def test_deny_in_the_app_sends_access_denied(qtbot, make_desktop, notes):
     wait_ready(qtbot, desktop)
     _, _, page = start_authorizing(desktop.sharing.server_state.url)
     qtbot.waitUntil(lambda: len(desktop.consent_prompt.open) == 1)
-    [box] = desktop.consent_prompt.open.values()
-    box.deny.click()
+    [question] = desktop.consent_prompt.open.values()
+    question.deny.click()
     back = httpx.get(page)
     assert back.status_code == 302 and "error=access_denied" in back.headers["location"]
     assert desktop.clients_box.list.count() == 0
