@@ -11,6 +11,7 @@ Writes (`sync`, `sync_files`) are serialised by one lock; searches run alongside
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from contextlib import contextmanager
@@ -33,6 +34,8 @@ from .types import (
     SyncSummary,
 )
 from .vectors import VectorStore
+
+log = logging.getLogger(__name__)
 
 ProgressCallback = Callable[[Progress], None]
 
@@ -121,7 +124,18 @@ class NotesIndex:
             out.append(FolderStatus(folder, files, chunks, pending, skipped, failed, problems))
         return out
 
-    def close(self) -> None:
+    def close(self, timeout: float = 5.0) -> None:
+        """Stop writing and close the catalog.
+
+        A write that can't be cut short (the model loading, one batch embedding) may
+        outlast `timeout`; the catalog is then left open for the process to end with.
+        That is safe: every write is journaled, and the next run finishes it.
+        """
         self._stop.set()
-        with self._write_lock:
+        if not self._write_lock.acquire(timeout=timeout):
+            log.warning("closing while a write is still running; the next run finishes it")
+            return
+        try:
             self.catalog.close()
+        finally:
+            self._write_lock.release()
