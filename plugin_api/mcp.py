@@ -18,9 +18,10 @@ tools put what they read into `request.state` for the log.
 # No `from __future__ import annotations`: the SDK evaluates the tools' annotations, which use locals.
 
 import json
+import logging
 import re
-from contextlib import asynccontextmanager
-from typing import Annotated, Any, AsyncIterator, Callable, Literal
+from contextlib import asynccontextmanager, contextmanager
+from typing import Annotated, Any, AsyncIterator, Callable, Iterator, Literal
 
 import anyio
 from mcp.server.context import CallNext, HandlerResult, ServerRequestContext
@@ -115,13 +116,14 @@ class McpEndpoint:
 
 
 def build_server(notes: NotesReader, limits: Limits, public_url: PublicUrl, version: str) -> MCPServer:
-    server: MCPServer = MCPServer(
-        "notewell",
-        title="Notewell",
-        instructions=INSTRUCTIONS,
-        version=version,
-        middleware=[_log_method],
-    )
+    with _root_logging_untouched():
+        server: MCPServer = MCPServer(
+            "notewell",
+            title="Notewell",
+            instructions=INSTRUCTIONS,
+            version=version,
+            middleware=[_log_method],
+        )
 
     async def search(
         query: Annotated[str, Field(description="What to look for, in words.", min_length=1,
@@ -230,6 +232,20 @@ def _document(note: NoteContent, offset: int, notes_url: str, budget: int) -> di
         "url": notes_url + note.note_id,
         "metadata": metadata,
     }
+
+
+@contextmanager
+def _root_logging_untouched() -> Iterator[None]:
+    # Trigger: MCPServer() calls logging.basicConfig(INFO) with a stderr handler. Why: with
+    # no handler yet (tests, a library caller) every INFO line, ngrok's raw ones included,
+    # would reach the terminal. Outcome: the entry points alone configure logging.
+    root = logging.getLogger()
+    handlers, level = list(root.handlers), root.level
+    try:
+        yield
+    finally:
+        root.handlers[:] = handlers
+        root.setLevel(level)
 
 
 async def _log_method(ctx: ServerRequestContext[Any, Any], call_next: CallNext) -> HandlerResult:

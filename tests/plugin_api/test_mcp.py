@@ -209,3 +209,13 @@ def test_fetch_fits_the_response_limit_even_with_many_escapes() -> None:
         {"type": "text", "text": json.dumps(document, ensure_ascii=False)}]}}, ensure_ascii=False)
     assert len(wire) <= 100_000
     assert document["metadata"]["truncated"] and len(document["text"]) > 20_000
+
+
+def test_building_the_endpoint_leaves_logging_alone(index: NotesIndex, monkeypatch: pytest.MonkeyPatch) -> None:
+    import logging
+
+    root = logging.getLogger()
+    monkeypatch.setattr(root, "handlers", [])  # as in a fresh process: basicConfig would act
+    monkeypatch.setattr(root, "level", logging.WARNING)
+    McpEndpoint(index, ApiConfig().limits, lambda: None)
+    assert root.handlers == [] and root.level == logging.WARNING
