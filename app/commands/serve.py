@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import signal
 import sys
 import threading
@@ -97,8 +98,12 @@ def _serving(
     stopped = threading.Event()
 
     def stop(*_: object) -> None:
+        if stopped.is_set():  # asked twice: don't wait for the model to finish a batch
+            print("Stopped.", file=sys.stderr, flush=True)
+            os._exit(130)
         stopped.set()
         index.stop()  # a running sync ends at its next file or batch and resumes next time
+        print("Stopping… (press Ctrl+C again to quit at once)", flush=True)
 
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, stop)
@@ -117,7 +122,6 @@ def _serving(
     try:
         yield stopped
     finally:
-        print("Stopping…", flush=True)
         if tunnel is not None:
             if unsubscribe:
                 unsubscribe()
