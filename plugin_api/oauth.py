@@ -24,7 +24,7 @@ import json
 import secrets
 import time
 from typing import Any, Callable
-from urllib.parse import urlsplit
+from urllib.parse import parse_qsl, urlencode, urlsplit
 
 from mcp.server.auth.provider import (
     AccessToken,
@@ -46,7 +46,7 @@ from pydantic import AnyHttpUrl, ConfigDict, TypeAdapter
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.routing import Route, Router
-from starlette.types import Receive, Scope, Send
+from starlette.types import Message, Receive, Scope, Send
 
 from .clients import base_url
 from .consent import ConsentQueue
@@ -217,6 +217,8 @@ class OAuthServer:
                 ))(scope, receive, send)
                 return
             self._routers = {**dict(list(self._routers.items())[-7:]), base: router}
+        if scope["path"] == "/revoke":
+            receive = await _with_client_secret_field(receive)
         await router(scope, receive, send)
 
     def _router(self, base: str) -> Router:
@@ -259,6 +261,31 @@ class OAuthServer:
 
     def _base(self, scope: Scope) -> str:
         return base_url(scope, self._public_url())
+
+
+async def _with_client_secret_field(receive: Receive) -> Receive:
+    """RFC 7009 lets a public client revoke with its client_id alone; mcp 2.3.0's
+    RevocationRequest requires a client_secret field, so an empty one is added."""
+    body, more = b"", True
+    while more:
+        message = await receive()
+        if message["type"] != "http.request":
+            break
+        body += message.get("body", b"")
+        more = message.get("more_body", False)
+    fields = parse_qsl(body.decode("latin-1"), keep_blank_values=True)
+    if fields and "client_secret" not in dict(fields):
+        body = urlencode([*fields, ("client_secret", "")]).encode("latin-1")
+    sent = False
+
+    async def replay() -> Message:
+        nonlocal sent
+        if sent:
+            return await receive()
+        sent = True
+        return {"type": "http.request", "body": body, "more_body": False}
+
+    return replay
 
 
 def _page(message: str, request_id: str, *, form: bool) -> str:

@@ -171,9 +171,7 @@ def test_register_authorize_consent_token_mcp_refresh_revoke(server: Server) -> 
     again = tokens(server, grant_type="refresh_token", refresh_token=first["refresh_token"], client_id=client_id)
     assert again.status_code == 400 and again.json()["error"] == "invalid_grant"  # rotated: single use
 
-    # mcp 2.3.0's RevocationRequest requires the client_secret field, even empty for public clients.
-    revoked = server.http.post("/revoke", data={"token": second["access_token"], "client_id": client_id,
-                                                "client_secret": ""})
+    revoked = server.http.post("/revoke", data={"token": second["access_token"], "client_id": client_id})
     assert revoked.status_code == 200, revoked.text
     assert mcp_status(server, second["access_token"]) == 401
     after = tokens(server, grant_type="refresh_token", refresh_token=second["refresh_token"], client_id=client_id)
