@@ -92,10 +92,18 @@ class RequestGuard:
             self.authenticator.check(client, authorization)
             return
         given = bearer_token(authorization)
-        if given is not None and oauth.verify(given):
-            self.authenticator.raise_if_locked(client)
-            return
         try:
+            if given is None:
+                # An OAuth client's first request carries no token by design (discovery):
+                # not a guess, so it does not count toward the lockout.
+                self.authenticator.raise_if_locked(client)
+                raise Unauthorized(
+                    "This endpoint needs `Authorization: Bearer <token>`: the API key from "
+                    "`notewell token`, or an OAuth access token (see WWW-Authenticate)."
+                )
+            if oauth.verify(given):
+                self.authenticator.raise_if_locked(client)
+                return
             self.authenticator.check(client, authorization)
         except Unauthorized as refused:
             # MCP clients find the authorization server through this header (RFC 9728).

@@ -364,3 +364,10 @@ def test_behind_the_tunnel_the_issuer_is_the_public_https_url(index: NotesIndex,
 def test_oauth_over_plain_http_on_a_lan_address_says_to_use_the_tunnel(server: Server) -> None:
     answer = server.http.get("/.well-known/oauth-authorization-server", headers={"Host": "192.168.1.20:3333"})
     assert answer.status_code == 404 and "https://" in answer.json()["error"]["message"]
+
+
+def test_discovery_probes_without_a_token_never_lock_a_client_out(server: Server) -> None:
+    for _ in range(15):  # more than LockoutPolicy.max_failures
+        assert server.http.post("/mcp", json={}).status_code == 401
+    _, issued = connect(server)
+    assert mcp_status(server, issued["access_token"]) == 200
