@@ -8,6 +8,7 @@ most `per_note` chunks, so one long note can't crowd out the rest.
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
@@ -50,6 +51,7 @@ class Searcher:
         self.vectors = vectors
         self.embedder = embedder
         self.tuning = tuning
+        self._side = ThreadPoolExecutor(max_workers=2, thread_name_prefix="notewell-keyword")
 
     def search(
         self, query: str, k: int = 10, mode: SearchMode = "hybrid", filters: SearchFilters | None = None
@@ -59,8 +61,14 @@ class Searcher:
         if not query or k <= 0:
             return []
         n = max(self.tuning.candidates, k * self.tuning.per_note * 2)
-        dense = self.dense(query, n, filters) if mode in ("hybrid", "dense") else []
-        keyword = self.keyword(query, n, filters) if mode in ("hybrid", "keyword") else []
+        if mode == "hybrid":
+            # The keyword side runs while the model embeds the query (both release the GIL).
+            pending = self._side.submit(self.keyword, query, n, filters)
+            dense = self.dense(query, n, filters)
+            keyword = pending.result()
+        else:
+            dense = self.dense(query, n, filters) if mode == "dense" else []
+            keyword = self.keyword(query, n, filters) if mode == "keyword" else []
         if mode == "dense":
             return _top_per_note(dense, k, self.tuning.per_note)
         if mode == "keyword":

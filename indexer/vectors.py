@@ -136,8 +136,7 @@ class VectorStore:
         self, vector: np.ndarray, n: int, file_ids: Sequence[int] | None = None
     ) -> list[tuple[str, float]]:
         """(chunk id, cosine similarity), best first."""
-        total = self.count()
-        if total == 0 or n <= 0:
+        if n <= 0:
             return []
         where = None
         if file_ids is not None:
@@ -146,7 +145,7 @@ class VectorStore:
             where = {"file_id": {"$in": [int(f) for f in file_ids]}}
         try:
             got = self._collection.query(
-                query_embeddings=[vector], n_results=min(n, total), where=where, include=["distances"]
+                query_embeddings=[vector], n_results=n, where=where, include=["distances"]
             )
         except Exception as exc:
             raise StoreError(f"Vector search failed: {exc}") from exc
