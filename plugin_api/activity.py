@@ -17,6 +17,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Callable
 
+from .listeners import Listeners
+
 Listener = Callable[["ActivityEntry"], None]
 
 
@@ -50,7 +52,7 @@ class ActivityLog:
     path: Path | None = None
     max_file_bytes: int = 2 * 1024 * 1024
     _entries: deque[ActivityEntry] = field(init=False)
-    _listeners: list[Listener] = field(init=False, default_factory=list)
+    _listeners: Listeners[ActivityEntry] = field(init=False, default_factory=Listeners)
     _lock: threading.Lock = field(init=False, default_factory=threading.Lock)
 
     def __post_init__(self) -> None:
@@ -59,11 +61,9 @@ class ActivityLog:
     def record(self, entry: ActivityEntry) -> None:
         with self._lock:
             self._entries.append(entry)
-            listeners = list(self._listeners)
             if self.path is not None:
                 self._append_to_file(entry)
-        for listener in listeners:
-            listener(entry)
+        self._listeners.notify(entry)
 
     def entries(self) -> list[ActivityEntry]:
         with self._lock:
@@ -71,15 +71,7 @@ class ActivityLog:
 
     def subscribe(self, listener: Listener) -> Callable[[], None]:
         """Call `listener` (on the server's thread) for each new entry; returns unsubscribe."""
-        with self._lock:
-            self._listeners.append(listener)
-
-        def unsubscribe() -> None:
-            with self._lock:
-                if listener in self._listeners:
-                    self._listeners.remove(listener)
-
-        return unsubscribe
+        return self._listeners.subscribe(listener)
 
     def _append_to_file(self, entry: ActivityEntry) -> None:
         assert self.path is not None

@@ -18,6 +18,8 @@ import time
 from dataclasses import dataclass, replace
 from typing import Callable, Literal
 
+from .listeners import Listeners
+
 Decision = Literal["pending", "approved", "denied", "expired"]
 Listener = Callable[["ConsentRequest"], None]
 CODE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O or 1/I to misread
@@ -47,7 +49,7 @@ class ConsentQueue:
         self._clock = clock
         self._lock = threading.Lock()
         self._requests: dict[str, ConsentRequest] = {}
-        self._listeners: list[Listener] = []
+        self._listeners: Listeners[ConsentRequest] = Listeners()
 
     def open(self, client_name: str, redirect_host: str, scopes: tuple[str, ...]) -> ConsentRequest:
         code = "".join(secrets.choice(CODE_ALPHABET) for _ in range(8))
@@ -59,9 +61,7 @@ class ConsentQueue:
         with self._lock:
             self._forget_old()
             self._requests[request.id] = request
-            listeners = list(self._listeners)
-        for listener in listeners:
-            listener(request)
+        self._listeners.notify(request)
         return request
 
     def get(self, request_id: str) -> ConsentRequest | None:
@@ -101,15 +101,7 @@ class ConsentQueue:
             self._requests.pop(request_id, None)
 
     def subscribe(self, listener: Listener) -> Callable[[], None]:
-        with self._lock:
-            self._listeners.append(listener)
-
-        def unsubscribe() -> None:
-            with self._lock:
-                if listener in self._listeners:
-                    self._listeners.remove(listener)
-
-        return unsubscribe
+        return self._listeners.subscribe(listener)
 
     def _decide(self, request_id: str, decision: Decision) -> bool:
         with self._lock:

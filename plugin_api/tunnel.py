@@ -23,7 +23,6 @@ Errors, each message saying what to do next:
 
 from __future__ import annotations
 
-import logging
 import os
 import threading
 from dataclasses import dataclass
@@ -31,7 +30,7 @@ from pathlib import Path
 from typing import Callable, Literal, Protocol
 from urllib.parse import urlsplit, urlunsplit
 
-logger = logging.getLogger(__name__)
+from .listeners import Listeners
 
 TunnelState = Literal["off", "connecting", "online", "error"]
 TunnelKind = Literal["none", "ngrok", "url"]
@@ -125,7 +124,7 @@ class StatusBoard:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._status = TunnelStatus("off")
-        self._subscribers: list[StatusCallback] = []
+        self._subscribers: Listeners[TunnelStatus] = Listeners()
 
     @property
     def status(self) -> TunnelStatus:
@@ -133,27 +132,14 @@ class StatusBoard:
             return self._status
 
     def subscribe(self, callback: StatusCallback) -> Callable[[], None]:
-        with self._lock:
-            self._subscribers.append(callback)
-
-        def unsubscribe() -> None:
-            with self._lock:
-                if callback in self._subscribers:
-                    self._subscribers.remove(callback)
-
-        return unsubscribe
+        return self._subscribers.subscribe(callback)
 
     def publish(self, status: TunnelStatus) -> None:
         with self._lock:
             if status == self._status:
                 return
             self._status = status
-            subscribers = list(self._subscribers)
-        for callback in subscribers:
-            try:
-                callback(status)
-            except Exception:  # a broken subscriber must not take the tunnel down
-                logger.exception("tunnel status subscriber failed")
+        self._subscribers.notify(status)
 
 
 class _Published:
