@@ -336,10 +336,10 @@ class Catalog:
         return pending
 
     # -- vectors bookkeeping ------------------------------------------------
-    def pending_chunks(self, limit: int) -> list[tuple[str, str, str, str, str]]:
-        """(chunk id, text hash, title, heading, text) of chunks without a vector."""
+    def pending_chunks(self, limit: int) -> list[tuple[str, str, str, str, str, int]]:
+        """(chunk id, text hash, title, heading, text, file id) of chunks without a vector."""
         return self.query(
-            "SELECT c.id, c.text_hash, f.title, c.heading, c.text FROM chunks c "
+            "SELECT c.id, c.text_hash, f.title, c.heading, c.text, c.file_id FROM chunks c "
             "JOIN files f ON f.id = c.file_id WHERE c.embedded = 0 ORDER BY c.rowid LIMIT ?",
             (limit,),
         )

@@ -157,10 +157,10 @@ class Pipeline:
             reused = self._reuse_vectors(batch)
             fresh = [row for row in batch if row[0] not in reused]
             if fresh:
-                texts = [embedding_text(title, heading, text) for _, _, title, heading, text in fresh]
+                texts = [embedding_text(title, heading, text) for _, _, title, heading, text, _ in fresh]
                 vectors = self.embedder.embed_documents(texts)
                 ids = [row[0] for row in fresh]
-                self.vectors.upsert(ids, vectors, self._file_ids(ids))
+                self.vectors.upsert(ids, vectors, [row[5] for row in fresh])
                 self.catalog.mark_embedded(ids)
                 summary.chunks += len(fresh)
             summary.reused += len(reused)
@@ -267,7 +267,7 @@ class Pipeline:
         )
 
     # -- vectors ------------------------------------------------------------
-    def _reuse_vectors(self, batch: list[tuple[str, str, str, str, str]]) -> set[str]:
+    def _reuse_vectors(self, batch: list[tuple[str, str, str, str, str, int]]) -> set[str]:
         """Give pending chunks vectors already stored for the same text; returns their ids."""
         ids = [row[0] for row in batch]
         # A crash between storing vectors and marking them leaves them stored.
@@ -279,16 +279,13 @@ class Pipeline:
             wanted = {cid: donor for cid, donor in wanted.items() if donor in stored}
             if wanted:
                 ids_ = list(wanted)
+                file_ids = {row[0]: row[5] for row in batch}
                 matrix = np.stack([stored[wanted[cid]] for cid in ids_])
-                self.vectors.upsert(ids_, matrix, self._file_ids(ids_))
+                self.vectors.upsert(ids_, matrix, [file_ids[cid] for cid in ids_])
         done = sorted(already | set(wanted))
         if done:
             self.catalog.mark_embedded(done)
         return set(done)
-
-    def _file_ids(self, ids: Sequence[str]) -> list[int]:
-        rows = self.catalog.chunks_by_ids(ids)
-        return [rows[i].file_id if i in rows else -1 for i in ids]
 
     def _apply_vector_deletes(self) -> None:
         ids = self.catalog.pending_vector_deletes()
