@@ -156,6 +156,7 @@ class IndexingController:
         self._set_state("opening", "Opening the index…")
         index = self._open_index()
         self._index = index
+        index.prepare_search()
         self._events.index_ready(index)
         self._events.index_folders(index.folder_status())
 

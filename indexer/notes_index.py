@@ -106,6 +106,12 @@ class NotesIndex:
     ) -> list[SearchResult]:
         return self.searcher.search(query, k, mode, filters)
 
+    def prepare_search(self, wait: bool = False) -> None:
+        """Get the query encoder ready (in the background unless `wait`), so searches are quick."""
+        prepare = getattr(self.embedder, "prepare_queries", None)
+        if prepare is not None:
+            prepare(wait=wait)
+
     def get_note(self, note_id: str) -> NoteContent | None:
         found = self.catalog.note(note_id)
         if found is None:

@@ -44,6 +44,7 @@ def run(args: argparse.Namespace) -> int:
         index.sync([corpus])
         index_seconds = time.perf_counter() - started
         modes = [args.mode] if args.mode else list(SEARCH_MODES)
+        index.prepare_search(wait=True)
         index.search("warm up", k=1)
         report = {
             "queries": len(queries),

@@ -50,6 +50,7 @@ def run(args: argparse.Namespace) -> int:
     tunnel = _make_tunnel(args, settings, root)
 
     index = open_index(settings, root, chroma_url=args.chroma_url)
+    index.prepare_search()
     try:
         # Serve first: keyword search answers as soon as a note is read, and dense
         # search as soon as it is embedded, so a big first index never blocks the API.
