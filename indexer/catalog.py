@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Iterable, Iterator, NamedTuple, Sequence
 
 from .errors import StoreError
-from .keywords import index_text
+from .keywords import index_text, match_phrase
 from .types import ChunkDraft, SearchFilters
 
 SCHEMA_VERSION = "1"
@@ -132,7 +132,12 @@ def chunk_identity(note_id: str, embedded_text: str, occurrence: int) -> tuple[s
 
 
 class Catalog:
-    """One SQLite database; safe to share between threads (one lock)."""
+    """One SQLite database, shared between threads.
+
+    Writes go through one connection under one lock. Reads from any other thread use
+    that thread's own connection: in WAL mode they never wait for a write, so searches
+    stay fast while a big index is written.
+    """
 
     def __init__(self, path: Path) -> None:
         self.path = path
@@ -149,16 +154,26 @@ class Catalog:
                 "Check that the data folder is writable, or choose another with --data-dir."
             ) from exc
         self._lock = threading.RLock()
+        self._writing_thread: int | None = None
+        self._local = threading.local()
+        self._readers: list[tuple[sqlite3.Connection, threading.Lock]] = []
+        self._readers_lock = threading.Lock()
         if self.get_meta("schema") is None:
             self.set_meta("schema", SCHEMA_VERSION)
 
     def close(self) -> None:
         with self._lock:
             self._db.close()
+            with self._readers_lock:
+                for reader, lock in self._readers:
+                    with lock:
+                        reader.close()
+                self._readers.clear()
 
     @contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
         with self._lock:
+            self._writing_thread = threading.get_ident()
             try:
                 self._db.execute("BEGIN IMMEDIATE")
                 yield self._db
@@ -166,10 +181,32 @@ class Catalog:
             except BaseException:
                 self._db.execute("ROLLBACK")
                 raise
+            finally:
+                self._writing_thread = None
 
     def query(self, sql: str, params: Sequence[object] = ()) -> list[tuple]:
-        with self._lock:
-            return self._db.execute(sql, params).fetchall()
+        if self._writing_thread == threading.get_ident():  # inside its own transaction: see its writes
+            with self._lock:
+                return self._db.execute(sql, params).fetchall()
+        reader, lock = self._reader()
+        with lock:  # held so that close() never pulls the connection out from under a read
+            return reader.execute(sql, params).fetchall()
+
+    def _reader(self) -> tuple[sqlite3.Connection, threading.Lock]:
+        found = getattr(self._local, "reader", None)
+        if found is None:
+            try:
+                reader = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
+                reader.execute("PRAGMA busy_timeout=5000")
+                reader.execute("PRAGMA query_only=1")
+                reader.execute("PRAGMA mmap_size=268435456")  # the keyword index, read from the page cache
+            except sqlite3.Error as exc:
+                raise StoreError(f"Could not read the catalog at {self.path}: {exc}") from exc
+            found = (reader, threading.Lock())
+            with self._readers_lock:
+                self._readers.append(found)
+            self._local.reader = found
+        return found
 
     # -- meta ---------------------------------------------------------------
     def get_meta(self, key: str) -> str | None:
@@ -206,17 +243,16 @@ class Catalog:
         if "" in rels:
             return self.files_in(folder_id)
         out: dict[str, FileRow] = {}
-        with self._lock:
-            for rel in rels:
-                # [rel, rel + "0") holds rel, everything under "rel/" ("/" sorts just before "0"), and
-                # a few siblings such as "rel.md", which the check below drops.
-                for row in self._db.execute(
-                    "SELECT id, rel, size, mtime_ns, hash, status FROM files "
-                    "WHERE folder_id = ? AND rel >= ? AND rel < ?",
-                    (folder_id, rel, rel + "0"),
-                ):
-                    if row[1] == rel or row[1].startswith(rel + "/"):
-                        out[row[1]] = FileRow(*row)
+        for rel in rels:
+            # [rel, rel + "0") holds rel, everything under "rel/" ("/" sorts just before "0"), and
+            # a few siblings such as "rel.md", which the check below drops.
+            for row in self.query(
+                "SELECT id, rel, size, mtime_ns, hash, status FROM files "
+                "WHERE folder_id = ? AND rel >= ? AND rel < ?",
+                (folder_id, rel, rel + "0"),
+            ):
+                if row[1] == rel or row[1].startswith(rel + "/"):
+                    out[row[1]] = FileRow(*row)
         return out
 
     def touch_files(self, updates: Iterable[tuple[int, int, int]]) -> None:
@@ -378,6 +414,15 @@ class Catalog:
             db.executemany("DELETE FROM vector_deletes WHERE id = ?", [(i,) for i in ids])
 
     # -- reading ------------------------------------------------------------
+    def chunk_count(self) -> int:
+        return int(self.query("SELECT count(*) FROM chunks")[0][0])
+
+    def chunks_matching(self, term: str) -> int:
+        """How many chunks the keyword index finds for one term."""
+        try:
+            return int(self.query("SELECT count(*) FROM chunks_fts WHERE chunks_fts MATCH ?", (match_phrase(term),))[0][0])
+        except sqlite3.OperationalError:
+            return 0
     def chunks_by_ids(self, ids: Sequence[str]) -> dict[str, ChunkRow]:
         out: dict[str, ChunkRow] = {}
         for start in range(0, len(ids), 500):
@@ -392,12 +437,10 @@ class Catalog:
         self, match: str, limit: int, filters: SearchFilters
     ) -> list[tuple[ChunkRow, float]]:
         where, params = filter_sql(filters)
-        sql = (
-            _CHUNK_SELECT_FTS
-            + " WHERE chunks_fts MATCH ?"
-            + (f" AND {where}" if where else "")
-            + " ORDER BY rank LIMIT ?"
-        )
+        if where:
+            sql = _CHUNK_SELECT_FTS + f" WHERE chunks_fts MATCH ? AND {where} ORDER BY rank LIMIT ?"
+        else:  # rank inside FTS5 first, then join only the few rows returned (a third faster)
+            sql = _CHUNK_SELECT_TOP_FTS
         try:
             rows = self.query(sql, [match, *params, limit])
         except sqlite3.OperationalError as exc:
@@ -456,10 +499,19 @@ _CHUNK_SELECT = (
     f"SELECT {_CHUNK_COLUMNS} FROM chunks c JOIN files f ON f.id = c.file_id "
     "JOIN folders d ON d.id = f.folder_id"
 )
+_BM25_WEIGHTS = "4.0, 2.0, 1.0"  # title, heading, body
 _CHUNK_SELECT_FTS = (
-    f"SELECT {_CHUNK_COLUMNS}, bm25(chunks_fts, 4.0, 2.0, 1.0) FROM chunks_fts "
+    f"SELECT {_CHUNK_COLUMNS}, bm25(chunks_fts, {_BM25_WEIGHTS}) FROM chunks_fts "
     "JOIN chunks c ON c.rowid = chunks_fts.rowid JOIN files f ON f.id = c.file_id "
     "JOIN folders d ON d.id = f.folder_id"
+)
+
+_CHUNK_SELECT_TOP_FTS = (
+    f"SELECT {_CHUNK_COLUMNS}, top.score FROM ("
+    f"SELECT rowid, bm25(chunks_fts, {_BM25_WEIGHTS}) AS score FROM chunks_fts WHERE chunks_fts MATCH ? "
+    "ORDER BY score LIMIT ?) top "
+    "JOIN chunks c ON c.rowid = top.rowid JOIN files f ON f.id = c.file_id "
+    "JOIN folders d ON d.id = f.folder_id ORDER BY top.score"
 )
 
 

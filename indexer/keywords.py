@@ -90,6 +90,11 @@ def cjk_share(text: str) -> float:
     return sum(1 for ch in letters if _HAS_CJK.match(ch)) / len(letters)
 
 
+def match_phrase(term: str) -> str:
+    """One term as an FTS5 string (quoted, so no word is read as an operator)."""
+    return '"' + term.replace('"', '""') + '"'
+
+
 def match_expression(terms: list[str]) -> str:
     """An FTS5 MATCH expression: any of the terms (ranking does the rest)."""
-    return " OR ".join('"' + term.replace('"', '""') + '"' for term in terms)
+    return " OR ".join(match_phrase(term) for term in terms)

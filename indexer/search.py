@@ -15,6 +15,7 @@ from datetime import datetime, timezone
 from .catalog import Catalog, ChunkRow
 from .embedding import Embedder
 from .keywords import cjk_share, match_expression, query_terms
+from .term_stats import TermStats
 from .types import SearchFilters, SearchMode, SearchResult
 from .vectors import VectorStore
 
@@ -41,6 +42,9 @@ class SearchTuning:
     rrf_k: int = RRF_K
     candidates: int = 60  # chunks fetched from each side
     per_note: int = 2
+    # Keyword terms found in more than this share of all chunks are left out of the
+    # keyword query (near-zero BM25 weight, most of its cost on a large index).
+    common_term_share: float = 0.1
 
 
 class Searcher:
@@ -52,6 +56,7 @@ class Searcher:
         self.embedder = embedder
         self.tuning = tuning
         self._side = ThreadPoolExecutor(max_workers=2, thread_name_prefix="notewell-keyword")
+        self.term_stats = TermStats(catalog)
 
     def search(
         self, query: str, k: int = 10, mode: SearchMode = "hybrid", filters: SearchFilters | None = None
@@ -64,8 +69,10 @@ class Searcher:
         if mode == "hybrid":
             # The keyword side runs while the model embeds the query (both release the GIL).
             pending = self._side.submit(self.keyword, query, n, filters)
-            dense = self.dense(query, n, filters)
-            keyword = pending.result()
+            try:
+                dense = self.dense(query, n, filters)
+            finally:
+                keyword = pending.result()
         else:
             dense = self.dense(query, n, filters) if mode == "dense" else []
             keyword = self.keyword(query, n, filters) if mode == "keyword" else []
@@ -100,7 +107,7 @@ class Searcher:
         return out[:n]
 
     def keyword(self, query: str, n: int, filters: SearchFilters) -> list[tuple[ChunkRow, float]]:
-        terms = query_terms(query)
+        terms = self.term_stats.without_common(query_terms(query), self.tuning.common_term_share)
         if not terms:
             return []
         hits = self.catalog.keyword_search(match_expression(terms), n, filters)
