@@ -16,7 +16,9 @@ from __future__ import annotations
 
 import argparse
 import json
+import resource
 import statistics
+import subprocess
 import sys
 import tarfile
 import threading
@@ -108,7 +110,11 @@ def main() -> int:
     parser.add_argument("--clients", type=int, default=8)
     parser.add_argument("--seconds", type=float, default=20.0)
     parser.add_argument("--index", type=Path, help="an existing index data dir, searched without syncing")
+    parser.add_argument("--load-url", help=argparse.SUPPRESS)  # internal: be the clients of a server there
     args = parser.parse_args()
+    if args.load_url:
+        print(json.dumps(concurrent_clients(args.load_url, load_queries(), args.clients, args.seconds)))
+        return 0
 
     if args.index:
         index_dir, folder = args.index, None
@@ -143,7 +149,19 @@ def main() -> int:
     try:
         single_client(server.url, queries, 20)  # warm-up
         latencies = single_client(server.url, queries, args.requests)
-        load = concurrent_clients(server.url, queries, args.clients, args.seconds)
+        # The clients run in their own process, as real ones do: they share the cores but not the GIL.
+        cpu_before = resource.getrusage(resource.RUSAGE_SELF)
+        load = json.loads(subprocess.run(
+            [sys.executable, __file__, "--load-url", server.url, "--clients", str(args.clients),
+             "--seconds", str(args.seconds)],
+            check=True, capture_output=True, text=True,
+        ).stdout)
+        cpu_after = resource.getrusage(resource.RUSAGE_SELF)
+        clients_cpu = resource.getrusage(resource.RUSAGE_CHILDREN)
+        per_request = 1000 / max(1, load["requests"] + load["errors"])
+        load["server_cpu_ms_per_request"] = round(
+            (cpu_after.ru_utime + cpu_after.ru_stime - cpu_before.ru_utime - cpu_before.ru_stime) * per_request, 1)
+        load["clients_cpu_ms_per_request"] = round((clients_cpu.ru_utime + clients_cpu.ru_stime) * per_request, 1)
     finally:
         server.stop()
         index_chunks = index.catalog.chunk_count()

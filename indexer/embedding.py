@@ -144,7 +144,7 @@ class SentenceTransformerEmbedder:
                 return vector
         encoder = self._fast_queries()
         if encoder is not None:
-            vector = encoder.encode([text])[0]
+            vector = encoder.encode_one(text)
         else:
             vector = self.embed_documents([text])[0]
         vector.setflags(write=False)

@@ -80,3 +80,43 @@ def test_concurrent_queries_get_the_same_vectors_as_one_at_a_time(
     fresh = SentenceTransformerEmbedder(cache_dir=query_encoder_dir)
     for query, vector in zip(queries, together):
         assert float(vector @ fresh.embed_query(query)) > 0.99999, query
+
+
+def test_queries_arriving_together_share_model_runs_and_each_gets_its_own_vector() -> None:
+    from threading import Barrier, Thread
+
+    from indexer.query_encoder import _Batcher
+
+    runs: list[list[str]] = []
+
+    def encode(texts):  # type: ignore[no-untyped-def]
+        runs.append(list(texts))
+        if "broken" in texts:
+            raise ValueError("the model failed")
+        import time
+
+        time.sleep(0.02)  # a model run takes a while; others queue meanwhile
+        return [text.upper() for text in texts]
+
+    batcher = _Batcher(encode)
+    start = Barrier(24)
+    got: dict[str, object] = {}
+
+    def ask(text: str) -> None:
+        start.wait()
+        try:
+            got[text] = batcher.submit(text)
+        except ValueError as exc:
+            got[text] = exc
+
+    threads = [Thread(target=ask, args=(f"query {i}",)) for i in range(23)] + [Thread(target=ask, args=("broken",))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=10)
+    assert sum(len(run) for run in runs) == 24  # every query ran exactly once
+    assert len(runs) < 24  # and most shared a run
+    failed_run = next(run for run in runs if "broken" in run)
+    for text, answer in got.items():  # a failed run fails its own callers, no one else
+        assert isinstance(answer, ValueError) if text in failed_run else answer == text.upper()
+    assert batcher.submit("alone") == "ALONE"  # and nothing is left stuck
