@@ -35,12 +35,12 @@ def source_options(settings: Settings) -> SourceOptions:
     )
 
 
-QUERY_ENCODER_DIR = "query-encoder"
+ONNX_DIR = "onnx"
 
 
 def make_embedder(settings: Settings, data_dir: Path | None = None) -> Embedder:
     """The configured model; with a data dir, queries use a cached ONNX export of it (3x faster)."""
-    cache = data_dir / QUERY_ENCODER_DIR if data_dir is not None else None
+    cache = data_dir / ONNX_DIR if data_dir is not None else None
     return SentenceTransformerEmbedder(settings.model, cache_dir=cache)
 
 

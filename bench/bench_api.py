@@ -122,7 +122,7 @@ def main() -> int:
         data_dir = args.data_dir / args.corpus.name.removesuffix(".tar.gz")
         folder = corpus_folder(args.corpus, data_dir)
         index_dir = data_dir / "index"
-    embedder = SentenceTransformerEmbedder(cache_dir=index_dir / "query-encoder", remembered_queries=0)
+    embedder = SentenceTransformerEmbedder(cache_dir=index_dir / "onnx", remembered_queries=0)
     index = NotesIndex.open(index_dir, embedder)
     if folder is not None:
         index.sync([folder])
@@ -171,7 +171,7 @@ def main() -> int:
     result = {
         "corpus": str(args.index) if args.index else args.corpus.name,
         "chunks": index_chunks,
-        "onnx_queries": embedder.prepare_queries(wait=True),
+        "onnx": embedder.prepare_onnx(wait=True),
         "query_http_ms": {"p50": round(p50, 2), "p95": round(p95, 2), "n": len(latencies)},
         "embed_query_ms": {"p50": round(statistics.median(embed_ms), 2), "p95": round(percentile(embed_ms, 0.95), 2)},
         "search_in_process_ms": {"p50": round(statistics.median(search_ms), 2), "p95": round(percentile(search_ms, 0.95), 2)},

@@ -12,6 +12,7 @@ import logging
 import math
 import os
 import re
+import subprocess
 import threading
 from collections import OrderedDict
 from pathlib import Path
@@ -21,7 +22,7 @@ if TYPE_CHECKING:  # numpy (and torch) load only when something is embedded
     import numpy as np
 
 from .errors import EmbeddingError
-from .query_encoder import OnnxQueryEncoder, cache_key, export_in_child
+from .onnx_encoder import OnnxEncoder, cache_key, export_in_child
 
 log = logging.getLogger(__name__)
 
@@ -77,16 +78,18 @@ class SentenceTransformerEmbedder:
         self, model: str = DEFAULT_MODEL, batch_size: int = 32, cache_dir: Path | None = None,
         remembered_queries: int = 256,
     ) -> None:
-        """`cache_dir`, when given, holds a faster ONNX export of the model for queries;
+        """`cache_dir`, when given, holds an ONNX export of the model (run without torch);
         the vectors of the last `remembered_queries` distinct queries are kept."""
         self._model_setting = model
         self._batch_size = batch_size
         self._cache_dir = cache_dir
         self._lock = threading.Lock()
         self._query_lock = threading.Lock()
-        self._query_encoder: OnnxQueryEncoder | None = None
-        self._query_encoder_state = "untried"  # untried | exporting | ready | unavailable
-        self._query_encoder_built = threading.Event()
+        self._onnx: OnnxEncoder | None = None
+        self._onnx_state = "untried"  # untried | exporting | ready | unavailable
+        self._onnx_built = threading.Event()
+        self._export: subprocess.Popen[str] | None = None
+        self._cancelled = False
         self._recent_queries: OrderedDict[str, np.ndarray] = OrderedDict()
         self._remembered = remembered_queries
         self._model = None
@@ -123,6 +126,28 @@ class SentenceTransformerEmbedder:
         return len(tokenizer(text, add_special_tokens=False, truncation=False)["input_ids"])
 
     def embed_documents(self, texts: Sequence[str]) -> np.ndarray:
+        encoder = self._ready_onnx()
+        if encoder is not None:
+            return encoder.encode_documents(texts, self._batch_size)
+        return self._torch_encode(texts)
+
+    def embed_query(self, text: str) -> np.ndarray:
+        """One query's vector (the last few hundred distinct queries are remembered)."""
+        with self._query_lock:
+            vector = self._recent_queries.get(text)
+            if vector is not None:
+                self._recent_queries.move_to_end(text)
+                return vector
+        encoder = self._ready_onnx()
+        vector = encoder.encode_one(text) if encoder is not None else self._torch_encode([text])[0]
+        vector.setflags(write=False)
+        with self._query_lock:
+            self._recent_queries[text] = vector
+            while len(self._recent_queries) > self._remembered:
+                self._recent_queries.popitem(last=False)
+        return vector
+
+    def _torch_encode(self, texts: Sequence[str]) -> np.ndarray:
         model = self._load_model()
         vectors = model.encode(
             list(texts),
@@ -135,75 +160,79 @@ class SentenceTransformerEmbedder:
 
         return np.asarray(vectors, dtype=np.float32)
 
-    def embed_query(self, text: str) -> np.ndarray:
-        """One query's vector: from the ONNX encoder when there is one (3x faster), else PyTorch."""
-        with self._query_lock:
-            vector = self._recent_queries.get(text)
-            if vector is not None:
-                self._recent_queries.move_to_end(text)
-                return vector
-        encoder = self._fast_queries()
-        if encoder is not None:
-            vector = encoder.encode_one(text)
-        else:
-            vector = self.embed_documents([text])[0]
-        vector.setflags(write=False)
-        with self._query_lock:
-            self._recent_queries[text] = vector
-            while len(self._recent_queries) > self._remembered:
-                self._recent_queries.popitem(last=False)
-        return vector
+    def _ready_onnx(self) -> OnnxEncoder | None:
+        if self._onnx_state not in ("ready", "unavailable"):
+            self.prepare_onnx(wait=True)
+            if self._onnx_state == "untried":
+                # The export was cancelled (the index is closing). Not the moment to import
+                # torch and load the model: the text stays pending and the next run embeds it.
+                raise EmbeddingError("Embedding stopped: Notewell is closing the index.")
+        return self._onnx
 
-    def prepare_queries(self, wait: bool = True) -> bool:
-        """Load (or build once, then cache) the ONNX query encoder; True when queries use it.
+    def cancel_export(self) -> None:
+        """End an export in progress (the index is closing); the next embed starts it again."""
+        export = self._export
+        if export is not None and export.poll() is None:
+            self._cancelled = True
+            export.terminate()
 
+    def prepare_onnx(self, wait: bool = True) -> bool:
+        """Load (or build once, then cache) the ONNX export; True when the model runs on it.
+
+        With a cache dir, every text is embedded by onnxruntime: the app process never
+        imports torch (no 400 MB, no multi-second import stalling the GUI). Without one,
+        or when the export is impossible, sentence-transformers runs the model.
         With `wait=False` the export runs in the background and this returns at once.
         """
         with self._query_lock:
-            state = self._query_encoder_state
+            state = self._onnx_state
             if state == "untried":
-                self._query_encoder_state = "exporting"
+                self._onnx_state = "exporting"
         if state == "untried":
             if wait:
-                self._build_query_encoder()
+                self._build_onnx()
             else:
-                threading.Thread(target=self._build_query_encoder, name="notewell-query-encoder", daemon=True).start()
+                threading.Thread(target=self._build_onnx, name="notewell-onnx-export", daemon=True).start()
         elif state == "exporting" and wait:
-            self._query_encoder_built.wait()
-        return self._query_encoder is not None
+            self._onnx_built.wait()  # (a cancelled export leaves the state "untried")
+        return self._onnx is not None
 
-    def _fast_queries(self) -> OnnxQueryEncoder | None:
-        if self._query_encoder is not None or self._query_encoder_state != "untried":
-            return self._query_encoder
-        # A cached export loads in a moment and needs no torch. Building one takes a few
-        # seconds, so only `prepare_queries` does that (the app and `serve` call it at start).
-        if self._has_cached_query_encoder():
-            self.prepare_queries(wait=True)
-        return self._query_encoder
-
-    def _has_cached_query_encoder(self) -> bool:
+    def _has_cached_onnx(self) -> bool:
         if self._cache_dir is None:
             return False
         return (self._cache_dir / f"{cache_key(resolve_model(self._model_setting))}.onnx").is_file()
 
-    def _build_query_encoder(self) -> None:
-        encoder: OnnxQueryEncoder | None = None
+    def _build_onnx(self) -> None:
+        encoder: OnnxEncoder | None = None
         try:
             if self._cache_dir is not None:
                 path = resolve_model(self._model_setting)
                 key = cache_key(path)
-                encoder = OnnxQueryEncoder.load(self._cache_dir, key, self._load_tokenizer())
+                encoder = OnnxEncoder.load(self._cache_dir, key, self._rust_tokenizer())
                 if encoder is None:
                     _offline_unless_allowed()
-                    export_in_child(path, self._cache_dir, key)
-                    encoder = OnnxQueryEncoder.load(self._cache_dir, key, self._load_tokenizer())
+                    log.info("Preparing the embedding model for onnxruntime (once; about 10 s)")
+                    export_in_child(path, self._cache_dir, key, started=self._exporting)
+                    encoder = OnnxEncoder.load(self._cache_dir, key, self._rust_tokenizer())
         except Exception as exc:  # no onnx/onnxruntime, an odd model, a full disk: PyTorch still works
-            log.info("Queries use PyTorch (no ONNX encoder: %s)", exc)
+            if not self._cancelled:
+                log.info("The model runs on PyTorch (no ONNX export: %s)", exc)
             encoder = None
         with self._query_lock:
-            self._query_encoder = encoder
-            self._query_encoder_state = "ready" if encoder is not None else "unavailable"
-        self._query_encoder_built.set()
+            built, cancelled = self._onnx_built, self._cancelled and encoder is None
+            self._onnx = encoder
+            self._onnx_state = "ready" if encoder is not None else "untried" if cancelled else "unavailable"
+            if cancelled:
+                self._cancelled = False
+                self._onnx_built = threading.Event()  # for the next attempt
+        built.set()
+
+    def _exporting(self, proc: subprocess.Popen[str]) -> None:
+        self._export = proc
+
+    def _rust_tokenizer(self):  # type: ignore[no-untyped-def]
+        tokenizer = self._load_tokenizer()
+        return tokenizer if _is_rust_tokenizer(tokenizer) else getattr(tokenizer, "backend_tokenizer", None)
 
     def _load_tokenizer(self):  # type: ignore[no-untyped-def]
         with self._lock:
@@ -245,7 +274,15 @@ def _offline_unless_allowed() -> None:
 
 
 def _load_tokenizer(path: str):  # type: ignore[no-untyped-def]
+    """The `tokenizers` library on the model's tokenizer.json (no transformers, no torch), else transformers."""
     _offline_unless_allowed()
+    if (Path(path) / "tokenizer.json").is_file():
+        try:
+            from tokenizers import Tokenizer
+
+            return Tokenizer.from_file(str(Path(path) / "tokenizer.json"))
+        except Exception as exc:
+            log.info("Loading %s/tokenizer.json directly failed (%s); using transformers", path, exc)
     try:
         import transformers
         from transformers import AutoTokenizer
@@ -256,9 +293,13 @@ def _load_tokenizer(path: str):  # type: ignore[no-untyped-def]
         raise EmbeddingError(_cannot_load(path, exc)) from exc
 
 
+def _is_rust_tokenizer(tokenizer) -> bool:  # type: ignore[no-untyped-def]
+    return hasattr(tokenizer, "encode_batch") and not hasattr(tokenizer, "backend_tokenizer")
+
+
 def _plain_counter(tokenizer):  # type: ignore[no-untyped-def]
     """Calling the Rust tokenizer directly halves the cost of counting tokens."""
-    backend = getattr(tokenizer, "backend_tokenizer", None)
+    backend = tokenizer if _is_rust_tokenizer(tokenizer) else getattr(tokenizer, "backend_tokenizer", None)
     if backend is None:
         return None
     import copy

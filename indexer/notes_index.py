@@ -96,6 +96,7 @@ class NotesIndex:
     def stop(self) -> None:
         """Ask a running sync to stop at the next file or batch (it can resume later)."""
         self._stop.set()
+        self._cancel_export()
 
     def search(
         self,
@@ -108,7 +109,7 @@ class NotesIndex:
 
     def prepare_search(self, wait: bool = False) -> None:
         """Get the query encoder ready (in the background unless `wait`), so searches are quick."""
-        prepare = getattr(self.embedder, "prepare_queries", None)
+        prepare = getattr(self.embedder, "prepare_onnx", None)
         if prepare is not None:
             prepare(wait=wait)
 
@@ -130,6 +131,11 @@ class NotesIndex:
             out.append(FolderStatus(folder, files, chunks, pending, skipped, failed, problems))
         return out
 
+    def _cancel_export(self) -> None:
+        cancel = getattr(self.embedder, "cancel_export", None)
+        if cancel is not None:
+            cancel()  # a model export in progress ends now (the next embed starts it again)
+
     def close(self, timeout: float = 5.0) -> None:
         """Stop writing and close the catalog.
 
@@ -138,6 +144,7 @@ class NotesIndex:
         That is safe: every write is journaled, and the next run finishes it.
         """
         self._stop.set()
+        self._cancel_export()
         if not self._write_lock.acquire(timeout=timeout):
             log.warning("closing while a write is still running; the next run finishes it")
             return

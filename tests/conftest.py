@@ -23,18 +23,18 @@ def isolated_home(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.
 
 
 @pytest.fixture(scope="session")
-def query_encoder_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def onnx_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The session's ONNX export of the bundled model (built once, by `real_embedder`)."""
-    return tmp_path_factory.mktemp("query-encoder")
+    return tmp_path_factory.mktemp("onnx")
 
 
 @pytest.fixture(scope="session")
-def real_embedder(query_encoder_dir: Path):
+def real_embedder(onnx_dir: Path):
     """The bundled all-MiniLM-L6-v2, loaded once per test session, with the app's ONNX query path."""
     from indexer.embedding import SentenceTransformerEmbedder
 
-    embedder = SentenceTransformerEmbedder(cache_dir=query_encoder_dir)
+    embedder = SentenceTransformerEmbedder(cache_dir=onnx_dir)
     embedder.embed_query("warm up")
-    assert embedder.prepare_queries(wait=True), "the ONNX query encoder could not be built"
+    assert embedder.prepare_onnx(wait=True), "the ONNX query encoder could not be built"
     return embedder
 

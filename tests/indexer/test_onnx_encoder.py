@@ -1,4 +1,4 @@
-"""Queries are embedded by an ONNX export of the model: same vectors, a third of the time."""
+"""The model runs on an ONNX export (no torch in the app): the same vectors as PyTorch."""
 
 from __future__ import annotations
 
@@ -22,62 +22,102 @@ QUERIES = [
 ]
 
 
+@pytest.fixture(scope="module")
+def torch_model() -> SentenceTransformerEmbedder:
+    """The same model on sentence-transformers/PyTorch (no cache dir: no ONNX)."""
+    return SentenceTransformerEmbedder()
+
+
 def _torch_vector(embedder: SentenceTransformerEmbedder, text: str) -> np.ndarray:
     return embedder.embed_documents([text])[0]
 
 
-def test_onnx_query_vectors_equal_pytorch(real_embedder: SentenceTransformerEmbedder) -> None:
+def test_onnx_query_vectors_equal_pytorch(
+    real_embedder: SentenceTransformerEmbedder, torch_model: SentenceTransformerEmbedder
+) -> None:
     for query in QUERIES:
         fast = real_embedder.embed_query(query)
-        slow = _torch_vector(real_embedder, query)
+        slow = _torch_vector(torch_model, query)
         assert float(fast @ slow) > 0.9999, query
         assert abs(float(np.linalg.norm(fast)) - 1.0) < 1e-4
 
 
-def test_a_new_process_uses_the_cached_export_without_loading_pytorch(
-    query_encoder_dir: Path, real_embedder: SentenceTransformerEmbedder
+def test_document_batches_of_mixed_lengths_equal_pytorch(
+    real_embedder: SentenceTransformerEmbedder, torch_model: SentenceTransformerEmbedder
 ) -> None:
-    assert sorted(p.suffix for p in query_encoder_dir.iterdir()) == [".json", ".onnx"]
+    texts = QUERIES + [f"# Note {i}\n\n" + "tar and gzip archives. " * (i * 7) for i in range(40)]
+    ours, theirs = real_embedder.embed_documents(texts), torch_model.embed_documents(texts)
+    assert ours.shape == theirs.shape == (len(texts), 384)
+    assert float(np.min(np.sum(ours * theirs, axis=1))) > 0.9999  # and in the same order
 
-    later = SentenceTransformerEmbedder(cache_dir=query_encoder_dir)
+
+def test_indexing_and_search_never_import_torch(onnx_dir: Path, real_embedder: SentenceTransformerEmbedder,
+                                                 tmp_path: Path) -> None:
+    script = (
+        "import sys; from pathlib import Path\n"
+        "from indexer.embedding import SentenceTransformerEmbedder\n"
+        "from indexer.notes_index import NotesIndex\n"
+        f"index = NotesIndex.open(Path({str(tmp_path / 'data')!r}), SentenceTransformerEmbedder(cache_dir=Path({str(onnx_dir)!r})))\n"
+        f"index.sync([Path({str(Path(__file__).resolve().parents[2] / 'sample_notes')!r})])\n"
+        "hits = index.search('how do I bake bread', k=1)\n"
+        "print(hits[0].path, 'torch' in sys.modules, 'transformers' in sys.modules, sep='|')\n"
+    )
+    import subprocess
+    import sys
+
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    path, torch_loaded, transformers_loaded = done.stdout.strip().split("|")
+    assert "bread" in path.lower() or "sourdough" in path.lower()
+    assert (torch_loaded, transformers_loaded) == ("False", "False")
+
+
+def test_a_new_process_uses_the_cached_export_without_loading_pytorch(
+    onnx_dir: Path, torch_model: SentenceTransformerEmbedder
+) -> None:
+    assert sorted(p.suffix for p in onnx_dir.iterdir()) == [".json", ".onnx"]
+
+    later = SentenceTransformerEmbedder(cache_dir=onnx_dir)
     vector = later.embed_query("how do I extract a tar archive")
     assert not later.loaded  # the model weights (and torch) were never needed
-    assert float(vector @ _torch_vector(real_embedder, "how do I extract a tar archive")) > 0.9999
+    assert float(vector @ _torch_vector(torch_model, "how do I extract a tar archive")) > 0.9999
 
 
 def test_a_damaged_cache_is_rebuilt(
-    tmp_path: Path, query_encoder_dir: Path, real_embedder: SentenceTransformerEmbedder
+    tmp_path: Path, onnx_dir: Path, real_embedder: SentenceTransformerEmbedder,
+    torch_model: SentenceTransformerEmbedder,
 ) -> None:
-    for built in query_encoder_dir.iterdir():
+    for built in onnx_dir.iterdir():
         shutil.copy(built, tmp_path)
     graph = next(tmp_path.glob("*.onnx"))
     graph.write_bytes(b"not a model")
     (tmp_path / "x.partial-99999").write_bytes(b"half an export from a killed process")
 
     again = SentenceTransformerEmbedder(cache_dir=tmp_path)
-    assert again.prepare_queries(wait=True)
+    assert again.prepare_onnx(wait=True)
     assert graph.stat().st_size > 1_000_000
     assert not list(tmp_path.glob("*.partial-*"))
     query = QUERIES[0]
-    assert float(again.embed_query(query) @ _torch_vector(real_embedder, query)) > 0.9999
+    assert float(again.embed_query(query) @ _torch_vector(torch_model, query)) > 0.9999
 
 
-def test_without_a_cache_dir_queries_use_pytorch(real_embedder: SentenceTransformerEmbedder) -> None:
+def test_without_a_cache_dir_the_model_runs_on_pytorch(real_embedder: SentenceTransformerEmbedder) -> None:
     plain = SentenceTransformerEmbedder()
-    assert not plain.prepare_queries(wait=True)
+    assert not plain.prepare_onnx(wait=True)
     vector = plain.embed_query(QUERIES[1])
-    assert float(vector @ _torch_vector(real_embedder, QUERIES[1])) > 0.9999
+    assert plain.loaded
+    assert float(vector @ real_embedder.embed_query(QUERIES[1])) > 0.9999
 
 
 def test_concurrent_queries_get_the_same_vectors_as_one_at_a_time(
-    query_encoder_dir: Path, real_embedder: SentenceTransformerEmbedder
+    onnx_dir: Path, real_embedder: SentenceTransformerEmbedder
 ) -> None:
-    embedder = SentenceTransformerEmbedder(cache_dir=query_encoder_dir)
-    assert embedder.prepare_queries(wait=True)
+    embedder = SentenceTransformerEmbedder(cache_dir=onnx_dir)
+    assert embedder.prepare_onnx(wait=True)
     queries = [f"note number {i} about {word}" for i, word in enumerate(["tar", "git", "ssh", "awk"] * 10)]
     with ThreadPoolExecutor(8) as pool:
         together = list(pool.map(embedder.embed_query, queries))
-    fresh = SentenceTransformerEmbedder(cache_dir=query_encoder_dir)
+    fresh = SentenceTransformerEmbedder(cache_dir=onnx_dir)
     for query, vector in zip(queries, together):
         assert float(vector @ fresh.embed_query(query)) > 0.99999, query
 
@@ -85,7 +125,7 @@ def test_concurrent_queries_get_the_same_vectors_as_one_at_a_time(
 def test_queries_arriving_together_share_model_runs_and_each_gets_its_own_vector() -> None:
     from threading import Barrier, Thread
 
-    from indexer.query_encoder import _Batcher
+    from indexer.onnx_encoder import _Batcher
 
     runs: list[list[str]] = []
 
