@@ -257,14 +257,16 @@ class Pipeline:
         )
         note_id = note_id_for(folder, file.rel)
         chunks: list[NewChunk] = []
-        occurrences: dict[str, int] = {}
+        seen: set[str] = set()
         for draft in drafts:
             text = embedding_text(doc.title, draft.heading, draft.text)
             cid, text_hash = chunk_identity(note_id, text, 0)
-            n = occurrences.get(text_hash, 0)
-            occurrences[text_hash] = n + 1
-            if n:
-                cid, text_hash = chunk_identity(note_id, text, n)
+            if text_hash in seen:
+                # A repeat of a passage under the same heading finds nothing new, and a pile of
+                # identical vectors traps the vector index's graph search (the true nearest
+                # neighbours of a query go unfound).
+                continue
+            seen.add(text_hash)
             chunks.append(NewChunk(cid, draft, text_hash))
         return NoteRecord(
             rel=file.rel, size=file.size, mtime_ns=file.mtime_ns, hash=digest, title=doc.title,
