@@ -37,7 +37,7 @@ ProgressCallback = Callable[[Progress], None]
 # After this many notes written or removed, the keyword index is merged into one
 # segment (half a second for 58k chunks; keyword queries then cost ~10% less).
 _OPTIMIZE_AFTER = 500
-EMBED_BATCH = 256  # chunks handed to the model at once (it sorts them by length)
+EMBED_BATCH = 64  # chunks handed to the model at once (sorted by length); a stop waits for one batch (a few seconds)
 WRITE_BATCH = 50  # notes written to the catalog per transaction
 
 
