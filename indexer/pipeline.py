@@ -25,7 +25,7 @@ import numpy as np
 from .catalog import Catalog, NewChunk, NoteRecord, chunk_identity, note_id_for
 from .chunking import chunk_document, embedding_text
 from .embedding import Embedder
-from .errors import FolderError, SkipFile
+from .errors import EmbeddingError, FolderError, SkipFile
 from .sources import SourceOptions, content_hash, parse_note, read_bytes, walk_folder, walk_paths
 from .types import NoteFile, Progress, SkippedFile, SyncSummary
 from .vectors import VectorStore
@@ -163,7 +163,12 @@ class Pipeline:
             fresh = [row for row in batch if row[0] not in reused]
             if fresh:
                 texts = [embedding_text(title, heading, text) for _, _, title, heading, text, _ in fresh]
-                vectors = self.embedder.embed_documents(texts)
+                try:
+                    vectors = self.embedder.embed_documents(texts)
+                except EmbeddingError:
+                    if self.should_stop():  # stopped while the model was being prepared: resume next run
+                        break
+                    raise
                 ids = [row[0] for row in fresh]
                 self.vectors.upsert(ids, vectors, [row[5] for row in fresh])
                 self.catalog.mark_embedded(ids)

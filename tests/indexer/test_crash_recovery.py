@@ -62,7 +62,12 @@ def test_killed_runs_then_a_normal_run_equal_a_clean_index(tmp_path: Path) -> No
         assert got["chunks"] == want["chunks"]
         assert got["vectors"] == want["vectors"]
         query = "Paragraph about item 17"
-        assert recovered.search(query, k=1)[0].id == clean.search(query, k=1)[0].id
+        # Keyword ranking is exact. (Hybrid is not compared: with the hash embedder these
+        # notes' vectors nearly tie, and the approximate HNSW index, built in another
+        # order after the kills, may break the ties differently. Vectors are equal above.)
+        found = recovered.search(query, k=1, mode="keyword")[0]
+        assert found.id == clean.search(query, k=1, mode="keyword")[0].id
+        assert found.path == "topic3/note17.md"
     finally:
         recovered.close()
         clean.close()

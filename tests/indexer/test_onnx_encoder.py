@@ -160,3 +160,28 @@ def test_queries_arriving_together_share_model_runs_and_each_gets_its_own_vector
     for text, answer in got.items():  # a failed run fails its own callers, no one else
         assert isinstance(answer, ValueError) if text in failed_run else answer == text.upper()
     assert batcher.submit("alone") == "ALONE"  # and nothing is left stuck
+
+
+def test_stopping_the_index_cancels_a_running_export_and_leaves_text_pending(tmp_path: Path) -> None:
+    import threading
+    import time
+
+    from indexer.notes_index import NotesIndex
+    from tests.helpers import write_notes
+
+    notes = write_notes(tmp_path / "notes", {"a.md": "# A\n\nPaddle the fjord at dawn.\n"})
+    embedder = SentenceTransformerEmbedder(cache_dir=tmp_path / "onnx")  # nothing cached: it must export
+    index = NotesIndex.open(tmp_path / "data", embedder)
+    worker = threading.Thread(target=index.sync, args=([notes],))
+    worker.start()
+    deadline = time.monotonic() + 60
+    while embedder._export is None and time.monotonic() < deadline:  # the export child has started
+        time.sleep(0.05)
+    started = time.monotonic()
+    index.stop()
+    worker.join(timeout=30)
+    assert not worker.is_alive() and time.monotonic() - started < 5
+    assert not embedder.loaded  # no fallback to loading the model on PyTorch
+    assert index.catalog.count_pending() == 1  # the note is read and keyword-searchable; its vector comes next run
+    assert index.search("fjord", mode="keyword")[0].path == "a.md"
+    index.close()
