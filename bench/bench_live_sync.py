@@ -108,7 +108,8 @@ def main() -> int:
 
     data = args.data_dir.resolve() / args.embedder
     notes = notes_folder(args.corpus, data)
-    embedder: Embedder = SentenceTransformerEmbedder() if args.embedder == "real" else HashEmbedder()
+    embedder: Embedder = (SentenceTransformerEmbedder(cache_dir=data / "index" / "onnx") if args.embedder == "real"
+                          else HashEmbedder())
     index = NotesIndex.open(data / "index", embedder)
     started = time.perf_counter()
     index.sync([notes])
