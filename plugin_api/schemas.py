@@ -19,6 +19,12 @@ NOTE_ID_PATTERN = r"^[A-Za-z0-9_-]{1,128}$"
 MAX_OFFSET = 1_000_000_000
 
 
+# "Something besides white space", spelled out: `\S` means different things to a
+# JSON Schema (ECMA-262) validator and to Python's `re` (which also counts \x1c-\x1f
+# and \x85 as space), so a client could send a query one side accepts and the other not.
+NOT_ONLY_SPACE = r"[^\t\n\v\f\r \x1c-\x1f\x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000\ufeff]"
+
+
 def _string(description: str, max_length: int, **extra: Any) -> Schema:
     return {"type": "string", "description": description, "maxLength": max_length, **extra}
 
@@ -75,7 +81,7 @@ def build_schemas(limits: Limits) -> dict[str, Schema]:
                     "What to look for, in natural language or keywords.",
                     limits.max_query_chars,
                     minLength=1,
-                    pattern=r"\S",
+                    pattern=NOT_ONLY_SPACE,
                 ),
                 "filter": {"$ref": "#/components/schemas/QueryFilter"},
                 "top_k": {

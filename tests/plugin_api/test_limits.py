@@ -63,6 +63,8 @@ def post(api: Api, body: object) -> httpx.Response:
         ({"queries": [{"query": "tar"}] * 6}, "queries"),
         ({"queries": [{"query": "t" * 1001}]}, "query"),
         ({"queries": [{"query": "tar", "top_k": 21}]}, "top_k"),
+        # only space, by any reckoning (\x1d is space to Python, not to JSON Schema's \S)
+        ({"queries": [{"query": " \u3000\x1d\ufeff"}]}, "query"),
     ],
 )
 def test_query_limits(api: Api, body: object, needle: str) -> None:
