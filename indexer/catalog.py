@@ -124,11 +124,10 @@ def note_id_for(folder: str, rel: str) -> str:
     return hashlib.blake2b(f"{folder}\0{rel}".encode(), digest_size=10).hexdigest()
 
 
-def chunk_identity(note_id: str, embedded_text: str, occurrence: int) -> tuple[str, str]:
-    """(chunk id, text hash): equal text under equal title/heading keeps its id."""
+def chunk_identity(note_id: str, embedded_text: str) -> tuple[str, str]:
+    """(chunk id, text hash): equal text under equal title/heading keeps its id (a note holds it once)."""
     text_hash = hashlib.blake2b(embedded_text.encode(), digest_size=16).hexdigest()
-    suffix = f"-{occurrence}" if occurrence else ""
-    return f"{note_id}-{text_hash[:16]}{suffix}", text_hash
+    return f"{note_id}-{text_hash[:16]}", text_hash
 
 
 class Catalog:

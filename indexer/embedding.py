@@ -197,11 +197,6 @@ class SentenceTransformerEmbedder:
             self._onnx_built.wait()  # (a cancelled export leaves the state "untried")
         return self._onnx is not None
 
-    def _has_cached_onnx(self) -> bool:
-        if self._cache_dir is None:
-            return False
-        return (self._cache_dir / f"{cache_key(resolve_model(self._model_setting))}.onnx").is_file()
-
     def _build_onnx(self) -> None:
         encoder: OnnxEncoder | None = None
         try:
@@ -231,8 +226,7 @@ class SentenceTransformerEmbedder:
         self._export = proc
 
     def _rust_tokenizer(self):  # type: ignore[no-untyped-def]
-        tokenizer = self._load_tokenizer()
-        return tokenizer if _is_rust_tokenizer(tokenizer) else getattr(tokenizer, "backend_tokenizer", None)
+        return _rust_backend(self._load_tokenizer())
 
     def _load_tokenizer(self):  # type: ignore[no-untyped-def]
         with self._lock:
@@ -293,13 +287,16 @@ def _load_tokenizer(path: str):  # type: ignore[no-untyped-def]
         raise EmbeddingError(_cannot_load(path, exc)) from exc
 
 
-def _is_rust_tokenizer(tokenizer) -> bool:  # type: ignore[no-untyped-def]
-    return hasattr(tokenizer, "encode_batch") and not hasattr(tokenizer, "backend_tokenizer")
+def _rust_backend(tokenizer):  # type: ignore[no-untyped-def]
+    """The `tokenizers.Tokenizer` itself, or the one inside a transformers tokenizer (None if slow)."""
+    if hasattr(tokenizer, "encode_batch") and not hasattr(tokenizer, "backend_tokenizer"):
+        return tokenizer
+    return getattr(tokenizer, "backend_tokenizer", None)
 
 
 def _plain_counter(tokenizer):  # type: ignore[no-untyped-def]
     """Calling the Rust tokenizer directly halves the cost of counting tokens."""
-    backend = tokenizer if _is_rust_tokenizer(tokenizer) else getattr(tokenizer, "backend_tokenizer", None)
+    backend = _rust_backend(tokenizer)
     if backend is None:
         return None
     import copy

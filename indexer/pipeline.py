@@ -265,7 +265,7 @@ class Pipeline:
         seen: set[str] = set()
         for draft in drafts:
             text = embedding_text(doc.title, draft.heading, draft.text)
-            cid, text_hash = chunk_identity(note_id, text, 0)
+            cid, text_hash = chunk_identity(note_id, text)
             if text_hash in seen:
                 # A repeat of a passage under the same heading finds nothing new, and a pile of
                 # identical vectors traps the vector index's graph search (the true nearest
