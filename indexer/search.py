@@ -4,6 +4,12 @@ Hybrid fuses the two rankings with weighted reciprocal-rank fusion at the note
 level: each note's rank is that of its best chunk in each list. A note found by
 both lists rises; a note found by one still counts. Each note then contributes at
 most `per_note` chunks, so one long note can't crowd out the rest.
+
+Dense leads for questions in the model's language. Keyword leads for an exact
+lookup: every query term sits in one chunk and one of them is rare in the index
+(a ticket number, a code name, a word just typed into a note). The model knows
+nothing of such a word and ranks dozens of unrelated chunks above the one that
+holds it.
 """
 
 from __future__ import annotations
@@ -14,7 +20,7 @@ from datetime import datetime, timezone
 
 from .catalog import Catalog, ChunkRow
 from .embedding import Embedder
-from .keywords import cjk_share, match_expression, query_terms
+from .keywords import cjk_share, match_expression, match_phrase, query_terms
 from .term_stats import TermStats
 from .types import SearchFilters, SearchMode, SearchResult
 from .vectors import VectorStore
@@ -45,6 +51,9 @@ class SearchTuning:
     # Keyword terms found in more than this share of all chunks are left out of the
     # keyword query (near-zero BM25 weight, most of its cost on a large index).
     common_term_share: float = 0.1
+    # A term in at most this many chunks is rare: a query holding one, with every
+    # term found together in some chunk, is an exact lookup (keyword leads).
+    rare_term_chunks: int = 10
 
 
 class Searcher:
@@ -66,27 +75,27 @@ class Searcher:
         if not query or k <= 0:
             return []
         n = max(self.tuning.candidates, k * self.tuning.per_note * 2)
-        if mode == "hybrid":
-            # The keyword side runs while the model embeds the query (both release the GIL).
-            pending = self._side.submit(self.keyword, query, n, filters)
-            try:
-                dense = self.dense(query, n, filters)
-            finally:
-                keyword = pending.result()
-        else:
-            dense = self.dense(query, n, filters) if mode == "dense" else []
-            keyword = self.keyword(query, n, filters) if mode == "keyword" else []
         if mode == "dense":
-            return _top_per_note(dense, k, self.tuning.per_note)
+            return _top_per_note(self.dense(query, n, filters), k, self.tuning.per_note)
         if mode == "keyword":
-            return _top_per_note(keyword, k, self.tuning.per_note)
-        return self._fuse(dense, keyword, k, self._dense_weight(query))
+            return _top_per_note(self.keyword(query, n, filters), k, self.tuning.per_note)
+        # The keyword side runs while the model embeds the query (both release the GIL).
+        pending = self._side.submit(self._keyword_side, query, n, filters)
+        try:
+            dense = self.dense(query, n, filters)
+        finally:
+            keyword, exact = pending.result()
+        dense_weight, keyword_weight = self._weights(query)
+        if exact:
+            dense_weight, keyword_weight = min(dense_weight, keyword_weight), max(dense_weight, keyword_weight)
+        return self._fuse(dense, keyword, k, dense_weight, keyword_weight)
 
-    def _dense_weight(self, query: str) -> float:
+    def _weights(self, query: str) -> tuple[float, float]:
+        """(dense, keyword) weights for a query: dense leads unless the model can't read it."""
         t = self.tuning
-        if getattr(self.embedder, "multilingual", False):
-            return t.dense_weight
-        return t.foreign_dense_weight if cjk_share(query) >= _CJK_QUERY_SHARE else t.dense_weight
+        if getattr(self.embedder, "multilingual", False) or cjk_share(query) < _CJK_QUERY_SHARE:
+            return t.dense_weight, t.keyword_weight
+        return t.foreign_dense_weight, t.keyword_weight
 
     def dense(self, query: str, n: int, filters: SearchFilters) -> list[tuple[ChunkRow, float]]:
         vector = self.embedder.embed_query(query)
@@ -107,22 +116,41 @@ class Searcher:
         return out[:n]
 
     def keyword(self, query: str, n: int, filters: SearchFilters) -> list[tuple[ChunkRow, float]]:
+        return self._keyword_side(query, n, filters, check_exact=False)[0]
+
+    def _keyword_side(
+        self, query: str, n: int, filters: SearchFilters, check_exact: bool = True
+    ) -> tuple[list[tuple[ChunkRow, float]], bool]:
+        """Keyword hits, and whether the query is an exact lookup of a rare term.
+
+        For an exact lookup only the chunks holding every term count: a chunk with
+        just the query's common words ("ticket", "bug") must not outrank the one
+        that also holds the ticket number.
+        """
         terms = self.term_stats.without_common(query_terms(query), self.tuning.common_term_share)
         if not terms:
-            return []
+            return [], False
         hits = self.catalog.keyword_search(match_expression(terms), n, filters)
+        exact = check_exact and bool(hits) and self._has_rare_term(terms)
+        if exact and len(terms) > 1:
+            every = self.catalog.keyword_search(" AND ".join(match_phrase(term) for term in terms), n, filters)
+            exact = bool(every)
+            hits = every or hits
         # bm25() is lower-is-better and unbounded; map it to (0, 1), higher is better.
-        return [(row, -bm25 / (1.0 - bm25)) for row, bm25 in hits]
+        return [(row, -bm25 / (1.0 - bm25)) for row, bm25 in hits], exact
+
+    def _has_rare_term(self, terms: list[str]) -> bool:
+        return min(self.term_stats.chunks_with(term) for term in terms) <= self.tuning.rare_term_chunks
 
     def _fuse(
         self, dense: list[tuple[ChunkRow, float]], keyword: list[tuple[ChunkRow, float]], k: int,
-        dense_weight: float,
+        dense_weight: float, keyword_weight: float,
     ) -> list[SearchResult]:
         t = self.tuning
         note_score: dict[str, float] = {}
         chunk_score: dict[str, float] = {}
         rows: dict[str, ChunkRow] = {}
-        for weight, ranking in ((dense_weight, dense), (t.keyword_weight, keyword)):
+        for weight, ranking in ((dense_weight, dense), (keyword_weight, keyword)):
             seen_notes: dict[str, int] = {}
             for chunk_rank, (row, _) in enumerate(ranking, 1):
                 rows[row.id] = row
@@ -132,7 +160,7 @@ class Searcher:
                     note_score[row.note_id] = note_score.get(row.note_id, 0.0) + weight / (
                         t.rrf_k + seen_notes[row.note_id]
                     )
-        best = (dense_weight + t.keyword_weight) / (t.rrf_k + 1)
+        best = (dense_weight + keyword_weight) / (t.rrf_k + 1)
         ordered = sorted(rows.values(), key=lambda r: (-note_score[r.note_id], -chunk_score[r.id]))
         # A note's best chunk carries the note's score; its other chunks score lower
         # in proportion to their own fused rank, so scores fall down the list.

@@ -4,6 +4,7 @@ Chinese questions find the note a person means; filters restrict results."""
 from __future__ import annotations
 
 import os
+import random
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -122,3 +123,67 @@ def test_note_and_folder_filters(index: NotesIndex, corpus: Path) -> None:
 def test_empty_query_returns_nothing(index: NotesIndex) -> None:
     assert index.search("   ") == []
     assert index.search("the of and", mode="keyword") == []
+
+
+COMMANDS = {
+    "tar": "Create a gzip-compressed archive of a folder, or extract one.",
+    "rsync": "Copy files to a remote host, sending only what changed.",
+    "grep": "Search files for lines that match a pattern.",
+    "ffmpeg": "Convert a video to another format or cut a clip out of it.",
+    "cron": "Run a script on a schedule, every day at a set time.",
+    "ssh-keygen": "Make a new key pair for logging in without a password.",
+    "du": "Show which folders take the most disk space.",
+    "ping": "Check whether a host answers on the network.",
+    "curl": "Send an HTTP request and print the response body.",
+    "chmod": "Change who may read, write or execute a file.",
+    "kill": "Stop a process by its id.",
+    "df": "Show free space on each mounted drive.",
+    "zip": "Pack files into a zip archive for email.",
+    "git-log": "Show the history of commits on a branch.",
+    "docker-run": "Start a container from an image with a port published.",
+    "systemctl": "Start, stop or enable a service at boot.",
+    "journalctl": "Read the system log of a service.",
+    "sed": "Replace text in a file from the command line.",
+    "awk": "Print one column of a table of text.",
+    "sort": "Sort the lines of a file, numerically or by a column.",
+    "uniq": "Count repeated lines in sorted input.",
+    "find": "Find files by name, size or age below a folder.",
+    "xargs": "Run a command on every line of its input.",
+    "top": "Watch which processes use the most CPU and memory.",
+    "lsblk": "List disks and partitions.",
+    "mount": "Attach a drive or network share to a folder.",
+    "ip": "Show network interfaces and their addresses.",
+    "dig": "Look up the DNS records of a domain.",
+    "openssl": "Check when a site's certificate expires.",
+    "pandoc": "Turn a Markdown document into a PDF or a Word file.",
+}
+
+
+TICKETS = dict(zip(COMMANDS, random.Random(3).sample(range(1000, 9999), len(COMMANDS))))
+
+
+@pytest.fixture(scope="module")
+def commands_index(tmp_path_factory: pytest.TempPathFactory, real_embedder):
+    # A folder of ticket notes: "OPS-4898: Create a gzip-compressed archive…"
+    notes = {f"tickets/{name}.md": f"# {name}\n\nOPS-{TICKETS[name]}: {text}\n" for name, text in COMMANDS.items()}
+    folder = write_notes(tmp_path_factory.mktemp("commands") / "notes", notes)
+    idx = NotesIndex.open(tmp_path_factory.mktemp("data"), real_embedder)
+    idx.sync([folder])
+    yield idx
+    idx.close()
+
+
+def test_a_ticket_number_finds_its_note_first(commands_index: NotesIndex) -> None:
+    # The model sees every "OPS-dddd" as alike and ranks a ticket's note anywhere
+    # (for a third of these not even in its top ten); the one note holding the
+    # number is what the user means.
+    found = {name: top(commands_index, f"OPS-{n}")[0] for name, n in TICKETS.items()}
+    assert found == {name: f"tickets/{name}.md" for name in TICKETS}
+
+
+@pytest.mark.parametrize(
+    ("query", "expected"),
+    [("which program is eating my CPU", "tickets/top.md"), ("my drives are running out of space", "tickets/df.md")],
+)
+def test_a_question_is_still_led_by_meaning(commands_index: NotesIndex, query: str, expected: str) -> None:
+    assert top(commands_index, query)[0] == expected
