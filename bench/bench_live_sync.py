@@ -145,6 +145,8 @@ def main() -> int:
             time.sleep(0.5)
             path.write_text(text.replace(f"\n- Live sync check {token}.\n", ""), encoding="utf-8")  # restore
             time.sleep(0.5)
+            print(f"trial {n + 1}/{args.trials} {rel(path, notes)}: save {save[-1]:.2f} s, "
+                  f"rename {rename[-1]:.2f} s, delete {delete[-1]:.2f} s", file=sys.stderr, flush=True)
         time.sleep(2)
 
         # New text (no vector to reuse), copied in by another process as a checkout or sync tool would.
