@@ -442,7 +442,7 @@ class Catalog:
     ) -> list[tuple[ChunkRow, float]]:
         where, params = filter_sql(filters)
         if where:
-            sql = _CHUNK_SELECT_FTS + f" WHERE chunks_fts MATCH ? AND {where} ORDER BY rank LIMIT ?"
+            sql = _CHUNK_SELECT_FTS + f" WHERE chunks_fts MATCH ? AND {where} ORDER BY score LIMIT ?"
         else:  # rank inside FTS5 first, then join only the few rows returned (a third faster)
             sql = _CHUNK_SELECT_TOP_FTS
         try:
@@ -505,7 +505,7 @@ _CHUNK_SELECT = (
 )
 _BM25_WEIGHTS = "4.0, 2.0, 1.0"  # title, heading, body
 _CHUNK_SELECT_FTS = (
-    f"SELECT {_CHUNK_COLUMNS}, bm25(chunks_fts, {_BM25_WEIGHTS}) FROM chunks_fts "
+    f"SELECT {_CHUNK_COLUMNS}, bm25(chunks_fts, {_BM25_WEIGHTS}) AS score FROM chunks_fts "
     "JOIN chunks c ON c.rowid = chunks_fts.rowid JOIN files f ON f.id = c.file_id "
     "JOIN folders d ON d.id = f.folder_id"
 )

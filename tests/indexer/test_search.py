@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from indexer.embedding import HashEmbedder
 from indexer.notes_index import NotesIndex
 from indexer.types import SearchFilters
 from tests.helpers import write_notes
@@ -187,3 +188,23 @@ def test_a_ticket_number_finds_its_note_first(commands_index: NotesIndex) -> Non
 )
 def test_a_question_is_still_led_by_meaning(commands_index: NotesIndex, query: str, expected: str) -> None:
     assert top(commands_index, query)[0] == expected
+
+
+def test_a_filter_keeps_the_best_keyword_match(tmp_path: Path) -> None:
+    # A word in a note's title outweighs the same word repeated in many notes' bodies;
+    # a filter must rank by that same measure before it cuts to the candidates, or the
+    # best note falls out of a filtered search while an unfiltered one puts it first.
+    notes = {f"b/note-{n}.md": f"# Note {n}\n\nA line about topic number {n}.\n" for n in range(200)}
+    notes.update({
+        f"a/review-{n}.md": f"# Review {n}\n\nbackup backup: the backup ran, then backup again on day {n}.\n"
+        for n in range(70)
+    })
+    notes["a/title.md"] = "# Backup\n\nThe external drive is copied every night with restic to the NAS.\n"
+    folder = write_notes(tmp_path / "notes", notes)
+    idx = NotesIndex.open(tmp_path / "data", HashEmbedder())  # keyword ranking only
+    try:
+        idx.sync([folder])
+        assert top(idx, "backup", "keyword")[0] == "a/title.md"
+        assert top(idx, "backup", "keyword", SearchFilters(path_prefix="a/"))[0] == "a/title.md"
+    finally:
+        idx.close()
