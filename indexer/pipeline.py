@@ -227,7 +227,7 @@ class Pipeline:
                 records = []
             row = known.get(file.rel)
             try:
-                data = read_bytes(file)
+                data = read_bytes(file, self.options.max_bytes)
                 digest = content_hash(data)
                 if row is not None and row.hash == digest and row.status == "indexed":
                     touched.append((file.size, file.mtime_ns, row.id))

@@ -62,10 +62,14 @@ def walk_paths(
     return _Walk(root, options).at(set(rels))
 
 
-def read_bytes(file: NoteFile) -> bytes:
+def read_bytes(file: NoteFile, max_bytes: int = DEFAULT_MAX_BYTES) -> bytes:
+    """The file's bytes; a file that grew past the size cap since it was listed is skipped."""
     try:
         with open(file.path, "rb") as handle:
-            return handle.read()
+            data = handle.read(max_bytes + 1)
+        if len(data) > max_bytes:
+            raise SkipFile(f"larger than the {format_size(max_bytes)} size cap (it grew while being indexed)")
+        return data
     except FileNotFoundError as exc:
         raise SkipFile("file vanished while reading") from exc
     except PermissionError as exc:

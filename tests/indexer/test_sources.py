@@ -462,3 +462,13 @@ def test_walking_and_parsing_never_modify_notes(tmp_path: Path) -> None:
             assert isinstance(item, SkippedFile)
 
     assert snapshot() == before
+
+
+def test_a_file_that_grew_past_the_size_cap_since_it_was_listed_is_skipped_not_read_whole(tmp_path: Path) -> None:
+    path = tmp_path / "log.md"
+    path.write_bytes(b"# Log\n")
+    listed = NoteFile(folder=tmp_path, path=path, rel="log.md", size=6, mtime_ns=path.stat().st_mtime_ns)
+    path.write_bytes(b"# Log\n" + b"x" * 5000)  # an app appended to it after the walk
+    with pytest.raises(SkipFile, match="size cap"):
+        read_bytes(listed, max_bytes=1000)
+    assert read_bytes(listed, max_bytes=10_000).startswith(b"# Log\n")
