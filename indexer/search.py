@@ -5,11 +5,11 @@ level: each note's rank is that of its best chunk in each list. A note found by
 both lists rises; a note found by one still counts. Each note then contributes at
 most `per_note` chunks, so one long note can't crowd out the rest.
 
-Dense leads for questions in the model's language. Keyword leads for an exact
-lookup: every query term sits in one chunk and one of them is rare in the index
-(a ticket number, a code name, a word just typed into a note). The model knows
-nothing of such a word and ranks dozens of unrelated chunks above the one that
-holds it.
+Dense leads for questions in the model's language. An exact lookup is led by
+the chunks that hold every query term, when one of the terms is rare in the
+index (a ticket number, a code name, a word just typed into a note): the model
+knows nothing of such a word and ranks dozens of unrelated chunks above the one
+that holds it.
 """
 
 from __future__ import annotations
@@ -52,7 +52,7 @@ class SearchTuning:
     # keyword query (near-zero BM25 weight, most of its cost on a large index).
     common_term_share: float = 0.1
     # A term in at most this many chunks is rare: a query holding one, with every
-    # term found together in some chunk, is an exact lookup (keyword leads).
+    # term found together in some chunk, is an exact lookup (those chunks lead).
     rare_term_chunks: int = 10
 
 
@@ -86,9 +86,11 @@ class Searcher:
         finally:
             keyword, exact = pending.result()
         dense_weight, keyword_weight = self._weights(query)
-        if exact:
-            dense_weight, keyword_weight = min(dense_weight, keyword_weight), max(dense_weight, keyword_weight)
-        return self._fuse(dense, keyword, k, dense_weight, keyword_weight)
+        rankings = [(dense_weight, dense), (keyword_weight, keyword)]
+        if exact:  # the exact matches lead; the model's ranking only breaks ties
+            rankings = [(min(dense_weight, keyword_weight), dense), (keyword_weight, keyword),
+                        (max(dense_weight, keyword_weight), exact)]
+        return self._fuse(rankings, k)
 
     def _weights(self, query: str) -> tuple[float, float]:
         """(dense, keyword) weights for a query: dense leads unless the model can't read it."""
@@ -120,37 +122,29 @@ class Searcher:
 
     def _keyword_side(
         self, query: str, n: int, filters: SearchFilters, check_exact: bool = True
-    ) -> tuple[list[tuple[ChunkRow, float]], bool]:
-        """Keyword hits, and whether the query is an exact lookup of a rare term.
-
-        For an exact lookup only the chunks holding every term count: a chunk with
-        just the query's common words ("ticket", "bug") must not outrank the one
-        that also holds the ticket number.
-        """
+    ) -> tuple[list[tuple[ChunkRow, float]], list[tuple[ChunkRow, float]]]:
+        """Keyword hits, and those holding every term if the query is an exact lookup of a rare term."""
         terms = self.term_stats.without_common(query_terms(query), self.tuning.common_term_share)
         if not terms:
-            return [], False
+            return [], []
         hits = self.catalog.keyword_search(match_expression(terms), n, filters)
-        exact = check_exact and bool(hits) and self._has_rare_term(terms)
-        if exact and len(terms) > 1:
-            every = self.catalog.keyword_search(" AND ".join(match_phrase(term) for term in terms), n, filters)
-            exact = bool(every)
-            hits = every or hits
-        # bm25() is lower-is-better and unbounded; map it to (0, 1), higher is better.
-        return [(row, -bm25 / (1.0 - bm25)) for row, bm25 in hits], exact
+        exact: list[tuple[ChunkRow, float]] = []
+        if check_exact and hits and self._has_rare_term(terms):
+            exact = hits if len(terms) == 1 else self.catalog.keyword_search(
+                " AND ".join(match_phrase(term) for term in terms), n, filters
+            )
+        return _similarities(hits), _similarities(exact)
 
     def _has_rare_term(self, terms: list[str]) -> bool:
         return min(self.term_stats.chunks_with(term) for term in terms) <= self.tuning.rare_term_chunks
 
-    def _fuse(
-        self, dense: list[tuple[ChunkRow, float]], keyword: list[tuple[ChunkRow, float]], k: int,
-        dense_weight: float, keyword_weight: float,
-    ) -> list[SearchResult]:
+    def _fuse(self, rankings: list[tuple[float, list[tuple[ChunkRow, float]]]], k: int) -> list[SearchResult]:
+        """Weighted reciprocal-rank fusion of (weight, ranking) pairs, per note then per chunk."""
         t = self.tuning
         note_score: dict[str, float] = {}
         chunk_score: dict[str, float] = {}
         rows: dict[str, ChunkRow] = {}
-        for weight, ranking in ((dense_weight, dense), (keyword_weight, keyword)):
+        for weight, ranking in rankings:
             seen_notes: dict[str, int] = {}
             for chunk_rank, (row, _) in enumerate(ranking, 1):
                 rows[row.id] = row
@@ -160,7 +154,7 @@ class Searcher:
                     note_score[row.note_id] = note_score.get(row.note_id, 0.0) + weight / (
                         t.rrf_k + seen_notes[row.note_id]
                     )
-        best = (dense_weight + keyword_weight) / (t.rrf_k + 1)
+        best = sum(weight for weight, _ in rankings) / (t.rrf_k + 1)
         ordered = sorted(rows.values(), key=lambda r: (-note_score[r.note_id], -chunk_score[r.id]))
         # A note's best chunk carries the note's score; its other chunks score lower
         # in proportion to their own fused rank, so scores fall down the list.
@@ -170,6 +164,11 @@ class Searcher:
             top = lead.setdefault(row.note_id, chunk_score[row.id])
             scored.append((row, note_score[row.note_id] / best * chunk_score[row.id] / top))
         return _top_per_note(scored, k, t.per_note)
+
+
+def _similarities(hits: list[tuple[ChunkRow, float]]) -> list[tuple[ChunkRow, float]]:
+    """bm25() is lower-is-better and unbounded; map it to (0, 1), higher is better."""
+    return [(row, -bm25 / (1.0 - bm25)) for row, bm25 in hits]
 
 
 def _top_per_note(hits: list[tuple[ChunkRow, float]], k: int, per_note: int) -> list[SearchResult]:
