@@ -82,6 +82,21 @@ def _latin_terms(text: str, terms: list[str], seen: set[str]) -> None:
             terms.append(word)
 
 
+# A compound name written with dots, slashes, underscores and the like:
+# com.apple.quarantine, known_hosts, java.lang.Object, C:\\Users, key=value.
+_IDENTIFIER = re.compile(r"[^\W_]+(?:(?:[./\\:=@]|_+)[^\W_]+)+")
+
+
+def identifiers(query: str) -> list[str]:
+    """The query's compound names, each as the run of terms a keyword phrase must match."""
+    names: list[str] = []
+    for match in _IDENTIFIER.finditer(query):
+        phrase = " ".join(word.lower() for word in _TERM.findall(match.group()))
+        if phrase not in names:
+            names.append(phrase)
+    return names
+
+
 def cjk_share(text: str) -> float:
     """Fraction of a text's letters that are CJK (0.0 for English, 1.0 for Chinese)."""
     letters = [ch for ch in text if ch.isalnum()]

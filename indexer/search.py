@@ -20,7 +20,7 @@ from datetime import datetime, timezone
 
 from .catalog import Catalog, ChunkRow
 from .embedding import Embedder
-from .keywords import cjk_share, match_expression, match_phrase, query_terms
+from .keywords import cjk_share, identifiers, match_expression, match_phrase, query_terms
 from .term_stats import TermStats
 from .types import SearchFilters, SearchMode, SearchResult
 from .vectors import VectorStore
@@ -123,17 +123,28 @@ class Searcher:
     def _keyword_side(
         self, query: str, n: int, filters: SearchFilters, check_exact: bool = True
     ) -> tuple[list[tuple[ChunkRow, float]], list[tuple[ChunkRow, float]]]:
-        """Keyword hits, and those holding every term if the query is an exact lookup of a rare term."""
+        """Keyword hits, and the exact matches if the query is an exact lookup.
+
+        An exact lookup is a query whose every term sits in one chunk, one of them
+        rare in the index; or one that names something as the notes write it
+        (com.apple.quarantine, known_hosts) found in only a few chunks.
+        """
         terms = self.term_stats.without_common(query_terms(query), self.tuning.common_term_share)
         if not terms:
             return [], []
         hits = self.catalog.keyword_search(match_expression(terms), n, filters)
         exact: list[tuple[ChunkRow, float]] = []
         if check_exact and hits and self._has_rare_term(terms):
-            exact = hits if len(terms) == 1 else self.catalog.keyword_search(
-                " AND ".join(match_phrase(term) for term in terms), n, filters
-            )
+            exact = hits if len(terms) == 1 else self._every(terms, n, filters)
+        names = identifiers(query) if check_exact and hits and not exact else []
+        if names:
+            found = self._every(names, self.tuning.rare_term_chunks + 1, filters)
+            exact = found if len(found) <= self.tuning.rare_term_chunks else []
         return _similarities(hits), _similarities(exact)
+
+    def _every(self, phrases: list[str], n: int, filters: SearchFilters) -> list[tuple[ChunkRow, float]]:
+        """Chunks holding every phrase, best first."""
+        return self.catalog.keyword_search(" AND ".join(match_phrase(p) for p in phrases), n, filters)
 
     def _has_rare_term(self, terms: list[str]) -> bool:
         return min(self.term_stats.chunks_with(term) for term in terms) <= self.tuning.rare_term_chunks

@@ -1,6 +1,6 @@
 import pytest
 
-from indexer.keywords import index_text, match_expression, query_terms
+from indexer.keywords import identifiers, index_text, match_expression, query_terms
 
 
 @pytest.mark.parametrize(
@@ -33,3 +33,19 @@ def test_query_terms(query: str, expected: list[str]) -> None:
 
 def test_match_expression_quotes_terms_so_fts_syntax_cannot_leak() -> None:
     assert match_expression(['a"b', "OR"]) == '"a""b" OR "OR"'
+
+
+@pytest.mark.parametrize(
+    ("query", "expected"),
+    [
+        ("remove com.apple.quarantine from an app", ["com apple quarantine"]),
+        ("stale entry in known_hosts", ["known hosts"]),
+        ("OLLAMA_ORIGINS gives 403", ["ollama origins"]),
+        ("Plausible 统计 publish.js", ["publish js"]),
+        ("rsync --info=progress2 over ssh", ["info progress2"]),
+        ("a non-standard port, well-known", []),  # hyphenated words are words, not names
+        ("how do I undo a commit", []),
+    ],
+)
+def test_identifiers_are_the_compound_names_a_query_spells_out(query: str, expected: list[str]) -> None:
+    assert identifiers(query) == expected

@@ -208,3 +208,23 @@ def test_a_filter_keeps_the_best_keyword_match(tmp_path: Path) -> None:
         assert top(idx, "backup", "keyword", SearchFilters(path_prefix="a/"))[0] == "a/title.md"
     finally:
         idx.close()
+
+
+def test_a_name_written_as_the_note_writes_it_finds_that_note(tmp_path: Path, real_embedder) -> None:
+    # Two notes talk about quarantine at length; one holds the exact name the user typed.
+    notes = {f"cmd/{name}.md": f"# {name}\n\n{text}\n" for name, text in COMMANDS.items()}
+    notes.update({
+        "security/antivirus.md": "# Antivirus\n\nThe scanner moves infected downloads to quarantine. Remove an app "
+        "from quarantine to restore it, or delete it from quarantine for good.\n",
+        "security/quarantine-log.md": "# Quarantine log\n\nEvery app the scanner put in quarantine is listed with "
+        "the date it was downloaded and removed.\n",
+        "mac/gatekeeper.md": "# When macOS won't open a program\n\nClear the flag Safari set on it: "
+        "`xattr -d com.apple.quarantine MyTool.app`, then open it again.\n",
+    })
+    idx = NotesIndex.open(tmp_path / "data", real_embedder)
+    try:
+        idx.sync([write_notes(tmp_path / "notes", notes)])
+        assert top(idx, "remove com.apple.quarantine from an app I downloaded")[0] == "mac/gatekeeper.md"
+        assert top(idx, "what is quarantine for")[0].startswith("security/")
+    finally:
+        idx.close()
