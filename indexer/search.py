@@ -6,10 +6,11 @@ both lists rises; a note found by one still counts. Each note then contributes a
 most `per_note` chunks, so one long note can't crowd out the rest.
 
 Dense leads for questions in the model's language. An exact lookup is led by
-the chunks that hold every query term, when one of the terms is rare in the
-index (a ticket number, a code name, a word just typed into a note): the model
-knows nothing of such a word and ranks dozens of unrelated chunks above the one
-that holds it.
+the few chunks that match it exactly: chunks holding every query term when one
+term is rare in the index (a ticket number, a code name, a word just typed into
+a note), or holding a compound name as the query spells it (com.apple.quarantine).
+The model knows nothing of such a word and ranks dozens of unrelated chunks above
+the one that holds it.
 """
 
 from __future__ import annotations
@@ -51,8 +52,8 @@ class SearchTuning:
     # Keyword terms found in more than this share of all chunks are left out of the
     # keyword query (near-zero BM25 weight, most of its cost on a large index).
     common_term_share: float = 0.1
-    # A term in at most this many chunks is rare: a query holding one, with every
-    # term found together in some chunk, is an exact lookup (those chunks lead).
+    # A term (or compound name) in at most this many chunks is rare: the chunks that
+    # match such a query exactly lead the fusion. -1 turns exact lookups off.
     rare_term_chunks: int = 10
 
 
