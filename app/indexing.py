@@ -28,6 +28,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 IndexState = Literal["opening", "scanning", "embedding", "idle", "paused", "error"]
+PREPARING_MODEL = "Preparing the embedding model (first run only, about 15 s)… keyword search works meanwhile"
 # Starts watching `folders`, calling `on_change` after each applied batch; returns a stop function.
 WatchFactory = Callable[["NotesIndex", Sequence[Path], Callable[[], None]], Callable[[], None]]
 
@@ -83,6 +84,8 @@ class IndexingController:
         self._watched: list[Path] = []
         self._thread: threading.Thread | None = None
         self.state: IndexState = "opening"
+        self.message = ""
+        self._embedding_since: tuple[float, int] | None = None  # (time, passages done) when embedding began
 
     # -- called from the GUI thread ------------------------------------------
     def start(self) -> None:
@@ -184,9 +187,16 @@ class IndexingController:
             self._restart_watcher(index, folders)
 
     def _on_progress(self, progress: Progress) -> None:
-        if progress.phase == "embedding" and self.state != "embedding":
-            self._set_state("embedding", "Embedding passages…")
-            if self._index is not None:  # pending counts per folder are known now
+        if progress.phase == "embedding":
+            starting = self.state != "embedding"
+            preparing = progress.done == 0 and self._index is not None and self._index.model_preparing()
+            now = time.monotonic()
+            if starting or preparing or self._embedding_since is None:
+                self._embedding_since = None if preparing else (now, progress.done)
+            message = PREPARING_MODEL if preparing else embedding_message(progress, self._embedding_since, now)
+            if starting or message != self.message:
+                self._set_state("embedding", message)
+            if starting and self._index is not None:  # pending counts per folder are known now
                 self._events.index_folders(self._index.folder_status())
         self._events.index_progress(progress)
 
@@ -224,7 +234,23 @@ class IndexingController:
 
     def _set_state(self, state: IndexState, message: str) -> None:
         self.state = state
+        self.message = message
         self._events.index_state(state, message)
+
+
+def embedding_message(progress: Progress, since: tuple[float, int] | None, now: float) -> str:
+    """"Embedding passages…", with the time left once the pace is known (5 s and 64 passages in)."""
+    if since is None:
+        return "Embedding passages…"
+    elapsed, done = now - since[0], progress.done - since[1]
+    if elapsed < 5 or done < 64 or progress.total <= progress.done:
+        return "Embedding passages…"
+    left = (progress.total - progress.done) * elapsed / done
+    if left < 60:
+        return "Embedding passages… less than a minute left"
+    if left < 90 * 60:
+        return f"Embedding passages… about {round(left / 60)} min left"
+    return f"Embedding passages… about {left / 3600:.1f} h left"
 
 
 class _Throttled:

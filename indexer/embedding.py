@@ -113,6 +113,11 @@ class SentenceTransformerEmbedder:
         return looks_multilingual(self._model_setting)
 
     @property
+    def preparing(self) -> bool:
+        """True while the model's one-time ONNX export runs (embedding waits for it)."""
+        return self._onnx_state == "exporting"
+
+    @property
     def max_tokens(self) -> int:
         if self._max_tokens is None:
             self._load_tokenizer()

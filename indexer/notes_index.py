@@ -113,6 +113,10 @@ class NotesIndex:
         if prepare is not None:
             prepare(wait=wait)
 
+    def model_preparing(self) -> bool:
+        """True while the embedding model is being prepared for its first use (about 15 s, once)."""
+        return bool(getattr(self.embedder, "preparing", False))
+
     def get_note(self, note_id: str) -> NoteContent | None:
         found = self.catalog.note(note_id)
         if found is None:

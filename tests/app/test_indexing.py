@@ -6,9 +6,12 @@ import threading
 import time
 from pathlib import Path
 
-from app.indexing import IndexingController, IndexNotReady
+import pytest
+
+from app.indexing import IndexingController, IndexNotReady, embedding_message
 from indexer.embedding import HashEmbedder
 from indexer.notes_index import NotesIndex
+from indexer.types import Progress
 from tests.helpers import write_notes
 
 
@@ -84,3 +87,44 @@ def test_search_before_open_is_a_clear_error(tmp_path: Path):
         assert "still opening" in str(exc)
     else:
         raise AssertionError("expected IndexNotReady")
+
+
+class FirstRunEmbedder(HashEmbedder):
+    """Reports the one-time model preparation until its first batch, as the real model does."""
+
+    preparing = True
+
+    def embed_documents(self, texts):
+        self.preparing = False
+        return super().embed_documents(texts)
+
+
+def test_first_run_says_the_model_is_being_prepared_then_that_it_embeds(tmp_path: Path):
+    notes = write_notes(tmp_path / "notes", {"a.md": "# A\n\nalpha\n"})
+    messages: list[str] = []
+    events = Recorder()
+    events.index_state = lambda state, message: (events.states.append(state), messages.append(message))
+    controller = IndexingController(
+        lambda: NotesIndex.open(tmp_path / "data", FirstRunEmbedder()), lambda: [notes], events
+    )
+    try:
+        controller.start()
+        wait_for(lambda: events.states[-1:] == ["idle"])
+        embedding = [m for s, m in zip(events.states, messages) if s == "embedding"]
+        assert embedding[0].startswith("Preparing the embedding model") and "keyword search works" in embedding[0]
+        assert embedding[-1] == "Embedding passages…"
+    finally:
+        controller.close()
+
+
+@pytest.mark.parametrize(
+    ("done", "total", "elapsed", "expected"),
+    [
+        (40, 1000, 2.0, "Embedding passages…"),  # too early to tell the pace
+        (100, 1000, 10.0, "Embedding passages… about 2 min left"),  # 10/s, 900 to go
+        (500, 520, 50.0, "Embedding passages… less than a minute left"),
+        (1000, 60000, 100.0, "Embedding passages… about 1.6 h left"),
+    ],
+)
+def test_embedding_tells_the_time_left_once_the_pace_is_known(done, total, elapsed, expected):
+    assert embedding_message(Progress("embedding", None, done, total), (1000.0, 0), 1000.0 + elapsed) == expected
