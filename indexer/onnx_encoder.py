@@ -41,6 +41,11 @@ _PROBES = (
     "Meeting notes: the quarterly budget review moved to Thursday; bring the spreadsheet. " * 6,
 )
 _MIN_COSINE = 0.9999
+# Padded tokens per model run when embedding documents: 4 passages of 128 tokens, 2 of
+# 256. On a CPU small runs are faster, not slower: their working set stays in cache
+# (2 cores: 26 passages/s against 15 for runs of 32, tldr-zh 28 against 18), and
+# the model's memory stays flat (+20 MB instead of +900 MB for 256-token passages).
+BATCH_TOKENS = 512
 
 
 @dataclass(frozen=True)
@@ -68,18 +73,28 @@ class OnnxEncoder:
         self.spec = spec
         self._batcher = _Batcher(self.encode)
 
-    def encode_documents(self, texts: Sequence[str], batch_size: int = 32) -> np.ndarray:
-        """Vectors for many texts, in order; batched by length so little is padding."""
+    def encode_documents(
+        self, texts: Sequence[str], batch_size: int = 32, batch_tokens: int = BATCH_TOKENS
+    ) -> np.ndarray:
+        """Vectors for many texts, in order.
+
+        Texts of like length run together (little padding), at most `batch_size` texts
+        and `batch_tokens` padded tokens per run (see BATCH_TOKENS).
+        """
         import numpy as np
 
-        order = sorted(range(len(texts)), key=lambda i: -len(texts[i]))
+        lengths = [sum(e.attention_mask) for e in self._tokenizer.encode_batch(list(texts))]
+        order = sorted(range(len(texts)), key=lambda i: -lengths[i])
         out = np.zeros((len(texts), 0), dtype=np.float32)
-        for start in range(0, len(order), batch_size):
-            picked = order[start : start + batch_size]
+        start = 0
+        while start < len(order):
+            longest = max(lengths[order[start]], 1)  # the first of a run is its longest
+            picked = order[start : start + max(1, min(batch_size, batch_tokens // longest))]
             vectors = self.encode([texts[i] for i in picked])
             if out.shape[1] == 0:
                 out = np.zeros((len(texts), vectors.shape[1]), dtype=np.float32)
             out[picked] = vectors
+            start += len(picked)
         return out
 
     def encode_one(self, text: str) -> np.ndarray:

@@ -185,3 +185,21 @@ def test_stopping_the_index_cancels_a_running_export_and_leaves_text_pending(tmp
     assert index.catalog.count_pending() == 1  # the note is read and keyword-searchable; its vector comes next run
     assert index.search("fjord", mode="keyword")[0].path == "a.md"
     index.close()
+
+
+def test_long_passages_run_in_small_groups_so_memory_stays_flat(real_embedder: SentenceTransformerEmbedder) -> None:
+    from indexer.onnx_encoder import BATCH_TOKENS
+
+    encoder = real_embedder._ready_onnx()
+    assert encoder is not None
+    runs: list[int] = []
+    real_encode = encoder.encode
+    encoder.encode = lambda texts: (runs.append(max(real_embedder.count_tokens(t) for t in texts) * len(texts)),
+                                    real_encode(texts))[1]
+    try:
+        texts = ["word " * 240] * 6 + ["short note"] * 40
+        vectors = encoder.encode_documents(texts, batch_size=32)
+    finally:
+        del encoder.encode
+    assert vectors.shape == (46, 384)
+    assert max(runs) <= BATCH_TOKENS and len(runs) > 3  # long ones in groups of two, short ones together
