@@ -17,7 +17,23 @@ import time
 from pathlib import Path
 
 
-_LAUNCH = "import sys; from chromadb.cli.cli import app; sys.argv[0] = 'chroma'; sys.exit(app())"
+# The child reads its stdin, a pipe the app holds open for its whole life. However the
+# app ends (quit, SIGTERM at logout, a crash, SIGKILL), the system closes the pipe and
+# the read returns: the child then stops itself instead of living on as an orphan.
+_LAUNCH = """
+import os, signal, sys, threading, time
+
+def _exit_with_the_app():
+    sys.stdin.buffer.read()
+    os.kill(os.getpid(), signal.SIGTERM)  # a clean shutdown first
+    time.sleep(10)
+    os._exit(0)
+
+threading.Thread(target=_exit_with_the_app, daemon=True).start()
+from chromadb.cli.cli import app
+sys.argv[0] = "chroma"
+sys.exit(app())
+"""
 
 
 class ChromaServerError(Exception):
@@ -45,7 +61,7 @@ class ChromaServer:
         env = {**os.environ, "ANONYMIZED_TELEMETRY": "False"}
         with open(self.log_file, "ab") as log:
             self._process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=env,
-                                             stdin=subprocess.DEVNULL)
+                                             stdin=subprocess.PIPE)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self._process.poll() is not None:
@@ -62,9 +78,17 @@ class ChromaServer:
         self.stop()
         raise ChromaServerError(f"The vector store did not start within {timeout:.0f} s; see {self.log_file}.")
 
+    @property
+    def pid(self) -> int | None:
+        return self._process.pid if self._process is not None else None
+
     def stop(self, timeout: float = 10.0) -> None:
         process, self._process = self._process, None
-        if process is None or process.poll() is not None:
+        if process is None:
+            return
+        if process.stdin is not None:
+            process.stdin.close()
+        if process.poll() is not None:
             return
         process.terminate()
         try:
