@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import logging
 import os
+import signal
+import socket
 import sys
 import time
 import traceback
@@ -17,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
 
-from PySide6.QtCore import QTimer
+from PySide6.QtCore import QSocketNotifier, QTimer
 from PySide6.QtGui import QGuiApplication, QIcon
 from PySide6.QtWidgets import QApplication, QMessageBox, QSystemTrayIcon, QWidget
 
@@ -248,11 +250,28 @@ def run_gui(data_dir: Path, started: float | None = None) -> int:
         desktop.window.show_tab("Folders")
     QTimer.singleShot(0, lambda: log.info("window up in %.2f s", time.perf_counter() - started))
     QTimer.singleShot(0, desktop.start)
+    wake = _quit_on_signals(app)  # noqa: F841 (kept alive while the loop runs)
     try:
         return app.exec()
     finally:
         instance.close()
         desktop.shutdown()
+
+
+def _quit_on_signals(app: QApplication) -> QSocketNotifier:
+    """SIGTERM (logout, shutdown, `kill`) and Ctrl+C quit as the Quit menu item does, so the
+    server, tunnel, index and vector store stop cleanly. The signal's wake-up byte wakes
+    Qt's loop at once, with no polling timer."""
+    reader, writer = socket.socketpair()
+    for end in (reader, writer):
+        end.setblocking(False)
+    signal.set_wakeup_fd(writer.fileno())
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, lambda *_: (log.info("quitting on a signal"), app.quit()))
+    notifier = QSocketNotifier(reader.fileno(), QSocketNotifier.Type.Read, app)
+    notifier.activated.connect(lambda: reader.recv(64))  # Python runs the handler meanwhile
+    notifier.sockets = (reader, writer)  # type: ignore[attr-defined]  # open as long as the notifier
+    return notifier
 
 
 def _log_to_file(path: Path) -> None:
