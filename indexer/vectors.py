@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import threading
+import time
 from pathlib import Path
 from typing import Sequence
 from urllib.parse import urlparse
@@ -18,6 +19,7 @@ from .errors import StoreError
 
 COLLECTION = "notewell-chunks"
 _BATCH = 1000
+_QUERY_ATTEMPTS = 3
 
 
 class VectorStore:
@@ -143,10 +145,16 @@ class VectorStore:
             if not file_ids:
                 return []
             where = {"file_id": {"$in": [int(f) for f in file_ids]}}
-        try:
-            got = self._collection.query(
-                query_embeddings=[vector], n_results=n, where=where, include=["distances"]
-            )
-        except Exception as exc:
-            raise StoreError(f"Vector search failed: {exc}") from exc
+        for attempt in range(_QUERY_ATTEMPTS):
+            try:
+                got = self._collection.query(
+                    query_embeddings=[vector], n_results=n, where=where, include=["distances"]
+                )
+                break
+            except Exception as exc:
+                # A search racing a write can meet a vector deleted mid-plan ("Error finding
+                # id", seen while a renamed note's vectors were replaced): ask again.
+                if attempt + 1 == _QUERY_ATTEMPTS:
+                    raise StoreError(f"Vector search failed: {exc}") from exc
+                time.sleep(0.02 * (attempt + 1))
         return [(cid, 1.0 - float(d)) for cid, d in zip(got["ids"][0], got["distances"][0])]

@@ -1,0 +1,48 @@
+"""The Chroma vector store (a real PersistentClient in a temp folder)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from indexer.errors import StoreError
+from indexer.vectors import VectorStore
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> VectorStore:
+    vectors = VectorStore(tmp_path / "chroma")
+    unit = np.eye(4, 384, dtype=np.float32)
+    vectors.upsert(["a", "b", "c", "d"], unit, [1, 1, 2, 2])
+    return vectors
+
+
+class Flaky:
+    """The real collection, whose next `failures` queries fail as a query racing a write can."""
+
+    def __init__(self, collection, failures: int) -> None:
+        self._collection, self.failures = collection, failures
+
+    def query(self, **kwargs):
+        if self.failures:
+            self.failures -= 1
+            raise RuntimeError("Error executing plan: Internal error: Error finding id")
+        return self._collection.query(**kwargs)
+
+
+def test_a_search_that_meets_a_vector_deleted_mid_query_asks_again(store: VectorStore) -> None:
+    store._opened = Flaky(store._collection, failures=1)
+    assert store.query(np.eye(1, 384, dtype=np.float32)[0], 2)[0][0] == "a"
+
+
+def test_a_store_that_keeps_failing_says_so(store: VectorStore) -> None:
+    store._opened = Flaky(store._collection, failures=10)
+    with pytest.raises(StoreError, match="Vector search failed: .*Error finding id"):
+        store.query(np.eye(1, 384, dtype=np.float32)[0], 2)
+
+
+def test_filtered_search_keeps_to_the_files_asked_for(store: VectorStore) -> None:
+    hits = store.query(np.ones(384, dtype=np.float32), 4, file_ids=[2])
+    assert sorted(cid for cid, _ in hits) == ["c", "d"]
