@@ -70,6 +70,7 @@ class OnnxEncoder:
         # A private copy, set up once: re-configuring one shared tokenizer per call (as the
         # transformers wrapper does) fails when threads overlap ("Already borrowed").
         self._tokenizer = _fixed_tokenizer(tokenizer, spec)
+        self._unpadded = _fixed_tokenizer(tokenizer, spec, pad=False)  # documents: padded per run
         self.spec = spec
         self._batcher = _Batcher(self.encode)
 
@@ -83,14 +84,14 @@ class OnnxEncoder:
         """
         import numpy as np
 
-        lengths = [sum(e.attention_mask) for e in self._tokenizer.encode_batch(list(texts))]
-        order = sorted(range(len(texts)), key=lambda i: -lengths[i])
+        encodings = self._unpadded.encode_batch(list(texts))  # each text tokenized once
+        order = sorted(range(len(texts)), key=lambda i: -len(encodings[i].ids))
         out = np.zeros((len(texts), 0), dtype=np.float32)
         start = 0
         while start < len(order):
-            longest = max(lengths[order[start]], 1)  # the first of a run is its longest
+            longest = max(len(encodings[order[start]].ids), 1)  # the first of a run is its longest
             picked = order[start : start + max(1, min(batch_size, batch_tokens // longest))]
-            vectors = self.encode([texts[i] for i in picked])
+            vectors = self._run([encodings[i] for i in picked])
             if out.shape[1] == 0:
                 out = np.zeros((len(texts), vectors.shape[1]), dtype=np.float32)
             out[picked] = vectors
@@ -119,15 +120,20 @@ class OnnxEncoder:
             return None
 
     def encode(self, texts: Sequence[str]) -> np.ndarray:
+        return self._run(self._tokenizer.encode_batch(list(texts)))
+
+    def _run(self, encodings: Sequence[Any]) -> np.ndarray:
+        """One model run over tokenized texts, right-padded to the longest of them."""
         import numpy as np
 
-        encodings = self._tokenizer.encode_batch(list(texts))
-        columns = {
-            "input_ids": [e.ids for e in encodings],
-            "attention_mask": [e.attention_mask for e in encodings],
-            "token_type_ids": [e.type_ids for e in encodings],
-        }
-        feed = {name: np.asarray(columns[name], dtype=np.int64) for name in self.spec.inputs}
+        width = max(len(e.ids) for e in encodings)
+        columns = {name: np.zeros((len(encodings), width), dtype=np.int64) for name in _INPUTS}
+        columns["input_ids"].fill(self.spec.pad_id)
+        for row, e in enumerate(encodings):
+            columns["input_ids"][row, : len(e.ids)] = e.ids
+            columns["attention_mask"][row, : len(e.ids)] = e.attention_mask
+            columns["token_type_ids"][row, : len(e.ids)] = e.type_ids
+        feed = {name: columns[name] for name in self.spec.inputs}
         tokens = self._session.run(None, feed)[0]
         if self.spec.pooling == "cls":
             vectors = tokens[:, 0]
@@ -343,12 +349,15 @@ def _export_graph(model: Any, spec: EncoderSpec, dest: Path) -> None:
         )
 
 
-def _fixed_tokenizer(tokenizer: Any, spec: EncoderSpec) -> Any:
+def _fixed_tokenizer(tokenizer: Any, spec: EncoderSpec, pad: bool = True) -> Any:
     import copy
 
     fixed = copy.deepcopy(tokenizer)
     fixed.enable_truncation(spec.max_length)
-    fixed.enable_padding(pad_id=spec.pad_id, pad_token=spec.pad_token)
+    if pad:
+        fixed.enable_padding(pad_id=spec.pad_id, pad_token=spec.pad_token)
+    else:
+        fixed.no_padding()
     return fixed
 
 

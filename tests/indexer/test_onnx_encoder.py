@@ -193,13 +193,13 @@ def test_long_passages_run_in_small_groups_so_memory_stays_flat(real_embedder: S
     encoder = real_embedder._ready_onnx()
     assert encoder is not None
     runs: list[int] = []
-    real_encode = encoder.encode
-    encoder.encode = lambda texts: (runs.append(max(real_embedder.count_tokens(t) for t in texts) * len(texts)),
-                                    real_encode(texts))[1]
+    real_run = encoder._run
+    encoder._run = lambda encodings: (runs.append(max(len(e.ids) for e in encodings) * len(encodings)),
+                                      real_run(encodings))[1]
     try:
         texts = ["word " * 240] * 6 + ["short note"] * 40
         vectors = encoder.encode_documents(texts, batch_size=32)
     finally:
-        del encoder.encode
+        del encoder._run
     assert vectors.shape == (46, 384)
     assert max(runs) <= BATCH_TOKENS and len(runs) > 3  # long ones in groups of two, short ones together
