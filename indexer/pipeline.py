@@ -38,6 +38,7 @@ ProgressCallback = Callable[[Progress], None]
 # segment (half a second for 58k chunks; keyword queries then cost ~10% less).
 _OPTIMIZE_AFTER = 500
 EMBED_BATCH = 64  # chunks handed to the model at once (sorted by length); a stop waits for one batch (a few seconds)
+STORE_BATCH = 256  # chunks fetched, embedded batch by batch, then written to the vector store at once
 WRITE_BATCH = 50  # notes written to the catalog per transaction
 
 
@@ -156,26 +157,49 @@ class Pipeline:
         if total:
             report(Progress("embedding", None, 0, total))
         while not self.should_stop():
-            batch = self.catalog.pending_chunks(EMBED_BATCH)
-            if not batch:
+            window = self.catalog.pending_chunks(STORE_BATCH)
+            if not window:
                 break
-            reused = self._reuse_vectors(batch)
-            fresh = [row for row in batch if row[0] not in reused]
-            if fresh:
-                texts = [embedding_text(title, heading, text) for _, _, title, heading, text, _ in fresh]
-                try:
-                    vectors = self.embedder.embed_documents(texts)
-                except EmbeddingError:
-                    if self.should_stop():  # stopped while the model was being prepared: resume next run
-                        break
-                    raise
-                ids = [row[0] for row in fresh]
-                self.vectors.upsert(ids, vectors, [row[5] for row in fresh])
-                self.catalog.mark_embedded(ids)
-                summary.chunks += len(fresh)
+            reused = self._reuse_vectors(window)
             summary.reused += len(reused)
-            done += len(batch)
-            report(Progress("embedding", None, min(done, total), total))
+            done += len(reused)
+            if reused:
+                report(Progress("embedding", None, min(done, total), total))
+            fresh = [row for row in window if row[0] not in reused]
+            stored = self._embed_and_store(fresh, summary, lambda n: report(
+                Progress("embedding", None, min(done + n, total), total)))
+            done += stored
+            if stored < len(fresh):  # stopped part-way: the rest waits for the next run
+                break
+
+    def _embed_and_store(
+        self, rows: list[tuple[str, str, str, str, str, int]], summary: SyncSummary,
+        progress: Callable[[int], None],
+    ) -> int:
+        """Embed `rows` a model batch at a time and store the vectors in one write; returns
+        how many were stored (fewer when asked to stop). One Chroma write per window, not
+        per model batch: each write has a fixed cost (~20% less per vector at 256 than 64)."""
+        parts: list[np.ndarray] = []
+        count = 0
+        for start in range(0, len(rows), EMBED_BATCH):
+            if start and self.should_stop():
+                break
+            batch = rows[start : start + EMBED_BATCH]
+            texts = [embedding_text(title, heading, text) for _, _, title, heading, text, _ in batch]
+            try:
+                parts.append(self.embedder.embed_documents(texts))
+            except EmbeddingError:
+                if self.should_stop():  # stopped while the model was being prepared: resume next run
+                    break
+                raise
+            count += len(batch)
+            progress(count)
+        if count:
+            ids = [row[0] for row in rows[:count]]
+            self.vectors.upsert(ids, np.concatenate(parts), [row[5] for row in rows[:count]])
+            self.catalog.mark_embedded(ids)
+            summary.chunks += count
+        return count
 
     # -- scan ---------------------------------------------------------------
     def _sync_folder(self, folder: str, summary: SyncSummary, report: ProgressCallback) -> None:

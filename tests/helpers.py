@@ -24,6 +24,7 @@ from indexer.embedding import HashEmbedder
 from indexer.notes_index import NotesIndex
 
 indexer.pipeline.EMBED_BATCH = 8
+indexer.pipeline.STORE_BATCH = 16
 
 class Slow(HashEmbedder):
     def embed_documents(self, texts):

@@ -201,3 +201,30 @@ def test_get_note_returns_the_whole_note(index: NotesIndex, notes: Path) -> None
     assert note is not None
     assert note.path == "travel/japan.md" and "Kyoto" in note.text and note.title == "Japan"
     assert index.get_note("not-an-id") is None
+
+
+def test_a_stop_mid_embedding_keeps_what_was_embedded_and_the_next_run_does_the_rest(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import indexer.pipeline as pipeline_module
+
+    monkeypatch.setattr(pipeline_module, "EMBED_BATCH", 4)
+    monkeypatch.setattr(pipeline_module, "STORE_BATCH", 16)
+    notes = write_notes(tmp_path / "notes", {f"n{i:02}.md": f"Note number {i} about topic {i}.\n" for i in range(40)})
+
+    class StopsAfterTwoBatches(HashEmbedder):
+        def embed_documents(self, texts):  # type: ignore[no-untyped-def]
+            if self.calls == 1:
+                index.stop()  # as the GUI's pause does, while the model is busy
+            return super().embed_documents(texts)
+
+    embedder = StopsAfterTwoBatches()
+    index = NotesIndex.open(tmp_path / "data", embedder)
+    index.sync([notes])
+    assert embedder.embedded == 8  # two model batches, then it stopped
+    assert len(index.vectors.all_ids()) == 8  # and what it embedded is stored, not thrown away
+    assert index.catalog.count_pending() == 32
+    summary = index.sync([notes])
+    assert embedder.embedded == 40 and summary.chunks == 32  # nothing embedded twice
+    assert_consistent(index)
+    index.close()
