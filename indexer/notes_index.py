@@ -108,10 +108,21 @@ class NotesIndex:
         return self.searcher.search(query, k, mode, filters)
 
     def prepare_search(self, wait: bool = False) -> None:
-        """Get the query encoder ready (in the background unless `wait`), so searches are quick."""
+        """Get the query encoder and the vector store ready (in the background unless
+        `wait`), so the first search, and the first saved note, are as quick as the rest."""
         prepare = getattr(self.embedder, "prepare_onnx", None)
         if prepare is not None:
             prepare(wait=wait)
+        if wait:
+            self.vectors.open()
+        else:
+            threading.Thread(target=self._open_vectors, name="notewell-open-vectors", daemon=True).start()
+
+    def _open_vectors(self) -> None:
+        try:
+            self.vectors.open()
+        except Exception as exc:  # the first real use reports it to the user
+            log.warning("could not open the vector store ahead of use: %s", exc)
 
     def model_preparing(self) -> bool:
         """True while the embedding model is being prepared for its first use (about 15 s, once)."""

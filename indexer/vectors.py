@@ -78,6 +78,10 @@ class VectorStore:
         except Exception as exc:
             raise StoreError(f"Could not open the vector collection: {exc}") from exc
 
+    def open(self) -> None:
+        """Connect now rather than on first use (importing Chroma alone takes ~2 s)."""
+        self._collection
+
     def reset(self) -> None:
         """Drop every vector (the embedding model changed)."""
         self._collection  # connect

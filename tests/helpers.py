@@ -2,7 +2,19 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
+from typing import Callable
+
+
+def wait_until(predicate: Callable[[], object], timeout: float = 5.0) -> bool:
+    """Poll `predicate` until it holds (True) or `timeout` seconds pass (its last answer)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.02)
+    return bool(predicate())
 
 
 def write_notes(folder: Path, notes: dict[str, str]) -> Path:

@@ -9,6 +9,7 @@ import pytest
 
 from indexer.errors import StoreError
 from indexer.vectors import VectorStore
+from tests.helpers import wait_until
 
 
 @pytest.fixture
@@ -46,3 +47,30 @@ def test_a_store_that_keeps_failing_says_so(store: VectorStore) -> None:
 def test_filtered_search_keeps_to_the_files_asked_for(store: VectorStore) -> None:
     hits = store.query(np.ones(384, dtype=np.float32), 4, file_ids=[2])
     assert sorted(cid for cid, _ in hits) == ["c", "d"]
+
+
+def test_the_index_opens_its_vector_store_ahead_of_the_first_search(tmp_path: Path) -> None:
+    # Importing Chroma and opening the collection takes seconds: a served index does it in
+    # the background at start, not when the first query or the first saved note arrives.
+    from indexer.embedding import HashEmbedder
+    from indexer.notes_index import NotesIndex
+
+
+    index = NotesIndex.open(tmp_path / "data", HashEmbedder())
+    assert index.vectors._opened is None  # opening the index alone costs nothing
+    index.prepare_search()
+    assert wait_until(lambda: index.vectors._opened is not None)
+    index.close()
+
+
+def test_a_vector_store_that_cannot_open_ahead_of_time_fails_later_with_the_reason(tmp_path: Path) -> None:
+    from indexer.embedding import HashEmbedder
+    from indexer.notes_index import NotesIndex
+
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data" / "chroma").write_text("not a folder")
+    index = NotesIndex.open(tmp_path / "data", HashEmbedder())
+    index.prepare_search(wait=False)  # logs, never raises on its thread
+    with pytest.raises(StoreError, match="Check that the data folder is writable"):
+        index.vectors.open()
+    index.close()

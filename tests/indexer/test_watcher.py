@@ -10,7 +10,7 @@ import shutil
 import tempfile
 import time
 from pathlib import Path
-from typing import Callable, Iterator
+from typing import Iterator
 
 import pytest
 from hypothesis import HealthCheck, settings
@@ -22,7 +22,7 @@ from indexer.embedding import HashEmbedder
 from indexer.notes_index import NotesIndex
 from indexer.sources import SourceOptions, walk_folder, walk_paths
 from indexer.watcher import FolderWatcher, WatchEvent
-from tests.helpers import write_notes
+from tests.helpers import wait_until, write_notes
 from tests.indexer.test_pipeline import assert_consistent, snapshot
 
 NOTES = {
@@ -30,15 +30,6 @@ NOTES = {
     "travel/japan.md": "# Japan\n\nTake the shinkansen from Tokyo to Kyoto.\n",
     "todo.txt": "Buy stamps.\nCall the plumber about the leaking tap.\n",
 }
-
-
-def wait_until(predicate: Callable[[], object], timeout: float = 5.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.02)
-    return bool(predicate())
 
 
 def assert_settled(index: NotesIndex) -> None:
