@@ -13,7 +13,6 @@ process, and prints both times and their ratio as JSON.
 from __future__ import annotations
 
 import json
-import resource
 import statistics
 import subprocess
 import sys

@@ -10,7 +10,6 @@ behind the same guard, limits and activity log.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from functools import lru_cache
 from importlib import resources
