@@ -9,8 +9,22 @@ from typing import Callable, Iterator
 from indexer.types import Progress
 
 
+PREPARING = "Preparing the embedding model (first run only, about 15 s)"
+
+
+def progress_label(p: Progress, preparing: bool = False) -> str:
+    """What the bar says: the phase, the folder being read, or why embedding has not moved."""
+    if p.phase == "embedding":
+        return PREPARING if preparing and p.done == 0 else "Embedding"
+    where = f" {p.folder}" if p.folder else ""
+    return f"{p.phase.capitalize()}{where}"
+
+
 @contextmanager
-def terminal_progress(enabled: bool | None = None) -> Iterator[Callable[[Progress], None]]:
+def terminal_progress(
+    enabled: bool | None = None, preparing: Callable[[], bool] = lambda: False
+) -> Iterator[Callable[[Progress], None]]:
+    """`preparing` tells whether the model is still being prepared (the bar says so)."""
     if enabled is None:
         enabled = sys.stderr.isatty()
     if not enabled:
@@ -27,8 +41,7 @@ def terminal_progress(enabled: bool | None = None) -> Iterator[Callable[[Progres
         def update(p: Progress) -> None:
             if p.phase == "done":
                 return
-            where = f" {p.folder}" if p.folder and p.phase != "embedding" else ""
-            bar.update(task, description=f"{p.phase.capitalize()}{where}", completed=p.done,
+            bar.update(task, description=progress_label(p, preparing()), completed=p.done,
                        total=p.total or None)
 
         yield update

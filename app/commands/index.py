@@ -27,8 +27,9 @@ def run(args: argparse.Namespace) -> int:
     if not settings.folders:
         raise UsageError("no notes folders yet: run `notewell index ~/path/to/notes`")
     index = open_index(settings, root, chroma_url=args.chroma_url)
+    index.prepare_search()  # the model's first-run preparation overlaps the scan
     try:
-        with terminal_progress() as progress:
+        with terminal_progress(preparing=index.model_preparing) as progress:
             summary = index.sync([Path(f) for f in settings.folders], progress)
     finally:
         index.close()

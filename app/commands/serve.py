@@ -55,7 +55,7 @@ def run(args: argparse.Namespace) -> int:
         # Serve first: keyword search answers as soon as a note is read, and dense
         # search as soon as it is embedded, so a big first index never blocks the API.
         with _serving(args, settings, root, index, store, tunnel) as stopped:
-            with terminal_progress() as progress:
+            with terminal_progress(preparing=index.model_preparing) as progress:
                 summary = index.sync(serving, progress)
             print(summary.line(), flush=True)
             if not stopped.is_set():

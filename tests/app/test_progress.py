@@ -1,0 +1,18 @@
+"""The terminal progress bar's words."""
+
+from __future__ import annotations
+
+from app.progress import PREPARING, progress_label
+from indexer.types import Progress
+
+
+def test_the_bar_names_the_folder_being_read() -> None:
+    assert progress_label(Progress("reading", "/home/me/notes", 10, 200)) == "Reading /home/me/notes"
+
+
+def test_embedding_that_waits_for_the_first_run_model_preparation_says_why() -> None:
+    # The model's one-time preparation takes ~15 s during which "Embedding 0/1,200" would look stuck.
+    assert progress_label(Progress("embedding", None, 0, 1200), preparing=True) == PREPARING
+    assert "first run only" in PREPARING
+    assert progress_label(Progress("embedding", None, 64, 1200), preparing=False) == "Embedding"
+    assert progress_label(Progress("embedding", None, 0, 1200), preparing=False) == "Embedding"
