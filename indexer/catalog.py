@@ -379,6 +379,9 @@ class Catalog:
             (limit,),
         )
 
+    def count_embedded(self) -> int:
+        return int(self.query("SELECT count(*) FROM chunks WHERE embedded = 1")[0][0])
+
     def count_pending(self) -> int:
         return int(self.query("SELECT count(*) FROM chunks WHERE embedded = 0")[0][0])
 

@@ -40,6 +40,10 @@ _OPTIMIZE_AFTER = 500
 EMBED_BATCH = 64  # chunks handed to the model at once (sorted by length); a stop waits for one batch (a few seconds)
 STORE_BATCH = 256  # chunks fetched, embedded batch by batch, then written to the vector store at once
 WRITE_BATCH = 50  # notes written to the catalog per transaction
+# The vector store is rebuilt once it has deleted this many vectors and at least as many as
+# it holds: its graph keeps deleted vectors' nodes, so edits slowly make it bigger and slower.
+COMPACT_AFTER = 2000
+_DELETED_META = "vectors_deleted_since_build"
 
 
 @dataclass
@@ -93,6 +97,7 @@ class Pipeline:
             log.warning(message)
             self.vectors.reset()
             self.catalog.mark_all_unembedded()
+            self.catalog.set_meta(_DELETED_META, "0")
         self.catalog.set_meta("model", self.embedder.name)
         return message
 
@@ -115,6 +120,8 @@ class Pipeline:
         self._apply_vector_deletes()
         if summary.indexed + summary.removed >= _OPTIMIZE_AFTER:
             self.catalog.optimize_keywords()
+        if not self.should_stop():
+            self.compact_vectors_if_needed()
         summary.seconds = time.perf_counter() - started
         report(Progress("done", None, 1, 1, summary.line()))
         return summary
@@ -323,8 +330,25 @@ class Pipeline:
             self.catalog.mark_embedded(done)
         return set(done)
 
+    def compact_vectors_if_needed(self) -> bool:
+        """Rebuild the vector store when deleted vectors weigh on it (see COMPACT_AFTER)."""
+        deleted = int(self.catalog.get_meta(_DELETED_META) or 0)
+        if deleted < COMPACT_AFTER:
+            return False
+        live = self.catalog.count_embedded()
+        if deleted < live:
+            return False
+        started = time.perf_counter()
+        kept = self.vectors.compact()
+        self.catalog.set_meta(_DELETED_META, "0")
+        log.info("vector store rebuilt without %d deleted vectors (%d kept) in %.1f s",
+                 deleted, kept, time.perf_counter() - started)
+        return True
+
     def _apply_vector_deletes(self) -> None:
         ids = self.catalog.pending_vector_deletes()
         if ids:
             self.vectors.delete(ids)
             self.catalog.clear_vector_deletes(ids)
+            deleted = int(self.catalog.get_meta(_DELETED_META) or 0) + len(ids)
+            self.catalog.set_meta(_DELETED_META, str(deleted))

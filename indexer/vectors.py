@@ -7,6 +7,7 @@ text and everything else live in the catalog.
 from __future__ import annotations
 
 import os
+import shutil
 import threading
 import time
 from pathlib import Path
@@ -18,6 +19,7 @@ import numpy as np
 from .errors import StoreError
 
 COLLECTION = "notewell-chunks"
+_REBUILDING = COLLECTION + "-rebuilding"  # a compaction's copy, until it takes the name
 _BATCH = 1000
 _QUERY_ATTEMPTS = 3
 
@@ -72,11 +74,65 @@ class VectorStore:
 
     def _open(self):  # type: ignore[no-untyped-def]
         try:
-            return self._client.get_or_create_collection(
-                COLLECTION, embedding_function=None, configuration={"hnsw": {"space": "cosine"}}
-            )
+            names = {getattr(c, "name", c) for c in self._client.list_collections()}
+            if _REBUILDING in names:  # a compaction was cut short
+                if COLLECTION in names:  # before the swap: the original is whole, drop the copy
+                    self._client.delete_collection(_REBUILDING)
+                else:  # after the original was dropped: the copy is whole, finish the swap
+                    self._client.get_collection(_REBUILDING).modify(name=COLLECTION)
+            return self._create(COLLECTION)
         except Exception as exc:
             raise StoreError(f"Could not open the vector collection: {exc}") from exc
+
+    def _create(self, name: str):  # type: ignore[no-untyped-def]
+        return self._client.get_or_create_collection(
+            name, embedding_function=None, configuration={"hnsw": {"space": "cosine"}}
+        )
+
+    def compact(self) -> int:
+        """Rebuild the collection from its live vectors; returns how many were kept.
+
+        Chroma's graph index keeps a deleted vector's node: after many edits a graph of
+        12,600 live vectors held 40,000 nodes (67 MB instead of 20 MB, in memory too) and
+        every insert cost 1.7x more. Searches keep using the old collection until the swap.
+        """
+        old = self._collection
+        old_files = self._segment_dirs()
+        try:
+            # Copied without the lock: searches go on meanwhile (the caller is the only writer).
+            try:
+                self._client.delete_collection(_REBUILDING)  # a leftover partial copy
+            except Exception:
+                pass
+            copy = self._create(_REBUILDING)
+            kept = 0
+            while True:
+                got = old.get(include=["embeddings", "metadatas"], limit=_BATCH, offset=kept)
+                if not got["ids"]:
+                    break
+                copy.add(ids=got["ids"], embeddings=np.asarray(got["embeddings"], dtype=np.float32),
+                         metadatas=got["metadatas"])
+                kept += len(got["ids"])
+            with self._lock:  # the swap: a search that meets it asks again (see `query`)
+                self._client.delete_collection(COLLECTION)
+                copy.modify(name=COLLECTION)
+                self._opened = self._client.get_collection(COLLECTION)
+        except Exception as exc:
+            raise StoreError(f"Could not compact the vector store: {exc}") from exc
+        self._remove(old_files)
+        return kept
+
+    def _segment_dirs(self) -> list[Path]:
+        """The graph index folders on disk now (an embedded store only)."""
+        if self._path is None or not self._path.is_dir():
+            return []
+        return [child for child in self._path.iterdir() if child.is_dir()]
+
+    @staticmethod
+    def _remove(folders: list[Path]) -> None:
+        # Chroma leaves a dropped collection's graph on disk (67 MB for the one above).
+        for folder in folders:
+            shutil.rmtree(folder, ignore_errors=True)
 
     def open(self) -> None:
         """Connect now rather than on first use (importing Chroma alone takes ~2 s)."""
@@ -85,12 +141,14 @@ class VectorStore:
     def reset(self) -> None:
         """Drop every vector (the embedding model changed)."""
         self._collection  # connect
+        old_files = self._segment_dirs()
         with self._lock:
             try:
                 self._client.delete_collection(COLLECTION)
             except Exception:
                 pass  # nothing to drop
             self._opened = self._open()
+        self._remove(old_files)
 
     def count(self) -> int:
         return int(self._collection.count())

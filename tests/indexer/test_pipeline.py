@@ -228,3 +228,25 @@ def test_a_stop_mid_embedding_keeps_what_was_embedded_and_the_next_run_does_the_
     assert embedder.embedded == 40 and summary.chunks == 32  # nothing embedded twice
     assert_consistent(index)
     index.close()
+
+
+def test_after_many_edits_a_sync_rebuilds_the_vector_store_and_search_is_unchanged(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import indexer.pipeline as pipeline_module
+
+    monkeypatch.setattr(pipeline_module, "COMPACT_AFTER", 20)
+    notes = write_notes(tmp_path / "notes", {f"n{i:02}.md": f"Note {i} about the heron colony.\n" for i in range(10)})
+    index = NotesIndex.open(tmp_path / "data", HashEmbedder())
+    index.sync([notes])
+    compactions = []
+    original = index.vectors.compact
+    monkeypatch.setattr(index.vectors, "compact", lambda: compactions.append(1) or original())
+    for edit in range(3):  # every note rewritten: 30 vectors deleted over three syncs
+        write_notes(notes, {f"n{i:02}.md": f"Note {i} about the heron colony, edit {edit}.\n" for i in range(10)})
+        index.sync([notes])
+    assert compactions == [1]  # once 20 deletes outnumbered the 10 live vectors, not before or after
+    assert index.catalog.get_meta("vectors_deleted_since_build") == "10"  # counted afresh since
+    assert paths(index, "Note 3 about the heron colony, edit 2.", mode="dense")[0] == "n03.md"
+    assert_consistent(index)
+    index.close()

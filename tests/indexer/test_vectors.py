@@ -74,3 +74,52 @@ def test_a_vector_store_that_cannot_open_ahead_of_time_fails_later_with_the_reas
     with pytest.raises(StoreError, match="Check that the data folder is writable"):
         index.vectors.open()
     index.close()
+
+
+def _disk_bytes(path: Path) -> int:
+    return sum(f.stat().st_size for f in path.rglob("*") if f.is_file())
+
+
+def _unit_rows(n: int, seed: int) -> np.ndarray:
+    rows = np.random.default_rng(seed).standard_normal((n, 384)).astype(np.float32)
+    return rows / np.linalg.norm(rows, axis=1, keepdims=True)
+
+
+def test_compaction_drops_deleted_vectors_and_keeps_every_live_one(tmp_path: Path) -> None:
+    store = VectorStore(tmp_path / "chroma")
+    rows = _unit_rows(3000, 1)
+    ids = [f"c{i}" for i in range(3000)]
+    store.upsert(ids, rows, [i % 7 for i in range(3000)])
+    store.delete(ids[:2500])  # months of edits: most vectors replaced
+    before = _disk_bytes(tmp_path / "chroma")
+    assert store.compact() == 500
+    assert _disk_bytes(tmp_path / "chroma") < before * 0.6  # the graph no longer carries them
+    assert store.all_ids() == set(ids[2500:])
+    # the same vectors, the same file ids: a filtered search finds a note's chunk exactly
+    assert store.query(rows[2600], 1)[0][0] == "c2600"
+    assert store.query(rows[2600], 3, file_ids=[2600 % 7])[0][0] == "c2600"
+    assert store.query(rows[2600], 3, file_ids=[(2600 + 1) % 7])[0][0] != "c2600"
+    reopened = VectorStore(tmp_path / "chroma")  # and the swap is on disk
+    assert reopened.count() == 500
+
+
+@pytest.mark.parametrize("original_dropped", [False, True])
+def test_a_compaction_cut_short_leaves_the_vectors_whole(tmp_path: Path, original_dropped: bool) -> None:
+    import chromadb
+    from chromadb.config import Settings
+
+    from indexer.vectors import COLLECTION
+
+    store = VectorStore(tmp_path / "chroma")
+    store.upsert(["a", "b"], _unit_rows(2, 2), [1, 2])
+    client = chromadb.PersistentClient(path=str(tmp_path / "chroma"), settings=Settings(anonymized_telemetry=False))
+    copy = client.create_collection(COLLECTION + "-rebuilding", embedding_function=None)
+    if original_dropped:  # killed between dropping the original and renaming the whole copy
+        copy.add(ids=["a", "b"], embeddings=_unit_rows(2, 2), metadatas=[{"file_id": 1}, {"file_id": 2}])
+        client.delete_collection(COLLECTION)
+    else:  # killed while copying
+        copy.add(ids=["a"], embeddings=_unit_rows(1, 2), metadatas=[{"file_id": 1}])
+    del store
+    reopened = VectorStore(tmp_path / "chroma")
+    assert reopened.all_ids() == {"a", "b"}
+    assert [c.name for c in client.list_collections()] == [COLLECTION]
