@@ -49,14 +49,17 @@ def open_index(
     data_dir: Path,
     *,
     chroma_url: str | None = None,
+    chroma_server_files: Path | None = None,
     embedder: Embedder | None = None,
 ) -> NotesIndex:
-    """Open the index in `data_dir`; `--chroma-url` beats the setting."""
+    """Open the index in `data_dir`; `--chroma-url` beats the setting. `chroma_server_files`:
+    where the app's own Chroma server keeps its files."""
     url = chroma_url or settings.chroma_url or os.environ.get("NOTEWELL_CHROMA_URL") or None
     return NotesIndex.open(
         data_dir,
         embedder or make_embedder(settings, data_dir),
         chroma_url=url,
+        chroma_server_files=chroma_server_files if url == chroma_url else None,
         source_options=source_options(settings),
     )
 

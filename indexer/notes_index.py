@@ -61,12 +61,16 @@ class NotesIndex:
         embedder: Embedder,
         *,
         chroma_url: str | None = None,
+        chroma_server_files: Path | None = None,
         source_options: SourceOptions | None = None,
         tuning: SearchTuning = SearchTuning(),
     ) -> "NotesIndex":
+        """`chroma_server_files`: where the Chroma server at `chroma_url` keeps its files,
+        when the app runs that server itself."""
         data_dir = Path(data_dir)
         catalog = Catalog(data_dir / CATALOG_FILE)
-        vectors = VectorStore(path=None if chroma_url else data_dir / CHROMA_DIR, url=chroma_url)
+        vectors = VectorStore(path=None if chroma_url else data_dir / CHROMA_DIR, url=chroma_url,
+                              server_files=chroma_server_files)
         return cls(catalog, vectors, embedder, source_options or SourceOptions(), tuning)
 
     def sync(self, folders: Sequence[Path], progress: ProgressCallback | None = None) -> SyncSummary:

@@ -27,10 +27,13 @@ _QUERY_ATTEMPTS = 3
 class VectorStore:
     """Opened on first use: a sync with nothing to embed or delete never loads Chroma."""
 
-    def __init__(self, path: Path | None = None, url: str | None = None) -> None:
+    def __init__(self, path: Path | None = None, url: str | None = None, server_files: Path | None = None) -> None:
+        """An embedded store in `path`, or the server at `url`; `server_files` is where that
+        server keeps its files, when it is the app's own (to tidy after a rebuild)."""
         if path is None and url is None:
             raise ValueError("VectorStore needs a path or a url")
         self._path = path
+        self._files = path if path is not None else server_files
         self._url = url
         self._lock = threading.Lock()
         self._client = None
@@ -124,9 +127,9 @@ class VectorStore:
 
     def _segment_dirs(self) -> list[Path]:
         """The graph index folders on disk now (an embedded store only)."""
-        if self._path is None or not self._path.is_dir():
+        if self._files is None or not self._files.is_dir():
             return []
-        return [child for child in self._path.iterdir() if child.is_dir()]
+        return [child for child in self._files.iterdir() if child.is_dir()]
 
     @staticmethod
     def _remove(folders: list[Path]) -> None:

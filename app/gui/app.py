@@ -117,13 +117,13 @@ def build_desktop(
     def open_index() -> Any:
         from app.services import open_index as open_notes_index
 
-        url = None
+        url = files = None
         if vectors_in_child and not (prefs.settings.chroma_url or os.environ.get("NOTEWELL_CHROMA_URL")):
             if not chroma:
                 chroma.append(ChromaServer(root / "chroma", root / "chroma.log"))
                 chroma[0].start()
-            url = chroma[0].url
-        return open_notes_index(prefs.settings, root, chroma_url=url, embedder=embedder)
+            url, files = chroma[0].url, root / "chroma"
+        return open_notes_index(prefs.settings, root, chroma_url=url, chroma_server_files=files, embedder=embedder)
 
     def make_app(index: Any) -> Any:
         from app.services import create_api

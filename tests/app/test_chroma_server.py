@@ -86,3 +86,26 @@ def test_the_app_quits_cleanly_on_sigterm_and_takes_the_vector_store_with_it(tmp
         assert wait_until(lambda: all(gone(pid) for pid in children), 15)
     finally:
         app.kill()
+
+
+def test_a_rebuilt_collection_leaves_no_old_graph_on_the_servers_disk(tmp_path: Path) -> None:
+    import numpy as np
+
+    from indexer.vectors import VectorStore
+
+    files = tmp_path / "chroma"
+    server = ChromaServer(files, tmp_path / "chroma.log")
+    url = server.start()
+    try:
+        store = VectorStore(url=url, server_files=files)
+        rows = np.random.default_rng(3).standard_normal((1500, 384)).astype(np.float32)
+        ids = [f"c{i}" for i in range(1500)]
+        store.upsert(ids, rows, [1] * 1500)  # past Chroma's 1,000-vector flush: the graph is on disk
+        store.delete(ids[:1200])
+        graphs = {d.name for d in files.iterdir() if d.is_dir()}
+        assert graphs
+        assert store.compact() == 300
+        assert store.all_ids() == set(ids[1200:])
+        assert graphs.isdisjoint(d.name for d in files.iterdir() if d.is_dir())
+    finally:
+        server.stop()
