@@ -126,7 +126,7 @@ class VectorStore:
         return kept
 
     def _segment_dirs(self) -> list[Path]:
-        """The graph index folders on disk now (an embedded store only)."""
+        """The graph index folders on disk now (when we know where the store keeps its files)."""
         if self._files is None or not self._files.is_dir():
             return []
         return [child for child in self._files.iterdir() if child.is_dir()]
