@@ -187,6 +187,8 @@ class IndexingController:
             self._restart_watcher(index, folders)
 
     def _on_progress(self, progress: Progress) -> None:
+        if progress.phase == "tidying":  # searches go on; new notes wait a few seconds
+            self._set_state("scanning", progress.message)
         if progress.phase == "embedding":
             starting = self.state != "embedding"
             preparing = progress.done == 0 and self._index is not None and self._index.model_preparing()

@@ -16,6 +16,8 @@ def progress_label(p: Progress, preparing: bool = False) -> str:
     """What the bar says: the phase, the folder being read, or why embedding has not moved."""
     if p.phase == "embedding":
         return PREPARING if preparing and p.done == 0 else "Embedding"
+    if p.phase == "tidying":
+        return p.message
     where = f" {p.folder}" if p.folder else ""
     return f"{p.phase.capitalize()}{where}"
 

@@ -121,7 +121,7 @@ class Pipeline:
         if summary.indexed + summary.removed >= _OPTIMIZE_AFTER:
             self.catalog.optimize_keywords()
         if not self.should_stop():
-            self.compact_vectors_if_needed()
+            self.compact_vectors_if_needed(report)
         summary.seconds = time.perf_counter() - started
         report(Progress("done", None, 1, 1, summary.line()))
         return summary
@@ -330,7 +330,7 @@ class Pipeline:
             self.catalog.mark_embedded(done)
         return set(done)
 
-    def compact_vectors_if_needed(self) -> bool:
+    def compact_vectors_if_needed(self, report: ProgressCallback = lambda p: None) -> bool:
         """Rebuild the vector store when deleted vectors weigh on it (see COMPACT_AFTER)."""
         deleted = int(self.catalog.get_meta(_DELETED_META) or 0)
         if deleted < COMPACT_AFTER:
@@ -338,6 +338,8 @@ class Pipeline:
         live = self.catalog.count_embedded()
         if deleted < live:
             return False
+        report(Progress("tidying", None, 0, 0,
+                        f"Tidying the vector store after many edits (about {max(1, live // 2000)} s)…"))
         started = time.perf_counter()
         kept = self.vectors.compact()
         self.catalog.set_meta(_DELETED_META, "0")

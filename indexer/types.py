@@ -156,7 +156,7 @@ class SyncSummary:
 class Progress:
     """A progress report from the pipeline (the GUI re-emits it as a Qt signal)."""
 
-    phase: Literal["scanning", "reading", "embedding", "removing", "done"]
+    phase: Literal["scanning", "reading", "embedding", "removing", "tidying", "done"]
     folder: str | None
     done: int
     total: int

@@ -16,3 +16,8 @@ def test_embedding_that_waits_for_the_first_run_model_preparation_says_why() -> 
     assert "first run only" in PREPARING
     assert progress_label(Progress("embedding", None, 64, 1200), preparing=False) == "Embedding"
     assert progress_label(Progress("embedding", None, 0, 1200), preparing=False) == "Embedding"
+
+
+def test_tidying_the_vector_store_is_explained() -> None:
+    message = "Tidying the vector store after many edits (about 6 s)…"
+    assert progress_label(Progress("tidying", None, 0, 0, message)) == message

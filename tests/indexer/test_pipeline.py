@@ -242,9 +242,11 @@ def test_after_many_edits_a_sync_rebuilds_the_vector_store_and_search_is_unchang
     compactions = []
     original = index.vectors.compact
     monkeypatch.setattr(index.vectors, "compact", lambda: compactions.append(1) or original())
+    told = []
     for edit in range(3):  # every note rewritten: 30 vectors deleted over three syncs
         write_notes(notes, {f"n{i:02}.md": f"Note {i} about the heron colony, edit {edit}.\n" for i in range(10)})
-        index.sync([notes])
+        index.sync([notes], progress=lambda p: told.append(p.message) if p.phase == "tidying" else None)
+    assert told == ["Tidying the vector store after many edits (about 1 s)…"]  # the user sees why it waits
     assert compactions == [1]  # once 20 deletes outnumbered the 10 live vectors, not before or after
     assert index.catalog.get_meta("vectors_deleted_since_build") == "10"  # counted afresh since
     assert paths(index, "Note 3 about the heron colony, edit 2.", mode="dense")[0] == "n03.md"
