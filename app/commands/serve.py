@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import queue
 import signal
 import sys
 import threading
@@ -97,17 +98,28 @@ def _serving(
         port=settings.port if args.port is None else args.port,
     )
     stopped = threading.Event()
+    signals: queue.SimpleQueue[int] = queue.SimpleQueue()
+    presses = [0]
 
-    def stop(*_: object) -> None:
-        if stopped.is_set():  # asked twice: don't wait for the model to finish a batch
-            print("Stopped.", file=sys.stderr, flush=True)
+    def on_signal(signum: int, _frame: object) -> None:
+        # A handler runs between two bytecodes of the main thread, which may hold a lock the
+        # stop needs (an Event's, a file's): it was seen to hang. So it takes no lock itself:
+        # SimpleQueue.put is reentrant, and a second press leaves at once.
+        presses[0] += 1
+        if presses[0] > 1:  # asked twice: don't wait for the model to finish a batch
+            os.write(2, "Stopped.\n".encode())
             os._exit(130)
+        signals.put(signum)
+
+    def stop_on_signal() -> None:
+        signals.get()
         stopped.set()
         index.stop()  # a running sync ends at its next file or batch and resumes next time
         print("Stopping… (press Ctrl+C again to quit at once)", flush=True)
 
+    threading.Thread(target=stop_on_signal, name="notewell-signals", daemon=True).start()
     for signum in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(signum, stop)
+        signal.signal(signum, on_signal)
     server.start()
     print(f"Serving your notes at {server.url}")
     print(f"  manifest: {server.url}/.well-known/ai-plugin.json")
