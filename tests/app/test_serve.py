@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import json
 import os
+import queue
 import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -30,18 +32,47 @@ def start(data_dir: Path, *args: str, token: str | None = TOKEN) -> subprocess.P
     )
 
 
+def _lines(proc: subprocess.Popen[str]) -> "queue.Queue[str | None]":
+    """The process's output lines, read on a thread (None at the end), so a silent hang
+    fails the test at its timeout instead of blocking in readline forever."""
+    lines = getattr(proc, "notewell_lines", None)
+    if lines is None:
+        lines = queue.Queue()
+        setattr(proc, "notewell_lines", lines)
+
+        def pump() -> None:
+            assert proc.stdout is not None
+            for line in proc.stdout:
+                lines.put(line)
+            lines.put(None)
+
+        threading.Thread(target=pump, daemon=True).start()
+    return lines
+
+
 def read_until(proc: subprocess.Popen[str], needle: str, timeout: float = 60) -> list[str]:
     lines: list[str] = []
     deadline = time.monotonic() + timeout
-    assert proc.stdout is not None
-    while time.monotonic() < deadline:
-        line = proc.stdout.readline()
-        if not line:
+    source = _lines(proc)
+    while (left := deadline - time.monotonic()) > 0:
+        try:
+            line = source.get(timeout=left)
+        except queue.Empty:
+            break
+        if line is None:
             break
         lines.append(line.rstrip("\n"))
         if needle in line:
             return lines
-    raise AssertionError(f"no line with {needle!r}: {lines}; stderr: {proc.stderr.read() if proc.stderr else ''}")
+    raise AssertionError(f"no line with {needle!r} in {timeout} s: {lines}")
+
+
+def rest_of(proc: subprocess.Popen[str], timeout: float = 15) -> str:
+    """The rest of the output of a process that has ended."""
+    source, rest = _lines(proc), []
+    while (line := source.get(timeout=timeout)) is not None:
+        rest.append(line)
+    return "".join(rest)
 
 
 @pytest.fixture
@@ -72,7 +103,7 @@ def test_serve_prints_what_a_user_needs_and_stops_on_sigterm(data_dir: Path) -> 
         read_until(proc, "POST /query 200 anything → 0", timeout=10)  # the activity, live
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(timeout=15) == 0
-        rest = proc.stdout.read() if proc.stdout else ""
+        rest = rest_of(proc)
         assert "Stopping" in rest
     finally:
         if proc.poll() is None:
