@@ -9,6 +9,9 @@ watcher and the HTTP API then run in this process, as under `notewell serve`, an
 visibility is polled through POST /query (hybrid) like an assistant would see it.
 `indexing_seconds` is the pipeline's own time on the burst's batches (read, parse,
 chunk, catalog, embed, vector store); the rest of `reflected_seconds` is the watcher's.
+`model_seconds_in_app` is the model's share of the burst, timed inside the app, and
+`other_seconds` everything else: both come from the same minutes, so unlike the
+before/after baseline they do not move with the machine's drift (a few % over minutes).
 Floors: save → visible p95 ≤ 1.0 s; delete → gone p95 ≤ 1.0 s; rename → new path only
 p95 ≤ 1.0 s; burst fully reflected (every chunk embedded) within the burst's own
 encode-only time + 5 s (the model alone on the same texts, timed before and after the
