@@ -68,6 +68,8 @@ CREATE VIRTUAL TABLE IF NOT EXISTS chunks_fts USING fts5(
 CREATE TABLE IF NOT EXISTS vector_deletes (id TEXT PRIMARY KEY, text_hash TEXT NOT NULL);
 """
 
+_VECTORS_DELETED = "vectors_deleted_since_build"  # meta key
+
 
 class FileRow(NamedTuple):  # a tuple: 38,000 of them are built on every no-op sync
     id: int
@@ -390,9 +392,11 @@ class Catalog:
             db.executemany("UPDATE chunks SET embedded = 1 WHERE id = ?", [(i,) for i in ids])
 
     def mark_all_unembedded(self) -> None:
+        """Every chunk needs a vector again (the vector store was emptied)."""
         with self.transaction() as db:
             db.execute("UPDATE chunks SET embedded = 0")
             db.execute("DELETE FROM vector_deletes")
+            db.execute("DELETE FROM meta WHERE key = ?", (_VECTORS_DELETED,))
 
     def vector_donors(self, text_hashes: Sequence[str]) -> dict[str, str]:
         """text hash → id of a stored vector with that text (live chunk or pending delete)."""
@@ -412,8 +416,21 @@ class Catalog:
         return [r[0] for r in self.query("SELECT id FROM vector_deletes")]
 
     def clear_vector_deletes(self, ids: Sequence[str]) -> None:
+        """These vectors are gone from the vector store (counted: see `vectors_deleted`)."""
         with self.transaction() as db:
             db.executemany("DELETE FROM vector_deletes WHERE id = ?", [(i,) for i in ids])
+            db.execute(
+                "INSERT INTO meta(key, value) VALUES (?, ?) "
+                "ON CONFLICT(key) DO UPDATE SET value = CAST(value AS INTEGER) + excluded.value",
+                (_VECTORS_DELETED, len(ids)),
+            )
+
+    def vectors_deleted(self) -> int:
+        """Vectors deleted from the vector store since it was last built (its graph keeps them)."""
+        return int(self.get_meta(_VECTORS_DELETED) or 0)
+
+    def vector_store_rebuilt(self) -> None:
+        self.set_meta(_VECTORS_DELETED, "0")
 
     def optimize_keywords(self) -> None:
         """Merge the keyword index's segments (after a big write; searches get a little faster)."""

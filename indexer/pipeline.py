@@ -43,7 +43,6 @@ WRITE_BATCH = 50  # notes written to the catalog per transaction
 # The vector store is rebuilt once it has deleted this many vectors and at least as many as
 # it holds: its graph keeps deleted vectors' nodes, so edits slowly make it bigger and slower.
 COMPACT_AFTER = 2000
-_DELETED_META = "vectors_deleted_since_build"
 
 
 @dataclass
@@ -97,7 +96,6 @@ class Pipeline:
             log.warning(message)
             self.vectors.reset()
             self.catalog.mark_all_unembedded()
-            self.catalog.set_meta(_DELETED_META, "0")
         self.catalog.set_meta("model", self.embedder.name)
         return message
 
@@ -332,7 +330,7 @@ class Pipeline:
 
     def compact_vectors_if_needed(self, report: ProgressCallback = lambda p: None) -> bool:
         """Rebuild the vector store when deleted vectors weigh on it (see COMPACT_AFTER)."""
-        deleted = int(self.catalog.get_meta(_DELETED_META) or 0)
+        deleted = self.catalog.vectors_deleted()
         if deleted < COMPACT_AFTER:
             return False
         live = self.catalog.count_embedded()
@@ -342,7 +340,7 @@ class Pipeline:
                         f"Tidying the vector store after many edits (about {max(1, live // 2000)} s)…"))
         started = time.perf_counter()
         kept = self.vectors.compact()
-        self.catalog.set_meta(_DELETED_META, "0")
+        self.catalog.vector_store_rebuilt()
         log.info("vector store rebuilt without %d deleted vectors (%d kept) in %.1f s",
                  deleted, kept, time.perf_counter() - started)
         return True
@@ -352,5 +350,3 @@ class Pipeline:
         if ids:
             self.vectors.delete(ids)
             self.catalog.clear_vector_deletes(ids)
-            deleted = int(self.catalog.get_meta(_DELETED_META) or 0) + len(ids)
-            self.catalog.set_meta(_DELETED_META, str(deleted))
