@@ -21,6 +21,8 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable, Literal, Protocol, Sequence
 
+from app.progress import PREPARING
+
 if TYPE_CHECKING:
     from indexer.notes_index import NotesIndex
     from indexer.types import FolderStatus, Progress, SearchResult
@@ -28,7 +30,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 IndexState = Literal["opening", "scanning", "embedding", "idle", "paused", "error"]
-PREPARING_MODEL = "Preparing the embedding model (first run only, about 15 s)… keyword search works meanwhile"
+PREPARING_MODEL = f"{PREPARING}… keyword search works meanwhile"
 # Starts watching `folders`, calling `on_change` after each applied batch; returns a stop function.
 WatchFactory = Callable[["NotesIndex", Sequence[Path], Callable[[], None]], Callable[[], None]]
 
