@@ -17,6 +17,14 @@ def wait_until(predicate: Callable[[], object], timeout: float = 5.0) -> bool:
     return bool(predicate())
 
 
+def unit_rows(n: int, seed: int, dimension: int = 384):  # type: ignore[no-untyped-def]
+    """`n` random unit vectors (float32), the same for the same seed."""
+    import numpy as np
+
+    rows = np.random.default_rng(seed).standard_normal((n, dimension)).astype(np.float32)
+    return rows / np.linalg.norm(rows, axis=1, keepdims=True)
+
+
 def write_notes(folder: Path, notes: dict[str, str]) -> Path:
     """Create `notes` (relative path → text) under `folder`."""
     for rel, text in notes.items():

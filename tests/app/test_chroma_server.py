@@ -12,7 +12,7 @@ from pathlib import Path
 import httpx
 
 from app.chroma_server import ChromaServer
-from tests.helpers import wait_until
+from tests.helpers import unit_rows, wait_until
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -89,8 +89,6 @@ def test_the_app_quits_cleanly_on_sigterm_and_takes_the_vector_store_with_it(tmp
 
 
 def test_a_rebuilt_collection_leaves_no_old_graph_on_the_servers_disk(tmp_path: Path) -> None:
-    import numpy as np
-
     from indexer.vectors import VectorStore
 
     files = tmp_path / "chroma"
@@ -98,7 +96,7 @@ def test_a_rebuilt_collection_leaves_no_old_graph_on_the_servers_disk(tmp_path: 
     url = server.start()
     try:
         store = VectorStore(url=url, server_files=files)
-        rows = np.random.default_rng(3).standard_normal((1500, 384)).astype(np.float32)
+        rows = unit_rows(1500, 3)
         ids = [f"c{i}" for i in range(1500)]
         store.upsert(ids, rows, [1] * 1500)  # past Chroma's 1,000-vector flush: the graph is on disk
         store.delete(ids[:1200])

@@ -9,7 +9,7 @@ import pytest
 
 from indexer.errors import StoreError
 from indexer.vectors import VectorStore
-from tests.helpers import wait_until
+from tests.helpers import unit_rows, wait_until
 
 
 @pytest.fixture
@@ -80,14 +80,9 @@ def _disk_bytes(path: Path) -> int:
     return sum(f.stat().st_size for f in path.rglob("*") if f.is_file())
 
 
-def _unit_rows(n: int, seed: int) -> np.ndarray:
-    rows = np.random.default_rng(seed).standard_normal((n, 384)).astype(np.float32)
-    return rows / np.linalg.norm(rows, axis=1, keepdims=True)
-
-
 def test_compaction_drops_deleted_vectors_and_keeps_every_live_one(tmp_path: Path) -> None:
     store = VectorStore(tmp_path / "chroma")
-    rows = _unit_rows(3000, 1)
+    rows = unit_rows(3000, 1)
     ids = [f"c{i}" for i in range(3000)]
     store.upsert(ids, rows, [i % 7 for i in range(3000)])
     store.delete(ids[:2500])  # months of edits: most vectors replaced
@@ -111,14 +106,14 @@ def test_a_compaction_cut_short_leaves_the_vectors_whole(tmp_path: Path, origina
     from indexer.vectors import COLLECTION
 
     store = VectorStore(tmp_path / "chroma")
-    store.upsert(["a", "b"], _unit_rows(2, 2), [1, 2])
+    store.upsert(["a", "b"], unit_rows(2, 2), [1, 2])
     client = chromadb.PersistentClient(path=str(tmp_path / "chroma"), settings=Settings(anonymized_telemetry=False))
     copy = client.create_collection(COLLECTION + "-rebuilding", embedding_function=None)
     if original_dropped:  # killed between dropping the original and renaming the whole copy
-        copy.add(ids=["a", "b"], embeddings=_unit_rows(2, 2), metadatas=[{"file_id": 1}, {"file_id": 2}])
+        copy.add(ids=["a", "b"], embeddings=unit_rows(2, 2), metadatas=[{"file_id": 1}, {"file_id": 2}])
         client.delete_collection(COLLECTION)
     else:  # killed while copying
-        copy.add(ids=["a"], embeddings=_unit_rows(1, 2), metadatas=[{"file_id": 1}])
+        copy.add(ids=["a"], embeddings=unit_rows(1, 2), metadatas=[{"file_id": 1}])
     del store
     reopened = VectorStore(tmp_path / "chroma")
     assert reopened.all_ids() == {"a", "b"}
