@@ -36,14 +36,24 @@ def add_common_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--debug", action="store_true", help="show tracebacks on errors")
 
 
+def installed_version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("notewell")
+    except PackageNotFoundError:  # pragma: no cover - run from a checkout that was never installed
+        return "unknown (not installed)"
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="notewell",
         description="Let an AI assistant search your own notes, privately, from your own computer.",
     )
+    parser.add_argument("--version", action="version", version=f"notewell {installed_version()}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in COMMANDS:
-        module = importlib.import_module(f"app.commands.{name}")
+        module = importlib.import_module(f"notewell.app.commands.{name}")
         command_parser = module.add_parser(sub)
         add_common_options(command_parser)
         command_parser.set_defaults(_run=module.run)
@@ -53,7 +63,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     argv = list(sys.argv[1:] if argv is None else argv)
-    if not argv or (argv[0].startswith("-") and argv[0] not in ("-h", "--help")):
+    if not argv or (argv[0].startswith("-") and argv[0] not in ("-h", "--help", "--version")):
         argv = ["gui", *argv]  # `notewell` alone opens the desktop app
     args = parser.parse_args(argv)
     # Our own one-line handler first: libraries that call logging.basicConfig (the MCP

@@ -21,11 +21,11 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable, Literal, Protocol, Sequence
 
-from app.progress import PREPARING
+from notewell.app.progress import PREPARING
 
 if TYPE_CHECKING:
-    from indexer.notes_index import NotesIndex
-    from indexer.types import FolderStatus, Progress, SearchResult
+    from notewell.indexer.notes_index import NotesIndex
+    from notewell.indexer.types import FolderStatus, Progress, SearchResult
 
 log = logging.getLogger(__name__)
 
@@ -39,7 +39,7 @@ def watch_folders(
     index: "NotesIndex", folders: Sequence[Path], on_change: Callable[[], None]
 ) -> Callable[[], None]:
     """The app's `WatchFactory`: live sync with `indexer.watcher`, refreshing folder states."""
-    from indexer.watcher import watch_index
+    from notewell.indexer.watcher import watch_index
 
     return watch_index(index, folders, on_change=lambda event: on_change())
 

@@ -20,4 +20,6 @@ def data_dir(override: str | os.PathLike[str] | None = None) -> Path:
 
 def sample_notes_dir() -> Path:
     """The small notes folder shipped with Notewell, for a first run."""
-    return Path(__file__).resolve().parent.parent / "sample_notes"
+    from notewell.assets import sample_notes_dir as shipped
+
+    return shipped()

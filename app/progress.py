@@ -6,7 +6,7 @@ import sys
 from contextlib import contextmanager
 from typing import Callable, Iterator
 
-from indexer.types import Progress
+from notewell.indexer.types import Progress
 
 
 PREPARING = "Preparing the embedding model (first run only, about 15 s)"

@@ -10,21 +10,21 @@ import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable
 
-from indexer.embedding import Embedder, SentenceTransformerEmbedder
-from indexer.notes_index import NotesIndex
-from indexer.sources import SourceOptions
+from notewell.indexer.embedding import Embedder, SentenceTransformerEmbedder
+from notewell.indexer.notes_index import NotesIndex
+from notewell.indexer.sources import SourceOptions
 
 from .settings import Settings
 
 if TYPE_CHECKING:
     from starlette.applications import Starlette
 
-    from plugin_api.activity import ActivityLog
-    from plugin_api.app import ApiConfig
-    from plugin_api.consent import ConsentQueue
-    from plugin_api.oauth import OAuthServer
-    from plugin_api.oauth_store import OAuthStore
-    from plugin_api.tunnel import Tunnel, TunnelKind
+    from notewell.plugin_api.activity import ActivityLog
+    from notewell.plugin_api.app import ApiConfig
+    from notewell.plugin_api.consent import ConsentQueue
+    from notewell.plugin_api.oauth import OAuthServer
+    from notewell.plugin_api.oauth_store import OAuthStore
+    from notewell.plugin_api.tunnel import Tunnel, TunnelKind
 
 
 def source_options(settings: Settings) -> SourceOptions:
@@ -74,8 +74,8 @@ def create_api(
     oauth: OAuthServer | None = None,
 ) -> Starlette:
     """The HTTP API over `index`, with /mcp (and OAuth for it), from the settings (serve and the GUI)."""
-    from plugin_api.app import create_app
-    from plugin_api.mcp import McpEndpoint
+    from notewell.plugin_api.app import create_app
+    from notewell.plugin_api.mcp import McpEndpoint
 
     config = api_config(settings)
     mcp = McpEndpoint(index, config.limits, public_url, allowed_origins=config.cors_origins,
@@ -88,14 +88,14 @@ def create_api(
 
 def make_oauth(store: OAuthStore, public_url: Callable[[], str | None], consents: ConsentQueue) -> OAuthServer:
     """OAuth for /mcp (imports the MCP SDK: call it where the app is built, off the GUI thread)."""
-    from plugin_api.oauth import OAuthServer
+    from notewell.plugin_api.oauth import OAuthServer
 
     return OAuthServer(store, consents, public_url)
 
 
 def api_config(settings: Settings) -> ApiConfig:
-    from plugin_api.app import ApiConfig
-    from plugin_api.manifest import ManifestConfig
+    from notewell.plugin_api.app import ApiConfig
+    from notewell.plugin_api.manifest import ManifestConfig
 
     return ApiConfig(
         manifest=ManifestConfig(contact_email=settings.contact_email, legal_info_url=settings.legal_url)
@@ -112,8 +112,8 @@ def make_tunnel(
     ngrok_path: str | None = None,
 ) -> Tunnel:
     """A tunnel provider from the settings; the ngrok authtoken comes from the secret store."""
-    from plugin_api.tunnel import make_tunnel as build
-    from plugin_api.tunnel_policy import traffic_policy
+    from notewell.plugin_api.tunnel import make_tunnel as build
+    from notewell.plugin_api.tunnel_policy import traffic_policy
 
     from .secrets import NGROK_AUTHTOKEN, UserSecret
 

@@ -13,7 +13,7 @@ from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
-from indexer.embedding import DEFAULT_MODEL
+from notewell.indexer.embedding import DEFAULT_MODEL
 
 SETTINGS_FILE = "settings.json"
 

@@ -17,10 +17,10 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Callable, Literal, Protocol
 
-from plugin_api.tunnel import MANIFEST_PATH, MCP_PATH, TunnelError, TunnelStatus
+from notewell.plugin_api.tunnel import MANIFEST_PATH, MCP_PATH, TunnelError, TunnelStatus
 
 if TYPE_CHECKING:
-    from plugin_api.tunnel import Tunnel
+    from notewell.plugin_api.tunnel import Tunnel
 
 log = logging.getLogger(__name__)
 
@@ -123,7 +123,7 @@ class SharingController:
 
     # -- the worker thread ---------------------------------------------------
     def _serve(self, index: Any) -> None:
-        from plugin_api.server import ApiServer
+        from notewell.plugin_api.server import ApiServer
 
         self._index = index
         host, port = self._address()

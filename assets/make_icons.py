@@ -89,8 +89,6 @@ def draw(size: int, status: QColor | None = None) -> QImage:
 def main() -> int:
     app = QGuiApplication.instance() or QGuiApplication(sys.argv)  # noqa: F841
     draw(512).save(str(HERE / "logo.png"))
-    # The API serves the same logo at /logo.png from its own package (it never imports app/).
-    draw(512).save(str(HERE.parent / "plugin_api" / "logo.png"))
     draw(256).save(str(HERE / "notewell.png"))
     for name, color in STATES.items():
         draw(64, color).save(str(HERE / f"tray-{name}.png"))

@@ -30,11 +30,11 @@ import httpx
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from indexer.embedding import SentenceTransformerEmbedder  # noqa: E402
-from indexer.notes_index import NotesIndex  # noqa: E402
-from plugin_api.app import ApiConfig, create_app  # noqa: E402
-from plugin_api.limits import Limits  # noqa: E402
-from plugin_api.server import ApiServer  # noqa: E402
+from notewell.indexer.embedding import SentenceTransformerEmbedder  # noqa: E402
+from notewell.indexer.notes_index import NotesIndex  # noqa: E402
+from notewell.plugin_api.app import ApiConfig, create_app  # noqa: E402
+from notewell.plugin_api.limits import Limits  # noqa: E402
+from notewell.plugin_api.server import ApiServer  # noqa: E402
 
 CORPUS = Path("/work/shared/eval/corpora/tldr-all.tar.gz")
 QUERIES = Path("/work/shared/eval/queries")

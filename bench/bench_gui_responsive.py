@@ -37,10 +37,10 @@ def main() -> int:
     from PySide6.QtCore import QTimer
     from PySide6.QtWidgets import QApplication
 
-    from app.gui.app import build_desktop
-    from app.indexing import watch_folders
-    from app.preferences import Preferences
-    from app.settings import Settings
+    from notewell.app.gui.app import build_desktop
+    from notewell.app.indexing import watch_folders
+    from notewell.app.preferences import Preferences
+    from notewell.app.settings import Settings
 
     qt = QApplication.instance() or QApplication(sys.argv)
     with tempfile.TemporaryDirectory() as tmp:

@@ -30,7 +30,7 @@ WINDOW_UP = re.compile(r"window up in ([0-9.]+) s")
 def prepare(data: Path) -> None:
     """A returning user's data dir: the sample notes, indexed."""
     subprocess.run(
-        [sys.executable, "-m", "app", "index", str(REPO / "sample_notes"), "--data-dir", str(data)],
+        [sys.executable, "-m", "notewell.app", "index", str(REPO / "assets" / "sample_notes"), "--data-dir", str(data)],
         check=True, cwd=REPO, capture_output=True,
     )
 
@@ -40,7 +40,7 @@ def one_run(data: Path, env: dict[str, str], timeout: float = 60.0) -> tuple[flo
     log.unlink(missing_ok=True)
     started = time.perf_counter()
     proc = subprocess.Popen(
-        [sys.executable, "-m", "app", "gui", "--data-dir", str(data)],
+        [sys.executable, "-m", "notewell.app", "gui", "--data-dir", str(data)],
         cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )
     try:

@@ -25,8 +25,8 @@ sys.path.insert(0, str(ROOT))
 INDEX_CHILD = """
 import sys, time, resource, json
 from pathlib import Path
-from indexer.embedding import SentenceTransformerEmbedder
-from indexer.notes_index import NotesIndex
+from notewell.indexer.embedding import SentenceTransformerEmbedder
+from notewell.indexer.notes_index import NotesIndex
 started = time.perf_counter()
 index = NotesIndex.open(Path(sys.argv[1]), SentenceTransformerEmbedder(cache_dir=Path(sys.argv[1]) / "onnx"))
 summary = index.sync([Path(sys.argv[2])])
@@ -39,7 +39,7 @@ print(json.dumps({"seconds": time.perf_counter() - started, "summary": summary.l
 
 def full(corpus: Path, data: Path) -> dict:
     """The app's configuration: the model on its ONNX export (built first, once, not timed)."""
-    from indexer.embedding import SentenceTransformerEmbedder
+    from notewell.indexer.embedding import SentenceTransformerEmbedder
 
     started = time.perf_counter()
     SentenceTransformerEmbedder(cache_dir=data / "onnx").prepare_onnx(wait=True)
@@ -65,10 +65,10 @@ def full(corpus: Path, data: Path) -> dict:
 
 def encode_only(data: Path) -> float:
     """Time the bare model on the same chunk texts, in the same batches."""
-    from indexer.catalog import Catalog
-    from indexer.chunking import embedding_text
-    from indexer.embedding import SentenceTransformerEmbedder
-    from indexer.pipeline import EMBED_BATCH
+    from notewell.indexer.catalog import Catalog
+    from notewell.indexer.chunking import embedding_text
+    from notewell.indexer.embedding import SentenceTransformerEmbedder
+    from notewell.indexer.pipeline import EMBED_BATCH
 
     catalog = Catalog(data / "catalog.sqlite3")
     rows = catalog.query(
@@ -90,8 +90,8 @@ def noop(corpus: Path, data: Path, hashed: bool = False) -> dict:
     path (walk, stat, compare with the catalog) is the same, and building the
     index takes minutes instead of an hour of model time.
     """
-    from indexer.embedding import HashEmbedder, SentenceTransformerEmbedder
-    from indexer.notes_index import NotesIndex
+    from notewell.indexer.embedding import HashEmbedder, SentenceTransformerEmbedder
+    from notewell.indexer.notes_index import NotesIndex
 
     embedder = HashEmbedder(dimension=384) if hashed else SentenceTransformerEmbedder()
     first = NotesIndex.open(data, embedder)
@@ -127,8 +127,8 @@ def query(corpus: Path, data: Path) -> dict:
     `embed_only` is the query embedding alone, timed on a second embedder that shares
     the ONNX export but not the first one's cache of recent query vectors.
     """
-    from indexer.embedding import SentenceTransformerEmbedder
-    from indexer.notes_index import NotesIndex
+    from notewell.indexer.embedding import SentenceTransformerEmbedder
+    from notewell.indexer.notes_index import NotesIndex
 
     cache = data / "onnx"
     embedder = SentenceTransformerEmbedder(cache_dir=cache)

@@ -41,12 +41,12 @@ import httpx
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from indexer.embedding import Embedder, HashEmbedder, SentenceTransformerEmbedder  # noqa: E402
-from indexer.notes_index import NotesIndex  # noqa: E402
-from indexer.watcher import FolderWatcher, WatchEvent  # noqa: E402
-from plugin_api.app import ApiConfig, create_app  # noqa: E402
-from plugin_api.limits import Limits  # noqa: E402
-from plugin_api.server import ApiServer  # noqa: E402
+from notewell.indexer.embedding import Embedder, HashEmbedder, SentenceTransformerEmbedder  # noqa: E402
+from notewell.indexer.notes_index import NotesIndex  # noqa: E402
+from notewell.indexer.watcher import FolderWatcher, WatchEvent  # noqa: E402
+from notewell.plugin_api.app import ApiConfig, create_app  # noqa: E402
+from notewell.plugin_api.limits import Limits  # noqa: E402
+from notewell.plugin_api.server import ApiServer  # noqa: E402
 
 CORPUS = Path("/work/shared/eval/corpora/tldr-en.tar.gz")
 TOKEN = "nw_bench-token-0123456789abcdefghijklmnopqrstuv"
@@ -266,7 +266,7 @@ def rel(path: Path, notes: Path) -> str:
 
 def indexed_texts(index: NotesIndex) -> list[str]:
     """The burst's chunk texts as the app embedded them, in its order."""
-    from indexer.chunking import embedding_text
+    from notewell.indexer.chunking import embedding_text
 
     rows = index.catalog.query(
         "SELECT f.title, c.heading, c.text FROM chunks c JOIN files f ON f.id = c.file_id "
@@ -277,8 +277,8 @@ def indexed_texts(index: NotesIndex) -> list[str]:
 
 def staged_texts(staging: Path, embedder: Embedder) -> list[str]:
     """The same texts from the files, before the app sees them (the app's own chunker)."""
-    from indexer.chunking import chunk_document, embedding_text
-    from indexer.sources import NoteFile, parse_note, read_bytes, walk_folder
+    from notewell.indexer.chunking import chunk_document, embedding_text
+    from notewell.indexer.sources import NoteFile, parse_note, read_bytes, walk_folder
 
     texts: list[str] = []
     for file in walk_folder(staging):
@@ -291,7 +291,7 @@ def staged_texts(staging: Path, embedder: Embedder) -> list[str]:
 
 def encode_only(texts: list[str], embedder: Embedder) -> float:
     """The bare model on these texts, in the pipeline's batches."""
-    from indexer.pipeline import EMBED_BATCH
+    from notewell.indexer.pipeline import EMBED_BATCH
 
     started = time.perf_counter()
     for start in range(0, len(texts), EMBED_BATCH):

@@ -13,9 +13,9 @@ from dataclasses import dataclass
 
 import yaml
 
-from indexer.errors import SkipFile
-from indexer.readers import decode_text
-from indexer.types import NoteDocument
+from notewell.indexer.errors import SkipFile
+from notewell.indexer.readers import decode_text
+from notewell.indexer.types import NoteDocument
 
 _FENCE = re.compile(r"^ {0,3}(`{3,}|~{3,})")
 _COMMENT = re.compile(r"%%.*?%%", re.DOTALL)

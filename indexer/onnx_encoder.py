@@ -267,7 +267,7 @@ def export_in_child(
     `started` receives the process, so that a closing app can end it early.
     """
     proc = subprocess.Popen(
-        [sys.executable, "-m", "indexer.onnx_encoder", model_path, str(cache_dir), key],
+        [sys.executable, "-m", "notewell.indexer.onnx_encoder", model_path, str(cache_dir), key],
         stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
         env={**os.environ, "TOKENIZERS_PARALLELISM": "false"},
     )

@@ -15,8 +15,8 @@ import warnings
 from html.parser import HTMLParser
 from typing import Any
 
-from indexer.errors import SkipFile
-from indexer.types import NoteDocument
+from notewell.indexer.errors import SkipFile
+from notewell.indexer.types import NoteDocument
 
 _SNIFF_BYTES = 8192
 _BOMS = (

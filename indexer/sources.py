@@ -18,10 +18,10 @@ from pathlib import Path
 
 import pathspec
 
-from indexer import readers
-from indexer.errors import FolderError, SkipFile
-from indexer.markdown_notes import read_markdown
-from indexer.types import NoteDocument, NoteFile, SkippedFile
+from notewell.indexer import readers
+from notewell.indexer.errors import FolderError, SkipFile
+from notewell.indexer.markdown_notes import read_markdown
+from notewell.indexer.types import NoteDocument, NoteFile, SkippedFile
 
 DEFAULT_EXTENSIONS: frozenset[str] = frozenset(
     {".md", ".markdown", ".txt", ".org", ".rst", ".html", ".htm", ".pdf"}

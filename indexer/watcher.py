@@ -495,7 +495,7 @@ except (ImportError, OSError):  # not Linux, or a watchdog without these classes
 if _InotifyWatchGroup is not None:
     # A folder moved out and back in keeps its inotify watch (watches follow the inode), and
     # watchdog warns when it re-adds that watch; the watch is right, the warning only noise.
-    warnings.filterwarnings("ignore", "Callback with id .* already exists", RuntimeWarning, "indexer.watcher")
+    warnings.filterwarnings("ignore", "Callback with id .* already exists", RuntimeWarning, "notewell.indexer.watcher")
 
     @dataclass
     class _PrunedGroup(_InotifyWatchGroup):

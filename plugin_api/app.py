@@ -12,7 +12,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from functools import lru_cache
-from importlib import resources
 from typing import TYPE_CHECKING, Any, Callable, Sequence
 
 import yaml
@@ -23,6 +22,8 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 from starlette.types import Lifespan
+
+from notewell.assets import logo_png as logo_png_bytes
 
 from .activity import ActivityLog
 from .auth import Authenticator, LockoutPolicy, TokenProvider
@@ -66,7 +67,7 @@ def create_app(
 ) -> Starlette:
     build_manifest("https://example.com", config.manifest)  # bad settings fail at start
     schemas = build_schemas(config.limits)
-    logo_png = resources.files("plugin_api").joinpath("logo.png").read_bytes()
+    logo_png = logo_png_bytes()
     endpoints = make_endpoints(notes, config.limits, BodyValidator(schemas), public_url)
 
     @lru_cache(maxsize=16)

@@ -17,8 +17,8 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from indexer.errors import IndexerError
-from indexer.types import NoteContent, SearchFilters, SearchResult
+from notewell.indexer.errors import IndexerError
+from notewell.indexer.types import NoteContent, SearchFilters, SearchResult
 
 from .clients import base_url
 from .errors import BadRequest, NotFound, ServiceUnavailable

@@ -36,8 +36,8 @@ from starlette.requests import Request
 from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
-from indexer.errors import IndexerError
-from indexer.types import NoteContent, SearchFilters, SearchResult
+from notewell.indexer.errors import IndexerError
+from notewell.indexer.types import NoteContent, SearchFilters, SearchResult
 
 from .clients import base_url
 from .endpoints import note_payload

@@ -17,7 +17,7 @@ from urllib.request import urlopen
 
 from pyngrok import installer
 
-from plugin_api.tunnel import AgentDownloadError, AgentMissingError
+from notewell.plugin_api.tunnel import AgentDownloadError, AgentMissingError
 
 DOWNLOAD_FAILED = (
     "Could not download the ngrok agent (no internet?). Install ngrok yourself and set its "

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Protocol
 
-from indexer.types import NoteContent, SearchFilters, SearchMode, SearchResult
+from notewell.indexer.types import NoteContent, SearchFilters, SearchMode, SearchResult
 
 
 class NotesReader(Protocol):

@@ -197,7 +197,7 @@ def make_tunnel(
             raise PublicUrlError("Enter your public HTTPS URL (Settings → Sharing, or --public-url).")
         return UrlTunnel(public_url)
     if kind == "ngrok":
-        from plugin_api.tunnel_ngrok import NgrokTunnel
+        from notewell.plugin_api.tunnel_ngrok import NgrokTunnel
 
         return NgrokTunnel(
             authtoken=authtoken or os.environ.get("NGROK_AUTHTOKEN") or None,

@@ -24,8 +24,8 @@ from pyngrok import conf, installer, ngrok, process
 from pyngrok.exception import PyngrokError, PyngrokNgrokError, PyngrokNgrokHTTPError, PyngrokNgrokURLError
 from pyngrok.log import NgrokLog
 
-from plugin_api.ngrok_agent import download_agent, find_agent
-from plugin_api.tunnel import (
+from notewell.plugin_api.ngrok_agent import download_agent, find_agent
+from notewell.plugin_api.tunnel import (
     AgentMissingError,
     AgentStartError,
     AuthtokenError,

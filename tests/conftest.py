@@ -31,7 +31,7 @@ def onnx_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="session")
 def real_embedder(onnx_dir: Path):
     """The bundled all-MiniLM-L6-v2, loaded once per test session, with the app's ONNX query path."""
-    from indexer.embedding import SentenceTransformerEmbedder
+    from notewell.indexer.embedding import SentenceTransformerEmbedder
 
     embedder = SentenceTransformerEmbedder(cache_dir=onnx_dir)
     embedder.embed_query("warm up")

@@ -39,12 +39,12 @@ def write_notes(folder: Path, notes: dict[str, str]) -> Path:
 SLOW_INDEX_SCRIPT = """
 import sys, time
 from pathlib import Path
-import indexer.pipeline
-from indexer.embedding import HashEmbedder
-from indexer.notes_index import NotesIndex
+import notewell.indexer.pipeline
+from notewell.indexer.embedding import HashEmbedder
+from notewell.indexer.notes_index import NotesIndex
 
-indexer.pipeline.EMBED_BATCH = 8
-indexer.pipeline.STORE_BATCH = 16
+notewell.indexer.pipeline.EMBED_BATCH = 8
+notewell.indexer.pipeline.STORE_BATCH = 16
 
 class Slow(HashEmbedder):
     def embed_documents(self, texts):

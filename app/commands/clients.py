@@ -14,9 +14,9 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
 
 
 def run(args: argparse.Namespace) -> int:
-    from app.cli import UsageError
-    from app.paths import data_dir
-    from plugin_api.oauth_store import FILE_NAME, OAuthStore
+    from notewell.app.cli import UsageError
+    from notewell.app.paths import data_dir
+    from notewell.plugin_api.oauth_store import FILE_NAME, OAuthStore
 
     store = OAuthStore.open(data_dir(args.data_dir) / FILE_NAME)
     if args.revoke:

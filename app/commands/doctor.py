@@ -21,10 +21,10 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
 
 
 def run(args: argparse.Namespace) -> int:
-    from app.paths import data_dir
-    from app.services import open_index
-    from app.settings import Settings
-    from indexer import doctor
+    from notewell.app.paths import data_dir
+    from notewell.app.services import open_index
+    from notewell.app.settings import Settings
+    from notewell.indexer import doctor
 
     root = data_dir(args.data_dir)
     settings = Settings.load(root)

@@ -19,12 +19,12 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
 
 
 def run(args: argparse.Namespace) -> int:
-    from app.cli import UsageError
-    from app.paths import data_dir
-    from app.services import open_index
-    from app.settings import Settings
-    from indexer.evaluation import evaluate, load_queries
-    from indexer.types import SEARCH_MODES
+    from notewell.app.cli import UsageError
+    from notewell.app.paths import data_dir
+    from notewell.app.services import open_index
+    from notewell.app.settings import Settings
+    from notewell.indexer.evaluation import evaluate, load_queries
+    from notewell.indexer.types import SEARCH_MODES
 
     corpus = Path(args.corpus).expanduser().resolve()
     if not corpus.is_dir():

@@ -33,7 +33,7 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
 
 def run(args: argparse.Namespace) -> int:
     started = time.perf_counter()
-    from app.paths import data_dir
+    from notewell.app.paths import data_dir
 
     if not display_available():
         return _headless(args, "No display found")
@@ -45,7 +45,7 @@ def run(args: argparse.Namespace) -> int:
         )
         return _headless(args, "Meanwhile")
     try:
-        from app.gui.app import run_gui
+        from notewell.app.gui.app import run_gui
     except ImportError as exc:
         print(f"The desktop app cannot load Qt ({exc}); see README for the system packages.", file=sys.stderr)
         return _headless(args, "Meanwhile")
@@ -77,9 +77,9 @@ def missing_libraries() -> list[str]:
 
 
 def _headless(args: argparse.Namespace, reason: str) -> int:
-    from app.commands import serve
-    from app.paths import data_dir
-    from app.settings import Settings
+    from notewell.app.commands import serve
+    from notewell.app.paths import data_dir
+    from notewell.app.settings import Settings
 
     has_folders = bool(Settings.load(data_dir(args.data_dir)).folders)
     what = "your notes folders" if has_folders else "the sample notes"

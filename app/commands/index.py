@@ -13,11 +13,11 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
 
 
 def run(args: argparse.Namespace) -> int:
-    from app.cli import UsageError, existing_folders
-    from app.paths import data_dir
-    from app.progress import terminal_progress
-    from app.services import open_index
-    from app.settings import Settings
+    from notewell.app.cli import UsageError, existing_folders
+    from notewell.app.paths import data_dir
+    from notewell.app.progress import terminal_progress
+    from notewell.app.services import open_index
+    from notewell.app.settings import Settings
 
     root = data_dir(args.data_dir)
     settings = Settings.load(root)

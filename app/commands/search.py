@@ -16,10 +16,10 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
 
 
 def run(args: argparse.Namespace) -> int:
-    from app.cli import UsageError
-    from app.paths import data_dir
-    from app.services import open_index
-    from app.settings import Settings
+    from notewell.app.cli import UsageError
+    from notewell.app.paths import data_dir
+    from notewell.app.services import open_index
+    from notewell.app.settings import Settings
 
     if not 1 <= args.k <= 100:
         raise UsageError("-k must be between 1 and 100")

@@ -28,12 +28,12 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
 
 
 def run(args: argparse.Namespace) -> int:
-    from app.cli import UsageError, existing_folders
-    from app.paths import data_dir, sample_notes_dir
-    from app.progress import terminal_progress
-    from app.secrets import open_token_store
-    from app.services import open_index
-    from app.settings import Settings
+    from notewell.app.cli import UsageError, existing_folders
+    from notewell.app.paths import data_dir, sample_notes_dir
+    from notewell.app.progress import terminal_progress
+    from notewell.app.secrets import open_token_store
+    from notewell.app.services import open_index
+    from notewell.app.settings import Settings
 
     root = data_dir(args.data_dir)
     settings = Settings.load(root)
@@ -76,13 +76,13 @@ def _serving(
     args: argparse.Namespace, settings: Any, root: Path, index: Any, store: Any, tunnel: Any
 ) -> Iterator[threading.Event]:
     """Run the API (and tunnel) until the block ends; the event is set on SIGINT/SIGTERM."""
-    from app.connect_help import serve_lines
-    from app.services import api_config, create_api, make_oauth
-    from plugin_api.activity import ActivityLog
-    from plugin_api.consent import ConsentQueue
-    from plugin_api.oauth_store import FILE_NAME as OAUTH_FILE
-    from plugin_api.oauth_store import OAuthStore
-    from plugin_api.server import ApiServer
+    from notewell.app.connect_help import serve_lines
+    from notewell.app.services import api_config, create_api, make_oauth
+    from notewell.plugin_api.activity import ActivityLog
+    from notewell.plugin_api.consent import ConsentQueue
+    from notewell.plugin_api.oauth_store import FILE_NAME as OAUTH_FILE
+    from notewell.plugin_api.oauth_store import OAuthStore
+    from notewell.plugin_api.server import ApiServer
 
     public_url = _public_url_source(tunnel)
     activity = ActivityLog(path=root / "activity.jsonl")
@@ -147,7 +147,7 @@ def _make_tunnel(args: argparse.Namespace, settings: Any, root: Path) -> Any:
     kind = "ngrok" if args.tunnel == "ngrok" else ("url" if public else "none")
     if kind == "none":
         return None
-    from app.services import make_tunnel
+    from notewell.app.services import make_tunnel
 
     return make_tunnel(
         settings, root, kind, public_url=public or None, domain=args.ngrok_domain,
@@ -169,8 +169,8 @@ def _public_url_source(tunnel: Any) -> Callable[[], str | None]:
 def _report_tunnel(status: Any, config: Any) -> None:
     from urllib.parse import urlsplit
 
-    from app.connect_help import serve_lines
-    from plugin_api.manifest import build_manifest, domain_warnings
+    from notewell.app.connect_help import serve_lines
+    from notewell.plugin_api.manifest import build_manifest, domain_warnings
 
     if status.state == "online" and status.public_url:
         print(f"Public URL: {status.public_url}")
@@ -199,7 +199,7 @@ def _report_consent(request: Any) -> None:
 
 def _start_watching(index: Any, folders: list[Path]) -> Callable[[], None]:
     """Follow edits in the folders from now on; returns the function that stops watching."""
-    from indexer.watcher import watch_index
+    from notewell.indexer.watcher import watch_index
 
     stop = watch_index(index, folders)
     print("Watching the folders for changes.")

@@ -17,8 +17,8 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
 
 
 def run(args: argparse.Namespace) -> int:
-    from app.paths import data_dir
-    from app.secrets import open_token_store
+    from notewell.app.paths import data_dir
+    from notewell.app.secrets import open_token_store
 
     store = open_token_store(data_dir(args.data_dir))
     if args.rotate:

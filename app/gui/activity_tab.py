@@ -7,7 +7,7 @@ from datetime import datetime
 from PySide6.QtGui import QBrush, QColor
 from PySide6.QtWidgets import QHeaderView, QLabel, QTreeWidget, QTreeWidgetItem, QVBoxLayout, QWidget
 
-from plugin_api.activity import ActivityEntry
+from notewell.plugin_api.activity import ActivityEntry
 
 from .bridge import Bridge
 

@@ -13,6 +13,7 @@ import os
 import signal
 import socket
 import sys
+import threading
 import time
 import traceback
 from dataclasses import dataclass
@@ -23,18 +24,19 @@ from PySide6.QtCore import QSocketNotifier, QTimer
 from PySide6.QtGui import QGuiApplication, QIcon
 from PySide6.QtWidgets import QApplication, QMessageBox, QSystemTrayIcon, QWidget
 
-from app.autostart import set_autostart
-from app.chroma_server import ChromaServer
-from app.indexing import IndexingController, WatchFactory, watch_folders
-from app.paths import sample_notes_dir
-from app.preferences import INDEX_FIELDS, SERVER_FIELDS, TUNNEL_FIELDS, Preferences
-from app.secrets import NGROK_AUTHTOKEN, TokenStore, UserSecret, open_token_store
-from app.sharing import SharingController
-from plugin_api.activity import ActivityLog
-from plugin_api.consent import ConsentQueue
-from plugin_api.oauth_store import FILE_NAME as OAUTH_FILE
-from plugin_api.oauth_store import OAuthStore
-from plugin_api.tunnel import TunnelStatus
+from notewell.app.autostart import install_desktop_entry, is_default_data_dir, set_autostart
+from notewell.assets import asset_path
+from notewell.app.chroma_server import ChromaServer
+from notewell.app.indexing import IndexingController, WatchFactory, watch_folders
+from notewell.app.paths import sample_notes_dir
+from notewell.app.preferences import INDEX_FIELDS, SERVER_FIELDS, TUNNEL_FIELDS, Preferences
+from notewell.app.secrets import NGROK_AUTHTOKEN, TokenStore, UserSecret, open_token_store
+from notewell.app.sharing import SharingController
+from notewell.plugin_api.activity import ActivityLog
+from notewell.plugin_api.consent import ConsentQueue
+from notewell.plugin_api.oauth_store import FILE_NAME as OAUTH_FILE
+from notewell.plugin_api.oauth_store import OAuthStore
+from notewell.plugin_api.tunnel import TunnelStatus
 
 from .activity_tab import ActivityTab
 from .bridge import Bridge
@@ -47,10 +49,10 @@ from .settings_tab import AUTHTOKEN, SettingsTab
 from .tray import Tray, TrayActions
 
 if TYPE_CHECKING:
-    from indexer.embedding import Embedder
+    from notewell.indexer.embedding import Embedder
 
 log = logging.getLogger(__name__)
-ASSETS = Path(__file__).resolve().parents[2] / "assets"
+ASSETS = asset_path()
 ACTIVITY_FILE = "activity.jsonl"
 
 
@@ -115,7 +117,7 @@ def build_desktop(
     chroma: list[ChromaServer] = []
 
     def open_index() -> Any:
-        from app.services import open_index as open_notes_index
+        from notewell.app.services import open_index as open_notes_index
 
         url = files = None
         if vectors_in_child and not (prefs.settings.chroma_url or os.environ.get("NOTEWELL_CHROMA_URL")):
@@ -126,16 +128,16 @@ def build_desktop(
         return open_notes_index(prefs.settings, root, chroma_url=url, chroma_server_files=files, embedder=embedder)
 
     def make_app(index: Any) -> Any:
-        from app.services import create_api
+        from notewell.app.services import create_api
 
-        from app.services import make_oauth
+        from notewell.app.services import make_oauth
 
         oauth = make_oauth(oauth_store, sharing.public_url, consents)
         return create_api(prefs.settings, index, tokens.get, public_url=sharing.public_url, activity=activity,
                           oauth=oauth)
 
     def make_tunnel() -> Any:
-        from app.services import make_tunnel as build_tunnel
+        from notewell.app.services import make_tunnel as build_tunnel
 
         settings = prefs.settings
         return build_tunnel(settings, root, "url" if settings.public_url else "ngrok")
@@ -177,7 +179,7 @@ def build_desktop(
         if (changed & TUNNEL_FIELDS or AUTHTOKEN in changed) and sharing.wanted:
             sharing.start_sharing()
         if "start_at_login" in changed:
-            set_autostart(prefs.settings.start_at_login, root, ASSETS / "notewell.png")
+            set_autostart(prefs.settings.start_at_login, _entry_data_dir(root))
 
     prefs.subscribe(on_settings)
     settings_tab = SettingsTab(prefs, authtoken, lambda changed: on_settings(changed & {AUTHTOKEN}))
@@ -225,7 +227,7 @@ def build_desktop(
 
 def run_gui(data_dir: Path, started: float | None = None) -> int:
     """The desktop app until Quit; a second launch raises the first window instead."""
-    from app.settings import Settings
+    from notewell.app.settings import Settings
 
     from .single_instance import InstanceServer, ask_running_instance, instance_name
 
@@ -250,12 +252,26 @@ def run_gui(data_dir: Path, started: float | None = None) -> int:
         desktop.window.show_tab("Folders")
     QTimer.singleShot(0, lambda: log.info("window up in %.2f s", time.perf_counter() - started))
     QTimer.singleShot(0, desktop.start)
+    if sys.platform.startswith("linux"):  # in the application menu from the first start on
+        threading.Thread(target=_install_desktop_entry, args=(data_dir,), daemon=True).start()
     wake = _quit_on_signals(app)  # noqa: F841 (kept alive while the loop runs)
     try:
         return app.exec()
     finally:
         instance.close()
         desktop.shutdown()
+
+
+def _entry_data_dir(data_dir: Path) -> Path | None:
+    return None if is_default_data_dir(data_dir) else data_dir
+
+
+def _install_desktop_entry(data_dir: Path) -> None:
+    try:
+        if install_desktop_entry(_entry_data_dir(data_dir)):
+            log.info("added Notewell to the application menu")
+    except OSError as exc:
+        log.warning("could not add Notewell to the application menu: %s", exc)
 
 
 def _quit_on_signals(app: QApplication) -> QSocketNotifier:

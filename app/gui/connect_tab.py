@@ -19,10 +19,10 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.connect_help import INSTRUCTIONS, claude_desktop_snippet, mcp_snippet
-from app.secrets import TokenStore
-from app.sharing import Links, ServerState
-from plugin_api.tunnel import TunnelStatus
+from notewell.app.connect_help import INSTRUCTIONS, claude_desktop_snippet, mcp_snippet
+from notewell.app.secrets import TokenStore
+from notewell.app.sharing import Links, ServerState
+from notewell.plugin_api.tunnel import TunnelStatus
 
 from .bridge import Bridge
 

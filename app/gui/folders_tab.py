@@ -23,7 +23,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from indexer.types import FolderStatus, Progress
+from notewell.indexer.types import FolderStatus, Progress
 
 from .bridge import Bridge
 

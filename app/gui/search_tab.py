@@ -23,7 +23,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from indexer.types import SearchResult
+from notewell.indexer.types import SearchResult
 
 from .bridge import Bridge
 

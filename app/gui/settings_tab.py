@@ -21,9 +21,9 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.preferences import INDEX_FIELDS, Preferences
-from app.secrets import UserSecret
-from app.settings import SETTINGS_FIELDS, Settings
+from notewell.app.preferences import INDEX_FIELDS, Preferences
+from notewell.app.secrets import UserSecret
+from notewell.app.settings import SETTINGS_FIELDS, Settings
 
 ADVANCED = frozenset({"chroma_url", "host", "ngrok_region", "contact_email", "legal_url"})
 GROUPS = (

@@ -9,8 +9,8 @@ from typing import Callable, Literal
 from PySide6.QtGui import QAction, QIcon
 from PySide6.QtWidgets import QMenu, QSystemTrayIcon
 
-from app.sharing import ServerState
-from plugin_api.tunnel import TunnelStatus
+from notewell.app.sharing import ServerState
+from notewell.plugin_api.tunnel import TunnelStatus
 
 from .bridge import Bridge
 

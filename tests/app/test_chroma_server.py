@@ -11,7 +11,7 @@ from pathlib import Path
 
 import httpx
 
-from app.chroma_server import ChromaServer
+from notewell.app.chroma_server import ChromaServer
 from tests.helpers import unit_rows, wait_until
 
 REPO = Path(__file__).resolve().parents[2]
@@ -44,9 +44,8 @@ def test_the_vector_store_process_ends_when_the_app_is_killed(tmp_path: Path) ->
     app = subprocess.Popen(
         [sys.executable, "-c", textwrap.dedent(f"""
             import sys, time
-            sys.path.insert(0, {str(REPO)!r})
             from pathlib import Path
-            from app.chroma_server import ChromaServer
+            from notewell.app.chroma_server import ChromaServer
             server = ChromaServer(Path({str(tmp_path / "chroma")!r}), Path({str(tmp_path / "chroma.log")!r}))
             server.start()
             print(server.pid, flush=True)
@@ -67,7 +66,7 @@ def test_the_vector_store_process_ends_when_the_app_is_killed(tmp_path: Path) ->
 def test_the_app_quits_cleanly_on_sigterm_and_takes_the_vector_store_with_it(tmp_path: Path) -> None:
     data = tmp_path / "data"
     env = {**os.environ, "QT_QPA_PLATFORM": "offscreen", "NOTEWELL_DATA_DIR": str(data)}
-    app = subprocess.Popen([sys.executable, "-m", "app", "gui"], env=env, cwd=REPO,
+    app = subprocess.Popen([sys.executable, "-m", "notewell.app", "gui"], env=env, cwd=REPO,
                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         log = data / "notewell.log"
@@ -89,7 +88,7 @@ def test_the_app_quits_cleanly_on_sigterm_and_takes_the_vector_store_with_it(tmp
 
 
 def test_a_rebuilt_collection_leaves_no_old_graph_on_the_servers_disk(tmp_path: Path) -> None:
-    from indexer.vectors import VectorStore
+    from notewell.indexer.vectors import VectorStore
 
     files = tmp_path / "chroma"
     server = ChromaServer(files, tmp_path / "chroma.log")

@@ -25,8 +25,7 @@ NOTES = {
 
 def notewell(*args: str, timeout: float = 180) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "app", *args], capture_output=True, text=True, timeout=timeout,
-        env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])},
+        [sys.executable, "-m", "notewell.app", *args], capture_output=True, text=True, timeout=timeout,
     )
 
 

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from app.cli import main
-from plugin_api.oauth_store import FILE_NAME, OAuthStore
+from notewell.app.cli import main
+from notewell.plugin_api.oauth_store import FILE_NAME, OAuthStore
 
 
 def test_list_and_revoke(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

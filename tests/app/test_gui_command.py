@@ -6,8 +6,8 @@ import argparse
 
 import pytest
 
-from app.commands import gui, serve
-from app.settings import Settings
+from notewell.app.commands import gui, serve
+from notewell.app.settings import Settings
 
 
 @pytest.fixture

@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from app.indexing import IndexingController, IndexNotReady, embedding_message
-from indexer.embedding import HashEmbedder
-from indexer.notes_index import NotesIndex
-from indexer.types import Progress
+from notewell.app.indexing import IndexingController, IndexNotReady, embedding_message
+from notewell.indexer.embedding import HashEmbedder
+from notewell.indexer.notes_index import NotesIndex
+from notewell.indexer.types import Progress
 from tests.helpers import write_notes
 
 

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from app.progress import PREPARING, progress_label
-from indexer.types import Progress
+from notewell.app.progress import PREPARING, progress_label
+from notewell.indexer.types import Progress
 
 
 def test_the_bar_names_the_folder_being_read() -> None:

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from app.secrets import EnvToken, FileTokenStore, TokenError, open_token_store
+from notewell.app.secrets import EnvToken, FileTokenStore, TokenError, open_token_store
 
 
 def mode(path: Path) -> int:

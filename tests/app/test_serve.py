@@ -27,7 +27,7 @@ def start(data_dir: Path, *args: str, token: str | None = TOKEN) -> subprocess.P
     if token:
         env["NOTEWELL_TOKEN"] = token
     return subprocess.Popen(
-        [sys.executable, "-m", "app", "serve", "--data-dir", str(data_dir), *args],
+        [sys.executable, "-m", "notewell.app", "serve", "--data-dir", str(data_dir), *args],
         cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )
 

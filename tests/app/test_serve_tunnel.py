@@ -15,7 +15,7 @@ from typing import IO, Iterator
 
 import pytest
 
-from plugin_api.tunnel import manifest_url
+from notewell.plugin_api.tunnel import manifest_url
 from tests.plugin_api.tunnel_helpers import FAKE_NGROK, edge_client, fake_state
 
 REPO = Path(__file__).resolve().parents[2]
@@ -27,7 +27,7 @@ class Serve:
     def __init__(self, data_dir: Path, *args: str, authtoken: str) -> None:
         env = {**os.environ, "NGROK_AUTHTOKEN": authtoken, "PYTHONUNBUFFERED": "1"}
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "app", "serve", "--port", "0", "--data-dir", str(data_dir), *args],
+            [sys.executable, "-m", "notewell.app", "serve", "--port", "0", "--data-dir", str(data_dir), *args],
             cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
         )
         self.lines: queue.Queue[tuple[str, str]] = queue.Queue()

@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from app.cli import main
+from notewell.app.cli import main
 
 
 def test_print_then_rotate(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

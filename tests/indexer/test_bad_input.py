@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from indexer.embedding import HashEmbedder
-from indexer.notes_index import NotesIndex
-from indexer.sources import SourceOptions
+from notewell.indexer.embedding import HashEmbedder
+from notewell.indexer.notes_index import NotesIndex
+from notewell.indexer.sources import SourceOptions
 
 
 def _hash_tree(folder: Path) -> dict[str, tuple[str, int]]:

@@ -4,9 +4,9 @@ import re
 
 import pytest
 
-from indexer.chunking import chunk_document, embedding_text
-from indexer.embedding import HashEmbedder, SentenceTransformerEmbedder
-from indexer.types import ChunkDraft, NoteDocument
+from notewell.indexer.chunking import chunk_document, embedding_text
+from notewell.indexer.embedding import HashEmbedder, SentenceTransformerEmbedder
+from notewell.indexer.types import ChunkDraft, NoteDocument
 
 HASH = HashEmbedder(max_tokens=128)
 

@@ -8,8 +8,8 @@ import sys
 import time
 from pathlib import Path
 
-from indexer.embedding import HashEmbedder
-from indexer.notes_index import NotesIndex
+from notewell.indexer.embedding import HashEmbedder
+from notewell.indexer.notes_index import NotesIndex
 from tests.helpers import SLOW_INDEX_SCRIPT, write_notes
 from tests.indexer.test_pipeline import assert_consistent, snapshot
 

@@ -17,11 +17,11 @@ from typing import Iterator
 import numpy as np
 import pytest
 
-from app import cli, services
-from indexer import doctor
-from indexer.embedding import HashEmbedder
-from indexer.notes_index import NotesIndex
-from indexer.watcher import FolderWatcher
+from notewell.app import cli, services
+from notewell.indexer import doctor
+from notewell.indexer.embedding import HashEmbedder
+from notewell.indexer.notes_index import NotesIndex
+from notewell.indexer.watcher import FolderWatcher
 from tests.helpers import SLOW_INDEX_SCRIPT, write_notes
 from tests.indexer.test_pipeline import NOTES, assert_consistent, snapshot
 
@@ -135,7 +135,7 @@ def test_cli_reports_exits_1_and_repairs(
 
 # A watcher in its own process, embedding slowly, so a kill lands mid-burst.
 WATCHING = SLOW_INDEX_SCRIPT + """
-from indexer.watcher import FolderWatcher
+from notewell.indexer.watcher import FolderWatcher
 
 watcher = FolderWatcher(index, [Path(sys.argv[2])], debounce=0.1)
 watcher.start()

@@ -2,8 +2,8 @@ import math
 
 import pytest
 
-from indexer.evaluation import ranked_files, score_query
-from indexer.types import SearchResult
+from notewell.indexer.evaluation import ranked_files, score_query
+from notewell.indexer.types import SearchResult
 
 
 def _result(path: str) -> SearchResult:

@@ -1,6 +1,6 @@
 import pytest
 
-from indexer.keywords import identifiers, index_text, match_expression, query_terms
+from notewell.indexer.keywords import identifiers, index_text, match_expression, query_terms
 
 
 @pytest.mark.parametrize(

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from indexer.errors import SkipFile
-from indexer.markdown_notes import clean_obsidian, inline_tags, read_markdown, split_frontmatter
+from notewell.indexer.errors import SkipFile
+from notewell.indexer.markdown_notes import clean_obsidian, inline_tags, read_markdown, split_frontmatter
 
 
 def read(text: str, stem: str = "note"):  # type: ignore[no-untyped-def]

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from indexer.embedding import SentenceTransformerEmbedder
+from notewell.indexer.embedding import SentenceTransformerEmbedder
 
 pytestmark = pytest.mark.slow
 
@@ -55,10 +55,10 @@ def test_indexing_and_search_never_import_torch(onnx_dir: Path, real_embedder: S
                                                  tmp_path: Path) -> None:
     script = (
         "import sys; from pathlib import Path\n"
-        "from indexer.embedding import SentenceTransformerEmbedder\n"
-        "from indexer.notes_index import NotesIndex\n"
+        "from notewell.indexer.embedding import SentenceTransformerEmbedder\n"
+        "from notewell.indexer.notes_index import NotesIndex\n"
         f"index = NotesIndex.open(Path({str(tmp_path / 'data')!r}), SentenceTransformerEmbedder(cache_dir=Path({str(onnx_dir)!r})))\n"
-        f"index.sync([Path({str(Path(__file__).resolve().parents[2] / 'sample_notes')!r})])\n"
+        f"index.sync([Path({str(Path(__file__).resolve().parents[2] / 'assets' / 'sample_notes')!r})])\n"
         "hits = index.search('how do I bake bread', k=1)\n"
         "print(hits[0].path, 'torch' in sys.modules, 'transformers' in sys.modules, sep='|')\n"
     )
@@ -125,7 +125,7 @@ def test_concurrent_queries_get_the_same_vectors_as_one_at_a_time(
 def test_queries_arriving_together_share_model_runs_and_each_gets_its_own_vector() -> None:
     from threading import Barrier, Thread
 
-    from indexer.onnx_encoder import _Batcher
+    from notewell.indexer.onnx_encoder import _Batcher
 
     runs: list[list[str]] = []
 
@@ -166,7 +166,7 @@ def test_stopping_the_index_cancels_a_running_export_and_leaves_text_pending(tmp
     import threading
     import time
 
-    from indexer.notes_index import NotesIndex
+    from notewell.indexer.notes_index import NotesIndex
     from tests.helpers import write_notes
 
     notes = write_notes(tmp_path / "notes", {"a.md": "# A\n\nPaddle the fjord at dawn.\n"})
@@ -188,7 +188,7 @@ def test_stopping_the_index_cancels_a_running_export_and_leaves_text_pending(tmp
 
 
 def test_long_passages_run_in_small_groups_so_memory_stays_flat(real_embedder: SentenceTransformerEmbedder) -> None:
-    from indexer.onnx_encoder import BATCH_TOKENS
+    from notewell.indexer.onnx_encoder import BATCH_TOKENS
 
     encoder = real_embedder._ready_onnx()
     assert encoder is not None

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from indexer.embedding import HashEmbedder
-from indexer.notes_index import NotesIndex
+from notewell.indexer.embedding import HashEmbedder
+from notewell.indexer.notes_index import NotesIndex
 from tests.helpers import write_notes
 
 NOTES = {
@@ -206,7 +206,7 @@ def test_get_note_returns_the_whole_note(index: NotesIndex, notes: Path) -> None
 def test_a_stop_mid_embedding_keeps_what_was_embedded_and_the_next_run_does_the_rest(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import indexer.pipeline as pipeline_module
+    import notewell.indexer.pipeline as pipeline_module
 
     monkeypatch.setattr(pipeline_module, "EMBED_BATCH", 4)
     monkeypatch.setattr(pipeline_module, "STORE_BATCH", 16)
@@ -233,7 +233,7 @@ def test_a_stop_mid_embedding_keeps_what_was_embedded_and_the_next_run_does_the_
 def test_after_many_edits_a_sync_rebuilds_the_vector_store_and_search_is_unchanged(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import indexer.pipeline as pipeline_module
+    import notewell.indexer.pipeline as pipeline_module
 
     monkeypatch.setattr(pipeline_module, "COMPACT_AFTER", 20)
     notes = write_notes(tmp_path / "notes", {f"n{i:02}.md": f"Note {i} about the heron colony.\n" for i in range(10)})

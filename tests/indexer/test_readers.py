@@ -8,8 +8,8 @@ import logging
 import pypdf
 import pytest
 
-from indexer.errors import SkipFile
-from indexer.readers import decode_text, read_html, read_pdf, read_plain_text
+from notewell.indexer.errors import SkipFile
+from notewell.indexer.readers import decode_text, read_html, read_pdf, read_plain_text
 
 
 def make_pdf(pages: list[str], title: str | None = None) -> bytes:

@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from indexer.embedding import HashEmbedder
-from indexer.notes_index import NotesIndex
-from indexer.types import SearchFilters
+from notewell.indexer.embedding import HashEmbedder
+from notewell.indexer.notes_index import NotesIndex
+from notewell.indexer.types import SearchFilters
 from tests.helpers import write_notes
 
 NOTES = {

@@ -14,8 +14,8 @@ from typing import Any
 
 import pytest
 
-from indexer.errors import FolderError, SkipFile
-from indexer.sources import (
+from notewell.indexer.errors import FolderError, SkipFile
+from notewell.indexer.sources import (
     DEFAULT_EXTENSIONS,
     DEFAULT_MAX_BYTES,
     SourceOptions,
@@ -24,7 +24,7 @@ from indexer.sources import (
     read_bytes,
     walk_folder,
 )
-from indexer.types import NoteFile, SkippedFile
+from notewell.indexer.types import NoteFile, SkippedFile
 
 
 def write(root: Path, rel: str, content: bytes | str = "# A note\n\nSome text.\n") -> Path:

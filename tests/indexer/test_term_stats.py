@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from indexer.embedding import HashEmbedder
-from indexer.notes_index import NotesIndex
-from indexer.term_stats import TermStats
+from notewell.indexer.embedding import HashEmbedder
+from notewell.indexer.notes_index import NotesIndex
+from notewell.indexer.term_stats import TermStats
 
 from tests.helpers import write_notes
 

@@ -7,8 +7,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from indexer.errors import StoreError
-from indexer.vectors import VectorStore
+from notewell.indexer.errors import StoreError
+from notewell.indexer.vectors import VectorStore
 from tests.helpers import unit_rows, wait_until
 
 
@@ -52,8 +52,8 @@ def test_filtered_search_keeps_to_the_files_asked_for(store: VectorStore) -> Non
 def test_the_index_opens_its_vector_store_ahead_of_the_first_search(tmp_path: Path) -> None:
     # Importing Chroma and opening the collection takes seconds: a served index does it in
     # the background at start, not when the first query or the first saved note arrives.
-    from indexer.embedding import HashEmbedder
-    from indexer.notes_index import NotesIndex
+    from notewell.indexer.embedding import HashEmbedder
+    from notewell.indexer.notes_index import NotesIndex
 
 
     index = NotesIndex.open(tmp_path / "data", HashEmbedder())
@@ -64,8 +64,8 @@ def test_the_index_opens_its_vector_store_ahead_of_the_first_search(tmp_path: Pa
 
 
 def test_a_vector_store_that_cannot_open_ahead_of_time_fails_later_with_the_reason(tmp_path: Path) -> None:
-    from indexer.embedding import HashEmbedder
-    from indexer.notes_index import NotesIndex
+    from notewell.indexer.embedding import HashEmbedder
+    from notewell.indexer.notes_index import NotesIndex
 
     (tmp_path / "data").mkdir()
     (tmp_path / "data" / "chroma").write_text("not a folder")
@@ -103,7 +103,7 @@ def test_a_compaction_cut_short_leaves_the_vectors_whole(tmp_path: Path, origina
     import chromadb
     from chromadb.config import Settings
 
-    from indexer.vectors import COLLECTION
+    from notewell.indexer.vectors import COLLECTION
 
     store = VectorStore(tmp_path / "chroma")
     store.upsert(["a", "b"], unit_rows(2, 2), [1, 2])

@@ -17,11 +17,11 @@ from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, rule
 
-from indexer import watcher as watcher_module
-from indexer.embedding import HashEmbedder
-from indexer.notes_index import NotesIndex
-from indexer.sources import SourceOptions, walk_folder, walk_paths
-from indexer.watcher import FolderWatcher, WatchEvent
+from notewell.indexer import watcher as watcher_module
+from notewell.indexer.embedding import HashEmbedder
+from notewell.indexer.notes_index import NotesIndex
+from notewell.indexer.sources import SourceOptions, walk_folder, walk_paths
+from notewell.indexer.watcher import FolderWatcher, WatchEvent
 from tests.helpers import wait_until, write_notes
 from tests.indexer.test_pipeline import assert_consistent, snapshot
 

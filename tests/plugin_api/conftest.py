@@ -10,11 +10,11 @@ from typing import Callable, Iterator
 import httpx
 import pytest
 
-from indexer.embedding import HashEmbedder
-from indexer.notes_index import NotesIndex
-from plugin_api.activity import ActivityLog
-from plugin_api.app import ApiConfig, create_app
-from plugin_api.server import ApiServer
+from notewell.indexer.embedding import HashEmbedder
+from notewell.indexer.notes_index import NotesIndex
+from notewell.plugin_api.activity import ActivityLog
+from notewell.plugin_api.app import ApiConfig, create_app
+from notewell.plugin_api.server import ApiServer
 from tests.helpers import write_notes
 
 TOKEN = "nw_test-token-0123456789abcdefghijklmnopqrstuvwxyz"

@@ -4,7 +4,7 @@ import json
 import stat
 from pathlib import Path
 
-from plugin_api.activity import ActivityEntry, ActivityLog, now_iso
+from notewell.plugin_api.activity import ActivityEntry, ActivityLog, now_iso
 from tests.plugin_api.conftest import TOKEN, StartApi
 
 

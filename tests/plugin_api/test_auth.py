@@ -6,10 +6,11 @@ from pathlib import Path
 import httpx
 import pytest
 
-from app.secrets import FileTokenStore
-from plugin_api.app import ApiConfig
-from plugin_api.auth import Authenticator, LockoutPolicy, bearer_token
-from plugin_api.errors import LockedOut, Unauthorized
+from notewell.assets import asset_path
+from notewell.app.secrets import FileTokenStore
+from notewell.plugin_api.app import ApiConfig
+from notewell.plugin_api.auth import Authenticator, LockoutPolicy, bearer_token
+from notewell.plugin_api.errors import LockedOut, Unauthorized
 from tests.plugin_api.conftest import TOKEN, StartApi
 
 QUERY = {"queries": [{"query": "tar"}]}
@@ -132,7 +133,7 @@ def test_public_routes_reveal_nothing_about_the_notes(start_api: StartApi) -> No
         assert logo.headers["content-type"] == "image/png"
         assert logo.content[:8] == b"\x89PNG\r\n\x1a\n"
         assert struct.unpack(">II", logo.content[16:24]) == (512, 512)  # the size plugin stores ask for
-        assert logo.content == (Path(__file__).parents[2] / "assets" / "logo.png").read_bytes()
+        assert logo.content == asset_path("logo.png").read_bytes()
         # Everything that is not declared public needs the token, even unknown paths.
         for path in ("/notes/0123456789abcdef0123", "/does-not-exist", "/mcp", "/query"):
             assert client.get(path).status_code == 401

@@ -3,7 +3,7 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from plugin_api.clients import base_url, client_address
+from notewell.plugin_api.clients import base_url, client_address
 from tests.plugin_api.conftest import StartApi
 
 PUBLIC = "https://abc.ngrok-free.app"
@@ -47,8 +47,8 @@ def test_base_url() -> None:
 
 
 def test_lockout_through_the_tunnel_is_per_visitor(start_api: StartApi) -> None:
-    from plugin_api.app import ApiConfig
-    from plugin_api.auth import LockoutPolicy
+    from notewell.plugin_api.app import ApiConfig
+    from notewell.plugin_api.auth import LockoutPolicy
 
     api = start_api(ApiConfig(lockout=LockoutPolicy(max_failures=2)), public_url=lambda: PUBLIC)
     attacker = {"Host": "abc.ngrok-free.app", "X-Forwarded-For": "203.0.113.66"}

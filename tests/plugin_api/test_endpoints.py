@@ -170,7 +170,7 @@ class BrokenIndex:
     """The index failing as a real one can (database gone): a typed indexer error."""
 
     def search(self, *args: object, **kwargs: object) -> list:
-        from indexer.errors import StoreError
+        from notewell.indexer.errors import StoreError
 
         raise StoreError("catalog.sqlite3 is locked by /home/someone/secret-path")
 

@@ -7,7 +7,7 @@ import re
 import httpx
 from openapi_spec_validator import validate
 
-from plugin_api.openapi import doc_strings
+from notewell.plugin_api.openapi import doc_strings
 from tests.plugin_api.conftest import StartApi
 
 PUBLIC = "https://notes.example.com"

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from plugin_api.host_check import HostCheck
+from notewell.plugin_api.host_check import HostCheck
 
 PUBLIC = "https://quiet-notes.ngrok-free.app"
 check = HostCheck(lambda: PUBLIC, allowed_origins=("https://chatgpt.com",))

@@ -5,9 +5,9 @@ import json
 import httpx
 import pytest
 
-from plugin_api.app import ApiConfig
-from plugin_api.errors import RateLimited
-from plugin_api.limits import Limits, RateLimiter, cut_to_fit, json_chars, share_budget
+from notewell.plugin_api.app import ApiConfig
+from notewell.plugin_api.errors import RateLimited
+from notewell.plugin_api.limits import Limits, RateLimiter, cut_to_fit, json_chars, share_budget
 from tests.plugin_api.conftest import NOTES, TOKEN, Api, StartApi, raw_request
 
 MAX = Limits().max_response_chars

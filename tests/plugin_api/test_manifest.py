@@ -3,7 +3,7 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from plugin_api.manifest import (
+from notewell.plugin_api.manifest import (
     LIMITS,
     ManifestConfig,
     ManifestError,
@@ -77,7 +77,7 @@ def test_second_level_domain(host: str, sld: str) -> None:
 
 
 def test_bad_manifest_settings_fail_when_the_app_is_made() -> None:
-    from plugin_api.app import ApiConfig, create_app
+    from notewell.plugin_api.app import ApiConfig, create_app
 
     with pytest.raises(ManifestError, match="name_for_human"):
         create_app(None, ApiConfig(manifest=ManifestConfig(name_for_human="x" * 21)), token=lambda: "t")  # type: ignore[arg-type]

@@ -12,11 +12,11 @@ import pytest
 from mcp import Client
 from mcp.client.streamable_http import streamable_http_client
 
-from indexer.notes_index import NotesIndex
-from plugin_api.activity import ActivityLog
-from plugin_api.app import ApiConfig, create_app
-from plugin_api.mcp import McpEndpoint
-from plugin_api.server import ApiServer
+from notewell.indexer.notes_index import NotesIndex
+from notewell.plugin_api.activity import ActivityLog
+from notewell.plugin_api.app import ApiConfig, create_app
+from notewell.plugin_api.mcp import McpEndpoint
+from notewell.plugin_api.server import ApiServer
 from tests.plugin_api.conftest import TOKEN, Api
 
 PUBLIC = "https://notes-abc.ngrok-free.app"
@@ -199,8 +199,8 @@ def test_the_server_restarts_with_the_same_app(index: NotesIndex) -> None:
 
 
 def test_fetch_fits_the_response_limit_even_with_many_escapes() -> None:
-    from indexer.types import NoteContent
-    from plugin_api.mcp import fetch_document
+    from notewell.indexer.types import NoteContent
+    from notewell.plugin_api.mcp import fetch_document
 
     text = '"quoted"\n\\path\\\n' * 20_000  # every character needs escaping, twice on the wire
     note = NoteContent("n1", "a.md", "/notes", "A", text, "2024-01-01T00:00:00+00:00")

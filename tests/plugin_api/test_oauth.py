@@ -26,14 +26,14 @@ import pytest
 from mcp import Client
 from mcp.client.streamable_http import streamable_http_client
 
-from indexer.notes_index import NotesIndex
-from plugin_api.activity import ActivityLog
-from plugin_api.app import ApiConfig, create_app
-from plugin_api.consent import ConsentQueue
-from plugin_api.mcp import McpEndpoint
-from plugin_api.oauth import OAuthServer
-from plugin_api.oauth_store import ACCESS_SECONDS, OAuthStore
-from plugin_api.server import ApiServer
+from notewell.indexer.notes_index import NotesIndex
+from notewell.plugin_api.activity import ActivityLog
+from notewell.plugin_api.app import ApiConfig, create_app
+from notewell.plugin_api.consent import ConsentQueue
+from notewell.plugin_api.mcp import McpEndpoint
+from notewell.plugin_api.oauth import OAuthServer
+from notewell.plugin_api.oauth_store import ACCESS_SECONDS, OAuthStore
+from notewell.plugin_api.server import ApiServer
 from tests.plugin_api.conftest import TOKEN
 
 REDIRECT = "https://chatgpt.com/connector_platform_oauth_redirect"

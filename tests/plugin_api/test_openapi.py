@@ -5,8 +5,8 @@ import pytest
 import yaml
 from openapi_spec_validator import validate
 
-from plugin_api.endpoints import OPERATIONS
-from plugin_api.openapi import MAX_DOC_CHARS, doc_strings, downgrade_schema
+from notewell.plugin_api.endpoints import OPERATIONS
+from notewell.plugin_api.openapi import MAX_DOC_CHARS, doc_strings, downgrade_schema
 from tests.plugin_api.conftest import Api, StartApi
 
 PUBLIC = "https://notes.example.com"

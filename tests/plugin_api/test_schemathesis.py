@@ -9,11 +9,11 @@ import schemathesis
 from schemathesis import GenerationMode
 from hypothesis import HealthCheck, given, settings
 
-from indexer.notes_index import NotesIndex
-from plugin_api.app import ApiConfig, create_app
-from plugin_api.auth import LockoutPolicy
-from plugin_api.limits import Limits
-from plugin_api.server import ApiServer
+from notewell.indexer.notes_index import NotesIndex
+from notewell.plugin_api.app import ApiConfig, create_app
+from notewell.plugin_api.auth import LockoutPolicy
+from notewell.plugin_api.limits import Limits
+from notewell.plugin_api.server import ApiServer
 from tests.plugin_api.conftest import TOKEN
 
 

@@ -5,7 +5,7 @@ import socket
 import httpx
 import pytest
 
-from plugin_api.server import ApiServer, PortInUse, ServerError
+from notewell.plugin_api.server import ApiServer, PortInUse, ServerError
 from starlette.applications import Starlette
 from starlette.responses import PlainTextResponse
 from starlette.routing import Route

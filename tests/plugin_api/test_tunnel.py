@@ -18,8 +18,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from indexer.types import SearchResult
-from plugin_api.tunnel import (
+from notewell.indexer.types import SearchResult
+from notewell.plugin_api.tunnel import (
     NoTunnel,
     PublicUrlError,
     TunnelStatus,
@@ -28,8 +28,8 @@ from plugin_api.tunnel import (
     manifest_url,
     validate_public_url,
 )
-from plugin_api.tunnel_ngrok import Backoff, NgrokTunnel
-from plugin_api.tunnel_policy import TrafficPolicyError, parse_egress_ranges, traffic_policy
+from notewell.plugin_api.tunnel_ngrok import Backoff, NgrokTunnel
+from notewell.plugin_api.tunnel_policy import TrafficPolicyError, parse_egress_ranges, traffic_policy
 from tests.plugin_api.tunnel_helpers import (
     FAKE_NGROK,
     ServedApp,
@@ -186,8 +186,8 @@ class OneNote:
 
 @pytest.mark.parametrize("app_knows_the_url", [True, False], ids=["url-from-tunnel", "url-from-headers"])
 def test_real_api_through_the_tunnel_carries_the_public_url(tunnels, ngrok_dir, app_knows_the_url):
-    from plugin_api.app import ApiConfig, create_app
-    from plugin_api.server import ApiServer
+    from notewell.plugin_api.app import ApiConfig, create_app
+    from notewell.plugin_api.server import ApiServer
 
     tunnel = tunnels(ngrok_dir)
 

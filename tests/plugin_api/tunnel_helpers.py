@@ -12,7 +12,7 @@ from typing import Callable
 import httpx
 import uvicorn
 
-from plugin_api.tunnel import Tunnel, TunnelStatus
+from notewell.plugin_api.tunnel import Tunnel, TunnelStatus
 
 FAKE_NGROK = Path(__file__).parent / "fake_ngrok" / "ngrok"
 STATE_FILE = "fake_ngrok_state.json"

@@ -14,10 +14,10 @@ pytest.importorskip(
     exc_type=ImportError,
 )
 
-from app.gui.app import Desktop, build_desktop  # noqa: E402
-from app.preferences import Preferences  # noqa: E402
-from app.settings import Settings  # noqa: E402
-from indexer.embedding import HashEmbedder  # noqa: E402
+from notewell.app.gui.app import Desktop, build_desktop  # noqa: E402
+from notewell.app.preferences import Preferences  # noqa: E402
+from notewell.app.settings import Settings  # noqa: E402
+from notewell.indexer.embedding import HashEmbedder  # noqa: E402
 from tests.helpers import write_notes  # noqa: E402
 
 NOTES = {

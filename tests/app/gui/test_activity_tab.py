@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import httpx
 
-from app.gui.activity_tab import REFUSED_BACKGROUND
+from notewell.app.gui.activity_tab import REFUSED_BACKGROUND
 from tests.app.gui.conftest import wait_ready
 
 

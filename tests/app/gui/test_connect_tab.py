@@ -94,7 +94,7 @@ def test_refusing_the_rotation_keeps_the_key(qtbot, make_desktop):
 
 
 def test_mcp_snippet_carries_the_key():
-    from app.gui.connect_tab import mcp_snippet
+    from notewell.app.gui.connect_tab import mcp_snippet
 
     snippet = json.loads(mcp_snippet("https://x.test/mcp", "nw_abc"))
     assert snippet["mcpServers"]["notewell"] == {

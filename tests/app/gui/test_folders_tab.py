@@ -4,8 +4,8 @@ from __future__ import annotations
 import pytest
 from PySide6.QtCore import Qt
 
-from app.gui.folders_tab import RowState, row_state
-from indexer.types import FolderStatus, Progress
+from notewell.app.gui.folders_tab import RowState, row_state
+from notewell.indexer.types import FolderStatus, Progress
 from tests.app.gui.conftest import wait_ready
 
 F = "/notes"
@@ -49,7 +49,7 @@ def test_add_a_folder_shows_progress_then_counts_and_problems(qtbot, make_deskto
 
 
 def test_a_note_saved_while_the_app_runs_appears_in_the_folder_counts(qtbot, make_desktop, notes):
-    from app.indexing import watch_folders
+    from notewell.app.indexing import watch_folders
 
     desktop = make_desktop([notes], watch=watch_folders)
     tab = desktop.folders_tab

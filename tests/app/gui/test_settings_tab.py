@@ -4,11 +4,11 @@ import stat
 
 from PySide6.QtWidgets import QCheckBox, QDoubleSpinBox, QLineEdit, QSpinBox
 
-from app.autostart import autostart_path
-from app.gui.settings_tab import SettingsTab
-from app.preferences import Preferences
-from app.secrets import NGROK_AUTHTOKEN, UserSecret
-from app.settings import SETTINGS_FIELDS, Settings
+from notewell.app.autostart import autostart_path
+from notewell.app.gui.settings_tab import SettingsTab
+from notewell.app.preferences import Preferences
+from notewell.app.secrets import NGROK_AUTHTOKEN, UserSecret
+from notewell.app.settings import SETTINGS_FIELDS, Settings
 
 
 def widget(tab: SettingsTab, name: str):

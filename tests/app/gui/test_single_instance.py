@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from app.gui.single_instance import InstanceServer, ask_running_instance, instance_name
+from notewell.app.gui.single_instance import InstanceServer, ask_running_instance, instance_name
 
 
 def test_a_second_launch_raises_the_first(qtbot, tmp_path):

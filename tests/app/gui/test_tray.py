@@ -4,11 +4,11 @@ from pathlib import Path
 
 from PySide6.QtGui import QGuiApplication
 
-from app.gui.app import ASSETS
-from app.gui.bridge import Bridge
-from app.gui.tray import Tray, TrayActions, tray_state
-from app.sharing import ServerState
-from plugin_api.tunnel import TunnelStatus
+from notewell.app.gui.app import ASSETS
+from notewell.app.gui.bridge import Bridge
+from notewell.app.gui.tray import Tray, TrayActions, tray_state
+from notewell.app.sharing import ServerState
+from notewell.plugin_api.tunnel import TunnelStatus
 from tests.app.gui.conftest import wait_ready
 
 
