@@ -53,3 +53,23 @@ class Slow(HashEmbedder):
 
 index = NotesIndex.open(Path(sys.argv[1]), Slow())
 """
+
+
+def finishes(call: Callable[[], object], within: float = 30.0) -> bool:
+    """Run `call` on a thread: True if it returned within `within` seconds.
+
+    A guard against hangs, not a speed check (speed floors live in bench/): the bound
+    is generous so that a busy machine never fails it.
+    """
+    import threading
+
+    done = threading.Event()
+
+    def run() -> None:
+        try:
+            call()
+        finally:
+            done.set()
+
+    threading.Thread(target=run, daemon=True).start()
+    return done.wait(within)
