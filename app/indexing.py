@@ -1,47 +1,39 @@
-"""Indexing for the desktop app, on one worker thread (no Qt here).
+"""Indexing as the app shows it (no Qt here): the index's one writer, and words for it.
 
-    controller = IndexingController(open_index, folders, events)
-    controller.start()            # opens the index, then syncs; returns at once
-    controller.request_sync()     # folders changed: sync again (coalesced)
-    controller.pause() / resume()
-    controller.reopen()           # settings that shape the index changed
-    controller.search("tar", k=5) # from any thread, once the index is open
-    controller.close()
+    indexing = IndexingController(open_index, folders, events)
+    indexing.start()                  # returns at once: the worker opens the index and syncs
+    indexing.set_folders([...])       # the Folders tab changed the list
+    indexing.pause() / resume()
+    indexing.reopen(open_index)       # settings that shape the index changed
+    indexing.search("tar", k=5)       # from any thread, once the index is open
+    indexing.close()
 
-Everything slow (importing the indexer, opening Chroma, loading the model on the
-first embed) happens on the worker thread; `events` is called from that thread
-(the GUI's bridge re-emits each call as a Qt signal).
+All writing happens on `indexer.worker.IndexWorker`'s thread (the watcher and the
+catch-up timer only queue jobs there). This class turns what the worker reports into
+what a person reads (the model being prepared, time left) and passes it to `events`
+from the worker's thread; the GUI's bridge re-emits each call as a Qt signal, and
+`notewell serve` prints them.
 """
 
 from __future__ import annotations
 
 import logging
-import threading
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable, Literal, Protocol, Sequence
+from typing import TYPE_CHECKING, Callable, Literal, Protocol
 
 from notewell.app.progress import PREPARING
+from notewell.indexer.worker import IndexWorker, WorkerEvents, WorkerOptions, WorkerState
 
 if TYPE_CHECKING:
     from notewell.indexer.notes_index import NotesIndex
     from notewell.indexer.types import FolderStatus, Progress, SearchResult
+    from notewell.indexer.watcher import WatchEvent
 
 log = logging.getLogger(__name__)
 
 IndexState = Literal["opening", "scanning", "embedding", "idle", "paused", "error"]
 PREPARING_MODEL = f"{PREPARING}… keyword search works meanwhile"
-# Starts watching `folders`, calling `on_change` after each applied batch; returns a stop function.
-WatchFactory = Callable[["NotesIndex", Sequence[Path], Callable[[], None]], Callable[[], None]]
-
-
-def watch_folders(
-    index: "NotesIndex", folders: Sequence[Path], on_change: Callable[[], None]
-) -> Callable[[], None]:
-    """The app's `WatchFactory`: live sync with `indexer.watcher`, refreshing folder states."""
-    from notewell.indexer.watcher import watch_index
-
-    return watch_index(index, folders, on_change=lambda event: on_change())
 
 
 class IndexEvents(Protocol):
@@ -55,186 +47,98 @@ class IndexEvents(Protocol):
 
     def folder_missing(self, folder: str) -> None: ...
 
+    def index_changed(self, event: WatchEvent) -> None: ...
+
 
 class IndexNotReady(Exception):
     """Search before the index is open."""
 
 
-class IndexingController:
+class IndexingController(WorkerEvents):
     def __init__(
         self,
         open_index: Callable[[], NotesIndex],
-        folders: Callable[[], list[Path]],
+        folders: list[Path],
         events: IndexEvents,
+        options: WorkerOptions = WorkerOptions(),
         *,
-        watch: WatchFactory | None = None,
         progress_interval: float = 0.1,
     ) -> None:
-        self._open_index = open_index
-        self._folders = folders
         self._events = events
-        self._watch = watch
-        self._interval = progress_interval
-        self._cond = threading.Condition()
-        self._index: NotesIndex | None = None
-        self._wanted = True  # a sync is due
-        self._reopen = False
-        self._paused = False
-        self._closing = False
-        self._missing: set[str] = set()
-        self._stop_watching: Callable[[], None] | None = None
-        self._watched: list[Path] = []
-        self._thread: threading.Thread | None = None
+        self._progress = _Throttled(events.index_progress, progress_interval)
+        self.worker = IndexWorker(open_index, folders, self, options)
         self.state: IndexState = "opening"
         self.message = ""
         self._embedding_since: tuple[float, int] | None = None  # (time, passages done) when embedding began
 
-    # -- called from the GUI thread ------------------------------------------
     def start(self) -> None:
-        self._thread = threading.Thread(target=self._run, name="notewell-indexer", daemon=True)
-        self._thread.start()
+        self.worker.start()
 
-    def request_sync(self) -> None:
-        with self._cond:
-            self._wanted = True
-            self._cond.notify_all()
-        index = self._index
-        if index is not None and self.state in ("scanning", "embedding"):
-            index.stop()  # start over with the new folder list; nothing done is lost
+    def set_folders(self, folders: list[Path]) -> None:
+        self.worker.set_folders(folders)
 
-    def reopen(self) -> None:
-        with self._cond:
-            self._reopen = self._wanted = True
-            self._cond.notify_all()
-        if self._index is not None:
-            self._index.stop()
+    def reopen(self, open_index: Callable[[], NotesIndex]) -> None:
+        self.worker.reopen(open_index)
 
     def pause(self) -> None:
-        with self._cond:
-            self._paused = True
-        if self._index is not None:
-            self._index.stop()
-        self._set_state("paused", "Indexing paused")
+        self.worker.pause()
 
     def resume(self) -> None:
-        with self._cond:
-            self._paused = False
-            self._wanted = True
-            self._cond.notify_all()
+        self.worker.resume()
 
     @property
     def paused(self) -> bool:
-        return self._paused
+        return self.worker.paused
+
+    @property
+    def index(self) -> NotesIndex | None:
+        return self.worker.index
 
     def search(self, query: str, k: int = 5) -> list[SearchResult]:
-        index = self._index
+        index = self.worker.index
         if index is None:
             raise IndexNotReady("The index is still opening; try again in a moment.")
         return index.search(query, k=k)
 
-    def close(self, timeout: float = 30.0) -> None:
-        with self._cond:
-            self._closing = True
-            self._cond.notify_all()
-        if self._index is not None:
-            self._index.stop()
-        if self._thread is not None:
-            self._thread.join(timeout)
+    def close(self, timeout: float = 10.0) -> None:
+        self.worker.close(timeout)
 
-    # -- the worker thread ---------------------------------------------------
-    def _run(self) -> None:
-        try:
-            self._open()
-            while self._next_job():
-                if self._reopen:
-                    self._reopen = False
-                    self._close_index()
-                    self._open()
-                self._sync()
-        except Exception as exc:  # shown to the user; the app keeps running
-            log.exception("indexing failed")
-            self._set_state("error", str(exc) or type(exc).__name__)
-        finally:
-            self._close_index()
+    # -- WorkerEvents (the worker's thread) ------------------------------------------
+    def index_state(self, state: WorkerState, detail: str) -> None:
+        if state == "embedding":
+            return  # said by the first progress report, which knows whether the model is ready
+        if state == "tidying":  # searches go on; new notes wait a few seconds
+            state = "scanning"
+        if state in ("idle", "paused", "error"):
+            self._progress.flush()
+        self._set_state(state, detail)
 
-    def _open(self) -> None:
-        self._set_state("opening", "Opening the index…")
-        index = self._open_index()
-        self._index = index
-        index.prepare_search()
-        self._events.index_ready(index)
-        self._events.index_folders(index.folder_status())
-
-    def _next_job(self) -> bool:
-        with self._cond:
-            while not self._closing and (self._paused or not self._wanted):
-                self._cond.wait()
-            self._wanted = False
-            return not self._closing
-
-    def _sync(self) -> None:
-        index = self._index
-        assert index is not None
-        folders = self._folders()
-        self._report_missing(folders)
-        reporter = _Throttled(self._on_progress, self._interval)
-        self._set_state("scanning", "Scanning your folders…")
-        summary = index.sync(folders, reporter)
-        reporter.flush()
-        self._events.index_folders(index.folder_status())
-        if self._paused:
-            self._set_state("paused", "Indexing paused")
-        elif not self._wanted:
-            self._set_state("idle", summary.line())
-            self._restart_watcher(index, folders)
-
-    def _on_progress(self, progress: Progress) -> None:
-        if progress.phase == "tidying":  # searches go on; new notes wait a few seconds
-            self._set_state("scanning", progress.message)
+    def index_progress(self, progress: Progress) -> None:
         if progress.phase == "embedding":
+            index = self.worker.index
             starting = self.state != "embedding"
-            preparing = progress.done == 0 and self._index is not None and self._index.model_preparing()
+            preparing = progress.done == 0 and index is not None and index.model_preparing()
             now = time.monotonic()
             if starting or preparing or self._embedding_since is None:
                 self._embedding_since = None if preparing else (now, progress.done)
             message = PREPARING_MODEL if preparing else embedding_message(progress, self._embedding_since, now)
             if starting or message != self.message:
                 self._set_state("embedding", message)
-            if starting and self._index is not None:  # pending counts per folder are known now
-                self._events.index_folders(self._index.folder_status())
-        self._events.index_progress(progress)
+            if starting and index is not None:  # pending counts per folder are known now
+                self._events.index_folders(index.folder_status())
+        self._progress(progress)
 
-    def _report_missing(self, folders: list[Path]) -> None:
-        missing = {str(f) for f in folders if not f.is_dir()}
-        for folder in sorted(missing - self._missing):
-            self._events.folder_missing(folder)
-        self._missing = missing
+    def index_folders(self, statuses: list[FolderStatus]) -> None:
+        self._events.index_folders(statuses)
 
-    def _restart_watcher(self, index: NotesIndex, folders: list[Path]) -> None:
-        if self._watch is None or (self._stop_watching and folders == self._watched):
-            return
-        self._stop_watcher()
-        present = [f for f in folders if f.is_dir()]
-        if present:
-            self._stop_watching = self._watch(index, present, self._after_change)
-            self._watched = folders
+    def index_ready(self, index: NotesIndex) -> None:
+        self._events.index_ready(index)
 
-    def _after_change(self) -> None:
-        if self._index is not None:
-            self._events.index_folders(self._index.folder_status())
+    def folder_missing(self, folder: str) -> None:
+        self._events.folder_missing(folder)
 
-    def _stop_watcher(self) -> None:
-        if self._stop_watching is not None:
-            try:
-                self._stop_watching()
-            finally:
-                self._stop_watching = None
-
-    def _close_index(self) -> None:
-        self._stop_watcher()
-        if self._index is not None:
-            self._index.close()
-            self._index = None
+    def index_changed(self, event: WatchEvent) -> None:
+        self._events.index_changed(event)
 
     def _set_state(self, state: IndexState, message: str) -> None:
         self.state = state

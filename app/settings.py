@@ -44,6 +44,11 @@ class Settings:
         [], "Ignore patterns", "Extra gitignore-style patterns, on top of each folder's .notewellignore."
     )
     max_file_mb: float = _setting(20.0, "Size cap (MB)", "Files larger than this are skipped.")
+    catch_up_minutes: float = _setting(
+        5.0, "Catch up every (minutes)",
+        "How often Notewell checks the folders for changes it was not told about "
+        "(network drives, sleep). Changes are otherwise picked up within a second.",
+    )
     host: str = _setting("127.0.0.1", "Host", "Address the local API listens on.")
     port: int = _setting(3333, "Port", "Port of the local API.")
     public_url: str = _setting(
@@ -70,6 +75,8 @@ class Settings:
         False, "Start sharing on launch", "Open the tunnel when Notewell starts."
     )
     start_at_login: bool = _setting(False, "Start at login", "Launch Notewell when you log in.")
+    # Not in the settings form: what the app remembers for the user.
+    told_about_tray: bool = field(default=False, metadata={"hidden": True})
 
     @classmethod
     def load(cls, data_dir: Path) -> "Settings":
@@ -99,7 +106,7 @@ class Settings:
         return changed
 
 
-SETTINGS_FIELDS = [f for f in fields(Settings) if f.name != "folders"]
+SETTINGS_FIELDS = [f for f in fields(Settings) if f.name != "folders" and not f.metadata.get("hidden")]
 
 
 class SettingsError(Exception):

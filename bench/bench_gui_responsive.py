@@ -38,7 +38,6 @@ def main() -> int:
     from PySide6.QtWidgets import QApplication
 
     from notewell.app.gui.app import build_desktop
-    from notewell.app.indexing import watch_folders
     from notewell.app.preferences import Preferences
     from notewell.app.settings import Settings
 
@@ -53,7 +52,7 @@ def main() -> int:
         settings.port = 0
         settings.add_folders([folder])
         settings.save(data)
-        desktop = build_desktop(Preferences(settings, data), watch=watch_folders, tray_available=False)
+        desktop = build_desktop(Preferences(settings, data), tray_available=False)
         desktop.window.show()
 
         gaps: list[float] = []

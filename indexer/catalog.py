@@ -62,6 +62,7 @@ CREATE TABLE IF NOT EXISTS chunks (
 CREATE INDEX IF NOT EXISTS chunks_by_file ON chunks(file_id);
 CREATE INDEX IF NOT EXISTS chunks_by_hash ON chunks(text_hash);
 CREATE INDEX IF NOT EXISTS chunks_pending ON chunks(embedded) WHERE embedded = 0;
+CREATE INDEX IF NOT EXISTS files_by_modified ON files(modified_at);
 CREATE VIRTUAL TABLE IF NOT EXISTS chunks_fts USING fts5(
     title, heading, body, tokenize = 'porter unicode61 remove_diacritics 2'
 );
@@ -373,13 +374,30 @@ class Catalog:
         return pending
 
     # -- vectors bookkeeping ------------------------------------------------
-    def pending_chunks(self, limit: int) -> list[tuple[str, str, str, str, str, int]]:
-        """(chunk id, text hash, title, heading, text, file id) of chunks without a vector."""
+    def pending_files(self) -> list[tuple[int, int]]:
+        """(file id, passages without a vector) of every such note, most recently modified
+        first: on a big first index, what a person worked on lately is found by meaning
+        first (#14)."""
         return self.query(
-            "SELECT c.id, c.text_hash, f.title, c.heading, c.text, c.file_id FROM chunks c "
-            "JOIN files f ON f.id = c.file_id WHERE c.embedded = 0 ORDER BY c.rowid LIMIT ?",
-            (limit,),
+            "SELECT f.id, p.n FROM files f JOIN "
+            "(SELECT file_id, count(*) AS n FROM chunks WHERE embedded = 0 GROUP BY file_id) p "
+            "ON p.file_id = f.id ORDER BY f.modified_at DESC, f.id"
         )
+
+    def pending_chunks(self, file_ids: Sequence[int]) -> list[tuple[str, str, str, str, str, int]]:
+        """(chunk id, text hash, title, heading, text, file id) of these notes' passages
+        without a vector, in the order of `file_ids`."""
+        marks = ",".join("?" * len(file_ids))
+        rows = self.query(
+            "SELECT c.id, c.text_hash, f.title, c.heading, c.text, c.file_id FROM chunks c INDEXED BY chunks_by_file "
+            f"JOIN files f ON f.id = c.file_id WHERE c.file_id IN ({marks}) AND c.embedded = 0 ORDER BY c.rowid",
+            list(file_ids),
+        )
+        rank = {fid: n for n, fid in enumerate(file_ids)}
+        return sorted(rows, key=lambda row: rank[row[5]])
+
+    def has_vectors(self) -> bool:
+        return bool(self.query("SELECT 1 FROM chunks WHERE embedded = 1 LIMIT 1"))
 
     def count_embedded(self) -> int:
         return int(self.query("SELECT count(*) FROM chunks WHERE embedded = 1")[0][0])

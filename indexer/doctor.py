@@ -14,6 +14,7 @@ What is checked:
 from __future__ import annotations
 
 import os
+import threading
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
@@ -145,14 +146,19 @@ def check(index: NotesIndex, folders: Sequence[Path] | None = None) -> DoctorRep
     return DoctorReport(tuple(problems), files, len(chunk_ids), len(stored))
 
 
-def repair(index: NotesIndex, folders: Sequence[Path] | None = None) -> Repair:
+def repair(index: NotesIndex, folders: Sequence[Path] | None = None,
+           cancel: threading.Event | None = None) -> Repair:
     """Fix what `check` finds, then check again; an unreachable folder stays as it is."""
     found = check(index, folders)
-    wanted = list(index.catalog.folders()) if folders is None else list(folders)
-    with index.writing():
+    held = list(index.catalog.folders())
+    wanted = held if folders is None else [str(Path(f).expanduser().resolve()) for f in folders]
+    with index.writing(cancel):
         _repair_stores(index)
-    # Files, pending vectors, a changed model and unlisted folders are what a sync is for.
-    index.sync([Path(f) for f in wanted])
+    unlisted = [Path(f) for f in held if f not in wanted]
+    if unlisted:
+        index.remove_folders(unlisted, cancel)
+    # Files, pending vectors and a changed model are what a sync is for.
+    index.sync([Path(f) for f in wanted], cancel=cancel)
     return Repair(found, check(index, folders))
 
 

@@ -22,7 +22,7 @@ if TYPE_CHECKING:  # numpy (and torch) load only when something is embedded
     import numpy as np
 
 from .errors import EmbeddingError
-from .onnx_encoder import OnnxEncoder, cache_key, export_in_child
+from .onnx_encoder import OnnxEncoder, cache_key, export_in_child, is_cached
 
 log = logging.getLogger(__name__)
 
@@ -116,6 +116,19 @@ class SentenceTransformerEmbedder:
     def preparing(self) -> bool:
         """True while the model's one-time ONNX export runs (embedding waits for it)."""
         return self._onnx_state == "exporting"
+
+    def query_ready(self) -> bool:
+        """Whether a query can be embedded now, without waiting for the model's one-time
+        preparation (its ONNX export, 15-40 s): hybrid search answers from keywords meanwhile."""
+        state = self._onnx_state
+        if state in ("ready", "unavailable") or self._cache_dir is None or self._model is not None:
+            return True
+        if state == "exporting":
+            return False
+        try:
+            return is_cached(self._cache_dir, cache_key(resolve_model(self._model_setting)))
+        except Exception:  # the model itself is missing: embedding says so in words
+            return True
 
     @property
     def max_tokens(self) -> int:

@@ -6,7 +6,10 @@
     note = index.get_note(results[0].note_id)
     index.close()
 
-Writes (`sync`, `sync_files`) are serialised by one lock; searches run alongside.
+Writes (`sync`, `sync_files`, `remove_folders`) are serialised by one lock; searches
+run alongside. The app drives them all from one thread (`indexer.worker`); each write
+takes a `cancel` event of its own, so a cancel meant for one job never lands on another.
+A folder's notes leave the index only through `remove_folders`.
 """
 
 from __future__ import annotations
@@ -49,9 +52,11 @@ class NotesIndex:
         self.catalog = catalog
         self.vectors = vectors
         self.embedder = embedder
-        self._stop = threading.Event()
         self._write_lock = threading.Lock()
-        self.pipeline = Pipeline(catalog, vectors, embedder, options, should_stop=self._stop.is_set)
+        self._state_lock = threading.Lock()
+        self._current: threading.Event | None = None  # the running write's cancel event
+        self._closed = False
+        self.pipeline = Pipeline(catalog, vectors, embedder, options)
         self.searcher = Searcher(catalog, vectors, embedder, tuning)
 
     @classmethod
@@ -73,33 +78,85 @@ class NotesIndex:
                               server_files=chroma_server_files)
         return cls(catalog, vectors, embedder, source_options or SourceOptions(), tuning)
 
-    def sync(self, folders: Sequence[Path], progress: ProgressCallback | None = None) -> SyncSummary:
-        """Bring the index up to date with `folders` (folders not listed are removed)."""
-        with self._write_lock:
-            self._stop.clear()
-            return self.pipeline.sync(folders, progress)
+    def sync(
+        self, folders: Sequence[Path], progress: ProgressCallback | None = None,
+        cancel: threading.Event | None = None,
+    ) -> SyncSummary:
+        """Bring `folders` up to date; other folders in the index are left as they are.
 
-    def sync_files(self, folder: Path, paths: Sequence[Path]) -> SyncSummary:
-        """Re-index just these paths of a folder (a watcher's batch; a folder means all under it)."""
-        with self._write_lock:
-            self._stop.clear()
+        Setting `cancel` stops it at the next file or model batch; the next sync resumes.
+        """
+        with self.writing(cancel) as pipeline:
+            return pipeline.sync(folders, progress)
+
+    def sync_only(
+        self, folders: Sequence[Path], progress: ProgressCallback | None = None,
+        cancel: threading.Event | None = None,
+    ) -> SyncSummary:
+        """Make the index hold exactly `folders`: the notes of any other folder are removed
+        first, then these are brought up to date (`notewell index`, `eval`)."""
+        wanted = {str(Path(f).expanduser().resolve()) for f in folders}
+        others = [Path(f) for f in self.catalog.folders() if f not in wanted]
+        removed = self.remove_folders(others, cancel) if others else SyncSummary()
+        summary = self.sync(folders, progress, cancel)
+        summary.removed += removed.removed
+        return summary
+
+    def remove_folders(self, folders: Sequence[Path], cancel: threading.Event | None = None) -> SyncSummary:
+        """Take these folders' notes (and their vectors) out of the index."""
+        with self.writing(cancel) as pipeline:
+            summary = SyncSummary()
+            pipeline.remove_folders([str(Path(f).expanduser().resolve()) for f in folders], summary)
+            return summary
+
+    def sync_files(
+        self, folder: Path, paths: Sequence[Path], progress: ProgressCallback | None = None,
+        cancel: threading.Event | None = None,
+    ) -> SyncSummary:
+        """Re-index just these paths of a folder (a watcher's batch; a folder means all under
+        it), then embed whatever waits, the newest notes first."""
+        with self.writing(cancel) as pipeline:
             started = time.perf_counter()
             summary = SyncSummary()
-            self.pipeline.sync_files(str(Path(folder).resolve()), paths, summary)
-            self.pipeline.embed_pending(summary, lambda p: None)
-            self.pipeline._apply_vector_deletes()
+            pipeline.sync_files(str(Path(folder).resolve()), paths, summary)
+            pipeline.embed_pending(summary, progress or (lambda p: None))
+            pipeline.apply_vector_deletes()
+            summary.seconds = time.perf_counter() - started
+            return summary
+
+    def embed_pending(self, progress: ProgressCallback | None = None,
+                      cancel: threading.Event | None = None) -> SyncSummary:
+        """Embed the passages still waiting for a vector, the newest notes first."""
+        with self.writing(cancel) as pipeline:
+            started = time.perf_counter()
+            summary = SyncSummary()
+            pipeline.embed_pending(summary, progress or (lambda p: None))
+            pipeline.apply_vector_deletes()
             summary.seconds = time.perf_counter() - started
             return summary
 
     @contextmanager
-    def writing(self) -> Iterator[Pipeline]:
-        """Hold the write lock while repairing the stores directly (`indexer.doctor`)."""
+    def writing(self, cancel: threading.Event | None = None) -> Iterator[Pipeline]:
+        """Hold the write lock (and `cancel` as the running write's event) while writing;
+        `indexer.doctor` repairs the stores through it."""
+        token = cancel if cancel is not None else threading.Event()
         with self._write_lock:
-            yield self.pipeline
+            with self._state_lock:
+                if self._closed:
+                    token.set()
+                self._current = token
+            self.pipeline.should_stop = token.is_set
+            try:
+                yield self.pipeline
+            finally:
+                with self._state_lock:
+                    self._current = None
 
     def stop(self) -> None:
-        """Ask a running sync to stop at the next file or batch (it can resume later)."""
-        self._stop.set()
+        """Stop the running write at its next file or batch (it resumes next time)."""
+        with self._state_lock:
+            if self._current is not None:
+                self._current.set()
         self._cancel_export()
 
     def search(
@@ -162,8 +219,9 @@ class NotesIndex:
         outlast `timeout`; the catalog is then left open for the process to end with.
         That is safe: every write is journaled, and the next run finishes it.
         """
-        self._stop.set()
-        self._cancel_export()
+        with self._state_lock:
+            self._closed = True
+        self.stop()
         if not self._write_lock.acquire(timeout=timeout):
             log.warning("closing while a write is still running; the next run finishes it")
             return

@@ -214,6 +214,12 @@ class _Batcher:
             successor.wake.set()  # its turn to lead (its vector is still to come)
 
 
+def is_cached(cache_dir: Path, key: str) -> bool:
+    """Whether an export for `key` is on disk (loading it takes a fraction of a second)."""
+    graph, meta = _files(cache_dir, key)
+    return graph.is_file() and meta.is_file()
+
+
 def cache_key(model_path: str) -> str:
     """Changes when the model files or the libraries that export and run it change."""
     parts = [f"format={FORMAT}", f"model={model_path}"]

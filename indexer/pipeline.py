@@ -16,6 +16,7 @@ from __future__ import annotations
 import logging
 import os
 import time
+from collections import deque
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Sequence
@@ -100,22 +101,19 @@ class Pipeline:
         return message
 
     def sync(self, folders: Sequence[Path], progress: ProgressCallback | None = None) -> SyncSummary:
+        """Bring `folders` up to date (other folders in the index are left as they are)."""
         started = time.perf_counter()
         report = progress or (lambda p: None)
         summary = SyncSummary()
         self.check_model()
-        self._apply_vector_deletes()
+        self.apply_vector_deletes()
         wanted = [str(Path(f).expanduser().resolve()) for f in folders]
-        for folder, folder_id in self.catalog.folders().items():
-            if folder not in wanted:
-                report(Progress("removing", folder, 0, 0, "folder removed from Notewell"))
-                summary.removed += self.catalog.remove_folder(folder_id)
         for folder in wanted:
             if self.should_stop():
                 break
             self._sync_folder(folder, summary, report)
         self.embed_pending(summary, report)
-        self._apply_vector_deletes()
+        self.apply_vector_deletes()
         if summary.indexed + summary.removed >= _OPTIMIZE_AFTER:
             self.catalog.optimize_keywords()
         if not self.should_stop():
@@ -123,6 +121,17 @@ class Pipeline:
         summary.seconds = time.perf_counter() - started
         report(Progress("done", None, 1, 1, summary.line()))
         return summary
+
+    def remove_folders(self, folders: Sequence[str], summary: SyncSummary,
+                       report: ProgressCallback = lambda p: None) -> None:
+        """Take these folders' notes out of the index (the only way a folder's notes leave it)."""
+        known = self.catalog.folders()
+        for folder in folders:
+            folder_id = known.get(folder)
+            if folder_id is not None:
+                report(Progress("removing", folder, 0, 0, "folder removed from Notewell"))
+                summary.removed += self.catalog.remove_folder(folder_id)
+        self.apply_vector_deletes()
 
     def sync_files(self, folder: str, paths: Sequence[Path], summary: SyncSummary) -> None:
         """Bring these paths (the watcher's batch) up to date as a full scan would see them.
@@ -157,14 +166,22 @@ class Pipeline:
         self._apply_scan(folder, folder_id, scan, known, summary, lambda p: None)
 
     def embed_pending(self, summary: SyncSummary, report: ProgressCallback) -> None:
-        total = self.catalog.count_pending()
+        """Embed every passage without a vector, the most recently modified notes first."""
+        waiting = deque(self.catalog.pending_files())
+        total = sum(n for _, n in waiting)
         done = 0
         if total:
             report(Progress("embedding", None, 0, total))
-        while not self.should_stop():
-            window = self.catalog.pending_chunks(STORE_BATCH)
+        while waiting and not self.should_stop():
+            files: list[int] = []
+            count = 0
+            while waiting and count < STORE_BATCH:
+                file_id, n = waiting.popleft()
+                files.append(file_id)
+                count += n
+            window = self.catalog.pending_chunks(files)
             if not window:
-                break
+                continue
             reused = self._reuse_vectors(window)
             summary.reused += len(reused)
             done += len(reused)
@@ -331,11 +348,15 @@ class Pipeline:
     def compact_vectors_if_needed(self, report: ProgressCallback = lambda p: None) -> bool:
         """Rebuild the vector store when deleted vectors weigh on it (see COMPACT_AFTER)."""
         deleted = self.catalog.vectors_deleted()
-        if deleted < COMPACT_AFTER:
+        if deleted < COMPACT_AFTER or deleted < self.catalog.count_embedded():
             return False
+        self.compact_vectors(report)
+        return True
+
+    def compact_vectors(self, report: ProgressCallback = lambda p: None) -> None:
+        """Copy the live vectors into a fresh vector store and swap it in (searches go on)."""
+        deleted = self.catalog.vectors_deleted()
         live = self.catalog.count_embedded()
-        if deleted < live:
-            return False
         report(Progress("tidying", None, 0, 0,
                         f"Tidying the vector store after many edits (about {max(1, live // 2000)} s)…"))
         started = time.perf_counter()
@@ -343,9 +364,8 @@ class Pipeline:
         self.catalog.vector_store_rebuilt()
         log.info("vector store rebuilt without %d deleted vectors (%d kept) in %.1f s",
                  deleted, kept, time.perf_counter() - started)
-        return True
 
-    def _apply_vector_deletes(self) -> None:
+    def apply_vector_deletes(self) -> None:
         ids = self.catalog.pending_vector_deletes()
         if ids:
             self.vectors.delete(ids)

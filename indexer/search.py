@@ -77,9 +77,17 @@ class Searcher:
             return []
         n = max(self.tuning.candidates, k * self.tuning.per_note * 2)
         if mode == "dense":
+            if not self.catalog.has_vectors():
+                return []
             return _top_per_note(self.dense(query, n, filters), k, self.tuning.per_note)
         if mode == "keyword":
             return _top_per_note(self.keyword(query, n, filters), k, self.tuning.per_note)
+        if not self._dense_ready():  # keywords answer at once; the model joins when it is ready
+            keyword, exact = self._keyword_side(query, n, filters)
+            rankings = [(self.tuning.keyword_weight, keyword)]
+            if exact:
+                rankings.append((self.tuning.dense_weight, exact))
+            return self._fuse(rankings, k)
         # The keyword side runs while the model embeds the query (both release the GIL).
         pending = self._side.submit(self._keyword_side, query, n, filters)
         try:
@@ -92,6 +100,19 @@ class Searcher:
             rankings = [(min(dense_weight, keyword_weight), dense), (keyword_weight, keyword),
                         (max(dense_weight, keyword_weight), exact)]
         return self._fuse(rankings, k)
+
+    def _dense_ready(self) -> bool:
+        """Whether dense search can answer now: there are vectors, and the model needs no
+        one-time preparation first (#14: a search never waits for it; it is started here)."""
+        if not self.catalog.has_vectors():
+            return False
+        ready = getattr(self.embedder, "query_ready", None)
+        if ready is None or ready():
+            return True
+        prepare = getattr(self.embedder, "prepare_onnx", None)
+        if prepare is not None:
+            prepare(wait=False)
+        return False
 
     def _weights(self, query: str) -> tuple[float, float]:
         """(dense, keyword) weights for a query: dense leads unless the model can't read it."""

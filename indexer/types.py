@@ -144,6 +144,10 @@ class SyncSummary:
     reused: int = 0  # chunk vectors reused without running the model
     seconds: float = 0.0
 
+    def add(self, other: "SyncSummary") -> None:
+        for name in ("indexed", "unchanged", "removed", "skipped", "failed", "chunks", "reused", "seconds"):
+            setattr(self, name, getattr(self, name) + getattr(other, name))
+
     def line(self) -> str:
         return (
             f"{self.indexed} indexed, {self.unchanged} unchanged, {self.removed} removed, "

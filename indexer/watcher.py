@@ -1,21 +1,22 @@
-"""Live sync: filesystem events → debounced batches → the index's one writer.
+"""Live sync: filesystem events → debounced batches of changed paths.
 
-    watcher = FolderWatcher(index, [Path("~/notes")], on_change=print)
-    watcher.start()          # returns at once; watches, reconciles, then follows events
-    ...
+    watcher = FolderWatcher([Path("~/notes")], extensions, on_paths=worker.sync_paths)
+    watcher.start()          # returns at once; watches the folders from now on
+    watcher.set_folders([...])
+    watcher.refresh()        # watch again a folder that came back (a drive plugged in)
     watcher.stop()           # prompt; joins its threads
 
-One writer thread does all the work: it reconciles at start (`index.sync`, a stat
-per unchanged file), then turns each quiet moment after a burst of events into one
-`index.sync_files(folder, paths)` per folder, and reconciles again every
-`reconcile_every` seconds to catch whatever events missed (sleep, network drives,
-a kernel queue overflow). Where the OS limit on watches is reached, it says how to
-raise it and reconciles every `fallback_every` seconds instead.
+The watcher never writes the index: after each quiet moment following a burst of
+events it hands `on_paths(folder, rel paths)` to the index's one writer
+(`indexer.worker`), which also catches up with the disk on a timer to cover what
+events miss (sleep, network drives, a kernel queue overflow). Where the OS limit on
+watches is reached, it says how to raise it, and `live` turns false so that the
+writer catches up more often.
 
-Events cost little before the writer sees them: names under hidden folders and
-`node_modules`, and files of other types, are dropped by a string check, and on
-Linux those folders get no inotify watch at all. The full ignore rules apply when
-the batch is synced (`sources.walk_paths`), exactly as in a full scan.
+Events cost little: names under hidden folders and `node_modules`, and files of
+other types, are dropped by a string check, and on Linux those folders get no
+inotify watch at all. The full ignore rules apply when the batch is synced
+(`sources.walk_paths`), exactly as in a full scan.
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ import time
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable, Literal, Sequence
+from typing import TYPE_CHECKING, Callable, Iterable, Literal, Sequence
 
 from watchdog.events import (
     DirCreatedEvent,
@@ -44,18 +45,16 @@ from watchdog.events import (
     FileSystemEventHandler,
 )
 
-from .errors import IndexerError
 from .sources import IGNORE_FILE, SKIPPED_NAMES
 from .types import SyncSummary
 
 if TYPE_CHECKING:
     from watchdog.observers.api import BaseObserver, ObservedWatch
 
-    from .notes_index import NotesIndex
-
 log = logging.getLogger(__name__)
 
 WatchEventKind = Literal["watching", "updated", "reconciled", "missing", "limit", "error"]
+PathsCallback = Callable[[str, set[str]], None]
 
 # Opening and reading a note (as the indexer does) must not wake the watcher.
 WATCHED_EVENTS = [
@@ -67,7 +66,7 @@ _RELEVANT = frozenset({"created", "deleted", "moved", "modified", "attrib", "clo
 
 @dataclass(frozen=True)
 class WatchEvent:
-    """What the watcher did, for the GUI's folder states and the CLI's log."""
+    """What live sync did, for the GUI's folder states and the CLI's log."""
 
     kind: WatchEventKind
     message: str  # one line for the user
@@ -77,45 +76,39 @@ class WatchEvent:
 
 
 class FolderWatcher:
-    """Keeps `index` equal to `folders` on disk while running.
+    """Turns changes under `folders` into batches of paths for the index's writer.
 
-    `folders` is the index's whole folder list: a reconcile removes any other folder
-    from the index, as `NotesIndex.sync` does. `on_change` runs on the watcher's
-    thread; keep it quick (the GUI re-emits it as a signal).
+    `on_paths` and `on_event` run on the watcher's own thread; keep them quick.
     """
 
     def __init__(
         self,
-        index: NotesIndex,
         folders: Sequence[Path],
+        extensions: Iterable[str],
+        on_paths: PathsCallback,
         *,
         debounce: float = 0.2,
         max_delay: float = 2.0,
-        reconcile_every: float = 300.0,
         fallback_every: float = 60.0,
-        on_change: Callable[[WatchEvent], None] | None = None,
+        on_event: Callable[[WatchEvent], None] | None = None,
     ) -> None:
-        self._index = index
+        self._on_paths = on_paths
+        self._on_event = on_event
         self._debounce = debounce
         self._max_delay = max_delay
-        self._reconcile_every = reconcile_every
         self._fallback_every = fallback_every
-        self._on_change = on_change
-        options = index.pipeline.options
-        self._extensions = frozenset("." + e.lower().lstrip(".") for e in options.extensions)
+        self._extensions = frozenset("." + e.lower().lstrip(".") for e in extensions)
         self._cond = threading.Condition()
         # Guarded by _cond:
-        self._folders = _resolved(folders)
+        self._folders = resolved(folders)
         self._prefixes = [(f, os.path.join(f, "")) for f in self._folders]
         self._pending: dict[str, set[str]] = {}  # folder → rel paths ("" = the whole folder)
         self._first_event = 0.0
         self._last_event = 0.0
-        self._folders_changed = False
-        self._reconcile_now = False
+        self._rewatch = False
         self._limit_messages: list[str] = []
         self._stopping = False
-        self._busy = True  # false only while waiting for events
-        # Owned by the writer thread:
+        # Owned by the watcher's thread:
         self._observer: BaseObserver | None = None
         self._watches: dict[str, tuple[ObservedWatch, tuple[int, int]]] = {}
         self._degraded = False
@@ -125,24 +118,20 @@ class FolderWatcher:
 
     # -- public -------------------------------------------------------------
     def start(self) -> None:
-        """Start watching in the background (the first reconcile runs there too)."""
+        """Start watching in the background."""
         if self._thread is not None:
             raise RuntimeError("the watcher is already started")
         self._thread = threading.Thread(target=self._run, name="notewell-watcher", daemon=True)
         self._thread.start()
 
     def wait_ready(self, timeout: float | None = None) -> bool:
-        """True once folders are watched and the start-up reconcile is done."""
+        """True once the folders are watched."""
         return self._ready.wait(timeout)
 
     def stop(self, timeout: float = 10.0) -> None:
-        """Stop promptly: a batch being indexed is interrupted (the next start finishes it)."""
         with self._cond:
             self._stopping = True
-            busy = self._busy
             self._cond.notify_all()
-        if busy:
-            self._index.stop()
         if self._thread is not None and self._thread is not threading.current_thread():
             self._thread.join(timeout)
         observer, self._observer = self._observer, None
@@ -151,18 +140,18 @@ class FolderWatcher:
             observer.join(timeout)
 
     def set_folders(self, folders: Sequence[Path]) -> None:
-        """Watch these folders instead (the watcher reconciles the index to them)."""
+        """Watch these folders instead."""
         with self._cond:
-            self._folders = _resolved(folders)
+            self._folders = resolved(folders)
             self._prefixes = [(f, os.path.join(f, "")) for f in self._folders]
             self._pending = {f: rels for f, rels in self._pending.items() if f in self._folders}
-            self._folders_changed = True
+            self._rewatch = True
             self._cond.notify_all()
 
-    def reconcile_soon(self) -> None:
-        """Reconcile every folder now (e.g. after the computer wakes from sleep)."""
+    def refresh(self) -> None:
+        """Watch again any folder that came back or was replaced, and drop vanished ones."""
         with self._cond:
-            self._reconcile_now = True
+            self._rewatch = True
             self._cond.notify_all()
 
     @property
@@ -172,8 +161,9 @@ class FolderWatcher:
 
     @property
     def live(self) -> bool:
-        """False while some folder is only reconciled periodically (no watch, or the limit was hit)."""
-        return not self._degraded and set(self._watches) >= set(self.folders)
+        """False while some folder is not watched (gone, or the OS limit was hit): changes
+        there are only found by catching up."""
+        return not self._degraded and set(self._watches) >= {f for f in self.folders if os.path.isdir(f)}
 
     # -- events (observer thread) ----------------------------------------------
     def _note(self, path: str, is_dir: bool) -> None:
@@ -220,7 +210,7 @@ class FolderWatcher:
             self._limit_messages.append(_limit_message(path, exc, self._fallback_every))
             self._cond.notify_all()
 
-    # -- the writer thread ----------------------------------------------------
+    # -- the watcher's thread ---------------------------------------------------
     def _run(self) -> None:
         try:
             try:
@@ -231,88 +221,45 @@ class FolderWatcher:
                 self._emit(WatchEvent("limit", _limit_message(", ".join(self.folders), exc, self._fallback_every)))
             self._apply_folders()
             self._emit(WatchEvent("watching", _watching_message(self.folders, set(self._watches))))
-            self._reconcile()
             self._ready.set()
             self._loop()
         except Exception as exc:  # the watcher must never take the app down
             log.exception("the folder watcher stopped")
+            self._degraded = True
             self._emit(WatchEvent("error", f"Watching for changes stopped: {exc}. Restart Notewell."))
         finally:
             self._ready.set()
 
     def _loop(self) -> None:
-        next_reconcile = time.monotonic() + self._interval()
         while True:
             with self._cond:
-                self._busy = False
                 while True:
                     if self._stopping:
                         return
+                    if self._rewatch or self._limit_messages:
+                        break
                     now = time.monotonic()
-                    if self._folders_changed or self._reconcile_now or self._limit_messages:
-                        break
-                    if now >= next_reconcile:
-                        self._reconcile_now = True
-                        break
-                    deadline = next_reconcile
                     if self._pending:
                         due = min(self._last_event + self._debounce, self._first_event + self._max_delay)
                         if now >= due:
                             break
-                        deadline = min(deadline, due)
-                    self._cond.wait(deadline - now)
+                        self._cond.wait(due - now)
+                    else:
+                        self._cond.wait()
                 batch, self._pending = self._pending, {}
-                folders_changed, self._folders_changed = self._folders_changed, False
-                reconcile, self._reconcile_now = self._reconcile_now, False
+                rewatch, self._rewatch = self._rewatch, False
                 messages, self._limit_messages = self._limit_messages, []
-                self._busy = True
-            try:
-                for message in messages:
-                    self._degraded = True
-                    self._emit(WatchEvent("limit", message))
-                if folders_changed:
-                    self._apply_folders()
-                if reconcile or folders_changed:
-                    self._rewatch()
-                    self._reconcile()
-                    next_reconcile = time.monotonic() + self._interval()
-                for folder, rels in batch.items():
-                    if self._stopping:
-                        return
-                    self._sync(folder, rels)
-            finally:
-                with self._cond:
-                    self._busy = False
-
-    def _interval(self) -> float:
-        return min(self._reconcile_every, self._fallback_every) if not self.live else self._reconcile_every
-
-    def _sync(self, folder: str, rels: set[str]) -> None:
-        if folder not in self.folders:
-            return  # removed from Notewell since the event
-        paths = [Path(folder, rel) if rel else Path(folder) for rel in sorted(rels)]
-        try:
-            summary = self._index.sync_files(Path(folder), paths)
-        except IndexerError as exc:
-            self._emit(WatchEvent("error", f"Could not update the index for {folder}: {exc}", folder))
-            return
-        if not os.path.isdir(folder):
-            if folder in self._watches:
-                self._unwatch(folder)
-            self._emit(WatchEvent("missing", _missing_message(folder), folder))
-            return
-        if summary.indexed or summary.removed or summary.failed:
-            self._emit(WatchEvent("updated", _change_message(folder, summary), folder, summary, tuple(sorted(rels))))
-
-    def _reconcile(self) -> None:
-        folders = self.folders
-        try:
-            summary = self._index.sync([Path(f) for f in folders])
-        except IndexerError as exc:
-            self._emit(WatchEvent("error", f"Could not bring the index up to date: {exc}"))
-            return
-        if summary.indexed or summary.removed:
-            self._emit(WatchEvent("reconciled", f"Caught up with changes on disk: {_counts(summary)}.", None, summary))
+            for message in messages:
+                self._degraded = True
+                self._emit(WatchEvent("limit", message))
+            if rewatch:
+                self._apply_folders()
+                self._watch_again()
+            for folder, rels in batch.items():
+                try:
+                    self._on_paths(folder, rels)
+                except Exception:
+                    log.exception("handing changed paths to the index failed")
 
     # -- watches --------------------------------------------------------------
     def _apply_folders(self) -> None:
@@ -322,7 +269,7 @@ class FolderWatcher:
         for folder in sorted(wanted - set(self._watches)):
             self._watch(folder)
 
-    def _rewatch(self) -> None:
+    def _watch_again(self) -> None:
         """Watch again a folder that came back (a drive plugged in) or was replaced."""
         for folder in self.folders:
             current = _identity(folder)
@@ -339,8 +286,7 @@ class FolderWatcher:
             return
         identity = _identity(folder)
         if identity is None:
-            self._emit(WatchEvent("missing", _missing_message(folder), folder))
-            return
+            return  # the writer reports a missing folder when it catches up
         try:
             watch = self._observer.schedule(self._handler, folder, recursive=True, event_filter=WATCHED_EVENTS)
         except OSError as exc:
@@ -367,10 +313,10 @@ class FolderWatcher:
 
     def _emit(self, event: WatchEvent) -> None:
         log.info("%s", event.message)
-        if self._on_change is None:
+        if self._on_event is None:
             return
         try:
-            self._on_change(event)
+            self._on_event(event)
         except Exception:
             log.exception("a watcher listener failed")
 
@@ -388,13 +334,6 @@ class _Handler(FileSystemEventHandler):
             self._watcher._note(os.fsdecode(event.dest_path), event.is_directory)
 
 
-def watch_index(index: NotesIndex, folders: Sequence[Path], **options: object) -> Callable[[], None]:
-    """Start a `FolderWatcher` (see its arguments); returns its `stop`."""
-    watcher = FolderWatcher(index, folders, **options)  # type: ignore[arg-type]
-    watcher.start()
-    return watcher.stop
-
-
 # -- messages -------------------------------------------------------------------
 def _limit_message(folder: str, exc: OSError, every: float) -> str:
     setting, value = (
@@ -409,7 +348,7 @@ def _limit_message(folder: str, exc: OSError, every: float) -> str:
     )
 
 
-def _missing_message(folder: str) -> str:
+def missing_message(folder: str) -> str:
     return (
         f"The notes folder {folder} is gone (a drive unplugged?). Its notes stay searchable; "
         "watching resumes when it is back, or remove the folder in Settings."
@@ -424,11 +363,11 @@ def _watching_message(folders: list[str], watched: set[str]) -> str:
     return f"Watching {len(watched)} of {len(folders)} folders for changes; the others are checked periodically."
 
 
-def _change_message(folder: str, summary: SyncSummary) -> str:
-    return f"{Path(folder).name}: {_counts(summary)}."
+def change_message(folder: str, summary: SyncSummary) -> str:
+    return f"{Path(folder).name}: {counts(summary)}."
 
 
-def _counts(summary: SyncSummary) -> str:
+def counts(summary: SyncSummary) -> str:
     parts = []
     if summary.indexed:
         parts.append(f"{summary.indexed} note{'s' if summary.indexed != 1 else ''} updated")
@@ -451,7 +390,7 @@ def _read_sysctl(path: str) -> str:
         return ""
 
 
-def _resolved(folders: Sequence[Path]) -> list[str]:
+def resolved(folders: Sequence[Path | str]) -> list[str]:
     out: list[str] = []
     for folder in folders:
         text = str(Path(folder).expanduser().resolve())

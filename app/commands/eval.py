@@ -41,7 +41,7 @@ def run(args: argparse.Namespace) -> int:
     index = open_index(settings, root, chroma_url=args.chroma_url)
     try:
         started = time.perf_counter()
-        index.sync([corpus])
+        index.sync_only([corpus])
         index_seconds = time.perf_counter() - started
         modes = [args.mode] if args.mode else list(SEARCH_MODES)
         index.prepare_search(wait=True)

@@ -30,7 +30,7 @@ def run(args: argparse.Namespace) -> int:
     index.prepare_search()  # the model's first-run preparation overlaps the scan
     try:
         with terminal_progress(preparing=index.model_preparing) as progress:
-            summary = index.sync([Path(f) for f in settings.folders], progress)
+            summary = index.sync_only([Path(f) for f in settings.folders], progress)
     finally:
         index.close()
     print(summary.line())

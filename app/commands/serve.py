@@ -6,11 +6,8 @@ import argparse
 import os
 import queue
 import signal
-import sys
 import threading
-from contextlib import contextmanager
-from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any
 
 
 def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
@@ -29,10 +26,12 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
 
 def run(args: argparse.Namespace) -> int:
     from notewell.app.cli import UsageError, existing_folders
+    from notewell.app.console import ConsoleReport
     from notewell.app.paths import data_dir, sample_notes_dir
+    from notewell.app.preferences import Preferences
     from notewell.app.progress import terminal_progress
-    from notewell.app.secrets import open_token_store
-    from notewell.app.services import open_index
+    from notewell.app.runtime import Runtime, RuntimeOptions
+    from notewell.app.services import api_config
     from notewell.app.settings import Settings
 
     root = data_dir(args.data_dir)
@@ -42,61 +41,50 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError("--port must be between 0 and 65535")
     if settings.add_folders(folders):
         settings.save(root)
-    serving = [Path(f) for f in settings.folders] or [sample_notes_dir()]
     if not settings.folders:
-        print(f"No notes folders yet: serving the sample notes in {serving[0]}.")
+        print(f"No notes folders yet: serving the sample notes in {sample_notes_dir()}.")
         print("Add yours with `notewell serve ~/path/to/notes`.")
-    store = open_token_store(root)
-    store.get()  # created on first run, before anyone can ask
-    tunnel = _make_tunnel(args, settings, root)
+    public = args.public_url or settings.public_url
+    options = RuntimeOptions(
+        host=args.host, port=args.port, share=args.tunnel == "ngrok" or bool(public),
+        tunnel="ngrok" if args.tunnel == "ngrok" else None, public_url=args.public_url,
+        ngrok_domain=args.ngrok_domain, ngrok_path=args.ngrok_path, chroma_url=args.chroma_url,
+        fallback_folders=(sample_notes_dir(),),
+    )
+    prefs = Preferences(settings, root)
+    console = ConsoleReport(api_config(settings).manifest)
+    runtime = Runtime(prefs, options, console)
+    console.set_locations(runtime.tokens.location, str(runtime.activity.path))
+    stopped = _stop_on_signals(runtime)
 
-    index = open_index(settings, root, chroma_url=args.chroma_url)
-    index.prepare_search()
+    def preparing() -> bool:
+        index = runtime.indexing.index
+        return index is not None and index.model_preparing()
+
     try:
         # Serve first: keyword search answers as soon as a note is read, and dense
         # search as soon as it is embedded, so a big first index never blocks the API.
-        with _serving(args, settings, root, index, store, tunnel) as stopped:
-            with terminal_progress(preparing=index.model_preparing) as progress:
-                summary = index.sync(serving, progress)
-            print(summary.line(), flush=True)
-            if not stopped.is_set():
-                stop_watching = _start_watching(index, serving)
-                try:
-                    while not stopped.wait(0.5):
-                        pass
-                finally:
-                    stop_watching()
+        with terminal_progress(preparing=preparing) as progress:
+            console.progress = progress
+            runtime.start()
+            while not (stopped.is_set() or console.server_failed.is_set() or console.first_sync_done.is_set()):
+                stopped.wait(0.2)
+            console.progress = lambda p: None
+        while not (stopped.is_set() or console.server_failed.is_set()):
+            stopped.wait(0.5)
     finally:
-        index.close()
+        runtime.close()
+    if console.server_failed.is_set():
+        raise ServeError(console.failure)
     return 0
 
 
-@contextmanager
-def _serving(
-    args: argparse.Namespace, settings: Any, root: Path, index: Any, store: Any, tunnel: Any
-) -> Iterator[threading.Event]:
-    """Run the API (and tunnel) until the block ends; the event is set on SIGINT/SIGTERM."""
-    from notewell.app.connect_help import serve_lines
-    from notewell.app.services import api_config, create_api, make_oauth
-    from notewell.plugin_api.activity import ActivityLog
-    from notewell.plugin_api.consent import ConsentQueue
-    from notewell.plugin_api.oauth_store import FILE_NAME as OAUTH_FILE
-    from notewell.plugin_api.oauth_store import OAuthStore
-    from notewell.plugin_api.server import ApiServer
+class ServeError(Exception):
+    """The local server could not start (the message says why and what to do)."""
 
-    public_url = _public_url_source(tunnel)
-    activity = ActivityLog(path=root / "activity.jsonl")
-    activity.subscribe(lambda entry: print(_describe(entry), flush=True))
-    consents = ConsentQueue()
-    consents.subscribe(_report_consent)
-    oauth = make_oauth(OAuthStore.open(root / OAUTH_FILE), public_url, consents)
-    app = create_api(settings, index, store.get, public_url=public_url, activity=activity, oauth=oauth)
-    config = api_config(settings)
-    server = ApiServer(
-        app,
-        host=args.host or settings.host,
-        port=settings.port if args.port is None else args.port,
-    )
+
+def _stop_on_signals(runtime: Any) -> threading.Event:
+    """Ctrl+C and SIGTERM stop serving; a second press leaves at once."""
     stopped = threading.Event()
     signals: queue.SimpleQueue[int] = queue.SimpleQueue()
     presses = [0]
@@ -113,104 +101,11 @@ def _serving(
 
     def stop_on_signal() -> None:
         signals.get()
-        stopped.set()
-        index.stop()  # a running sync ends at its next file or batch and resumes next time
         print("Stopping… (press Ctrl+C again to quit at once)", flush=True)
+        runtime.indexing.worker.cancel()  # a running sync ends at its next file or batch
+        stopped.set()
 
     threading.Thread(target=stop_on_signal, name="notewell-signals", daemon=True).start()
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, on_signal)
-    server.start()
-    print(f"Serving your notes at {server.url}")
-    print(f"  manifest: {server.url}/.well-known/ai-plugin.json")
-    for line in serve_lines(server.url):
-        print(line)
-    print(f"  API token: {store.location} (print it with `notewell token`)")
-    print(f"  activity log: {activity.path}")
-    unsubscribe = None
-    if tunnel is not None:
-        unsubscribe = tunnel.subscribe(lambda status: _report_tunnel(status, config))
-        tunnel.start(server.port)
-    print("Press Ctrl+C to stop.", flush=True)
-    try:
-        yield stopped
-    finally:
-        if tunnel is not None:
-            if unsubscribe:
-                unsubscribe()
-            tunnel.stop()
-        server.stop()
-
-
-def _make_tunnel(args: argparse.Namespace, settings: Any, root: Path) -> Any:
-    public = args.public_url or settings.public_url
-    kind = "ngrok" if args.tunnel == "ngrok" else ("url" if public else "none")
-    if kind == "none":
-        return None
-    from notewell.app.services import make_tunnel
-
-    return make_tunnel(
-        settings, root, kind, public_url=public or None, domain=args.ngrok_domain,
-        ngrok_path=args.ngrok_path,
-    )
-
-
-def _public_url_source(tunnel: Any) -> Callable[[], str | None]:
-    if tunnel is None:
-        return lambda: None
-
-    def current() -> str | None:
-        status = tunnel.status
-        return status.public_url if status.state == "online" else None
-
-    return current
-
-
-def _report_tunnel(status: Any, config: Any) -> None:
-    from urllib.parse import urlsplit
-
-    from notewell.app.connect_help import serve_lines
-    from notewell.plugin_api.manifest import build_manifest, domain_warnings
-
-    if status.state == "online" and status.public_url:
-        print(f"Public URL: {status.public_url}")
-        print(f"  manifest: {status.public_url}/.well-known/ai-plugin.json")
-        for line in serve_lines(status.public_url):
-            print(line)
-        print(f"  ChatGPT connector: {status.public_url}/mcp with OAuth (Settings → Connectors → Create); "
-              "allow it with the code printed here")
-        manifest = build_manifest(status.public_url, config.manifest)
-        for warning in domain_warnings(manifest, urlsplit(status.public_url).hostname or ""):
-            print(f"Warning: {warning}", file=sys.stderr)
-    elif status.state == "error":
-        print(f"Tunnel error: {status.message}", file=sys.stderr)
-    elif status.state == "connecting":
-        print(f"Tunnel connecting… {status.message}".rstrip())
-    sys.stdout.flush()
-
-
-def _report_consent(request: Any) -> None:
-    print(
-        f"{request.client_name} (returning to {request.redirect_host}) asks to read your notes. "
-        f"To allow it, type {request.code} on the page it opened in the browser; to refuse, do nothing.",
-        flush=True,
-    )
-
-
-def _start_watching(index: Any, folders: list[Path]) -> Callable[[], None]:
-    """Follow edits in the folders from now on; returns the function that stops watching."""
-    from notewell.indexer.watcher import watch_index
-
-    stop = watch_index(index, folders)
-    print("Watching the folders for changes.")
-    return stop
-
-
-def _describe(entry: Any) -> str:
-    what = entry.note_id or "; ".join(entry.queries)
-    count = "" if entry.result_count is None else f" → {entry.result_count}"
-    outcome = "" if entry.outcome == "ok" else f" ({entry.outcome})"
-    return (
-        f"{entry.time[11:19]} {entry.client} {entry.method} {entry.endpoint} "
-        f"{entry.status}{outcome} {what}{count}".rstrip()
-    )
+    return stopped

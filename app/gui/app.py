@@ -1,9 +1,10 @@
-"""The desktop app's composition: controllers + bridge + views, and `run_gui`.
+"""The desktop app's composition: the runtime + bridge + views, and `run_gui`.
 
-`build_desktop` wires plain controllers (`app.indexing`, `app.sharing`) to the
-views through the bridge; each view gets only the callables it needs. The
-window is shown before anything slow starts: the index (and, on the first embed,
-the model) opens on the indexer's thread.
+`build_desktop` puts one `app.runtime.Runtime` (index writer, server, tunnel, OAuth,
+activity) behind the bridge and gives each view only the callables it needs. The
+window is shown before anything slow starts: the index (and, on the first embed, the
+model) opens on the indexer's thread. Quit, from wherever it comes, ends the process
+within seconds (`Desktop.quit`).
 """
 
 from __future__ import annotations
@@ -20,22 +21,17 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
 
-from PySide6.QtCore import QSocketNotifier, QTimer
+from PySide6.QtCore import QCoreApplication, QSocketNotifier, QTimer
 from PySide6.QtGui import QGuiApplication, QIcon
 from PySide6.QtWidgets import QApplication, QMessageBox, QSystemTrayIcon, QWidget
 
 from notewell.app.autostart import install_desktop_entry, is_default_data_dir, set_autostart
-from notewell.assets import asset_path
-from notewell.app.chroma_server import ChromaServer
-from notewell.app.indexing import IndexingController, WatchFactory, watch_folders
 from notewell.app.paths import sample_notes_dir
-from notewell.app.preferences import INDEX_FIELDS, SERVER_FIELDS, TUNNEL_FIELDS, Preferences
-from notewell.app.secrets import NGROK_AUTHTOKEN, TokenStore, UserSecret, open_token_store
-from notewell.app.sharing import SharingController
-from notewell.plugin_api.activity import ActivityLog
-from notewell.plugin_api.consent import ConsentQueue
-from notewell.plugin_api.oauth_store import FILE_NAME as OAUTH_FILE
-from notewell.plugin_api.oauth_store import OAuthStore
+from notewell.app.preferences import Preferences
+from notewell.app.runtime import Runtime, RuntimeOptions
+from notewell.app.secrets import NGROK_AUTHTOKEN, UserSecret
+from notewell.assets import asset_path
+from notewell.indexer.worker import WorkerOptions
 from notewell.plugin_api.tunnel import TunnelStatus
 
 from .activity_tab import ActivityTab
@@ -53,41 +49,69 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 ASSETS = asset_path()
-ACTIVITY_FILE = "activity.jsonl"
+QUIT_WITHIN = 5.0  # seconds from Quit to the end of the process, whatever is running
 
 
 @dataclass
 class Desktop:
+    runtime: Runtime
     window: MainWindow
     tray: Tray
     bridge: Bridge
-    prefs: Preferences
-    tokens: TokenStore
-    activity: ActivityLog
-    indexing: IndexingController
-    sharing: SharingController
     folders_tab: FoldersTab
     connect_tab: ConnectTab
     search_tab: SearchTab
     activity_tab: ActivityTab
     settings_tab: SettingsTab
-    chroma: list[ChromaServer]  # the vector store's process, once started
-    consents: ConsentQueue
     consent_prompt: ConsentPrompt
     clients_box: ClientsBox
-    oauth_store: OAuthStore
+
+    @property
+    def prefs(self) -> Preferences:
+        return self.runtime.prefs
+
+    @property
+    def indexing(self) -> Any:
+        return self.runtime.indexing
+
+    @property
+    def sharing(self) -> Any:
+        return self.runtime.sharing
+
+    @property
+    def tokens(self) -> Any:
+        return self.runtime.tokens
+
+    @property
+    def activity(self) -> Any:
+        return self.runtime.activity
+
+    @property
+    def consents(self) -> Any:
+        return self.runtime.consents
+
+    @property
+    def oauth_store(self) -> Any:
+        return self.runtime.oauth_store
 
     def start(self) -> None:
-        self.indexing.start()
-        if self.prefs.settings.start_sharing_on_launch:
-            self.sharing.start_sharing()
+        self.runtime.start()
+
+    def quit(self) -> None:
+        """End the app: every window and dialog closes, the event loop (and any dialog's
+        own loop) ends, and `run_gui` shuts the runtime down. A window that hides on
+        close can't cancel this, unlike QApplication.quit() (#14: Quit only hid the window)."""
+        log.info("quitting")
+        self.window.quitting = True
+        for widget in QApplication.topLevelWidgets():
+            if widget is not self.window and widget.isVisible():
+                widget.close()
+        self.window.close()
+        QCoreApplication.exit(0)
 
     def shutdown(self) -> None:
         self.tray.hide()
-        self.sharing.close()
-        self.indexing.close()
-        for server in self.chroma:
-            server.stop()
+        self.runtime.close()
         self.bridge.shutdown()
 
 
@@ -99,52 +123,15 @@ def build_desktop(
     choose_folder: Callable[[QWidget], str] | None = None,
     open_note: Callable[[Path], None] = open_in_default_app,
     confirm: Callable[[QWidget, str], bool] | None = None,
-    watch: WatchFactory | None = None,
+    watch: bool = True,
     vectors_in_child: bool = True,
 ) -> Desktop:
     root = prefs.data_dir
     bridge = Bridge()
-    tokens = open_token_store(root)
     authtoken = UserSecret(root, NGROK_AUTHTOKEN)
-    activity = ActivityLog(path=root / ACTIVITY_FILE)
-    activity.subscribe(bridge.activity)
-
-    consents = ConsentQueue()
-    consents.subscribe(bridge.consent)
-    oauth_store = OAuthStore.open(root / OAUTH_FILE)
-    oauth_store.subscribe(bridge.clients)
-
-    chroma: list[ChromaServer] = []
-
-    def open_index() -> Any:
-        from notewell.app.services import open_index as open_notes_index
-
-        url = files = None
-        if vectors_in_child and not (prefs.settings.chroma_url or os.environ.get("NOTEWELL_CHROMA_URL")):
-            if not chroma:
-                chroma.append(ChromaServer(root / "chroma", root / "chroma.log"))
-                chroma[0].start()
-            url, files = chroma[0].url, root / "chroma"
-        return open_notes_index(prefs.settings, root, chroma_url=url, chroma_server_files=files, embedder=embedder)
-
-    def make_app(index: Any) -> Any:
-        from notewell.app.services import create_api
-
-        from notewell.app.services import make_oauth
-
-        oauth = make_oauth(oauth_store, sharing.public_url, consents)
-        return create_api(prefs.settings, index, tokens.get, public_url=sharing.public_url, activity=activity,
-                          oauth=oauth)
-
-    def make_tunnel() -> Any:
-        from notewell.app.services import make_tunnel as build_tunnel
-
-        settings = prefs.settings
-        return build_tunnel(settings, root, "url" if settings.public_url else "ngrok")
-
-    indexing = IndexingController(open_index, prefs.folders, bridge, watch=watch)
-    sharing = SharingController(make_app, make_tunnel, lambda: (prefs.settings.host, prefs.settings.port), bridge)
-    bridge.index_opened.connect(sharing.serve)
+    runtime = Runtime(prefs, RuntimeOptions(vectors_in_child=vectors_in_child, watch=watch, embedder=embedder),
+                      bridge)
+    indexing, sharing = runtime.indexing, runtime.sharing
 
     def set_paused(paused: bool) -> None:
         indexing.pause() if paused else indexing.resume()
@@ -152,31 +139,27 @@ def build_desktop(
     def copy(text: str) -> None:
         QGuiApplication.clipboard().setText(text)
 
-    def copy_manifest_url() -> None:
+    def copy_mcp_url() -> None:
         links = sharing.links()
-        if links:
-            copy(links.manifest)
+        if links and links.mcp:
+            copy(links.mcp)
 
     folders_tab = FoldersTab(
         bridge, prefs.folders, lambda folder: prefs.add_folder(folder), prefs.remove_folder, set_paused,
         sample_notes_dir(), choose_folder,
     )
-    clients_box = ClientsBox(oauth_store.grants, oauth_store.revoke)
+    clients_box = ClientsBox(runtime.oauth_store.grants, runtime.oauth_store.revoke)
     bridge.clients_changed.connect(clients_box.refresh)
-    connect_tab = ConnectTab(bridge, tokens, sharing.links, sharing.start_sharing, sharing.stop_sharing, confirm,
-                             clients_box)
+    connect_tab = ConnectTab(bridge, runtime.tokens, sharing.links, sharing.start_sharing, sharing.stop_sharing,
+                             confirm, clients_box)
     search_tab = SearchTab(bridge, indexing.search, open_note)
-    activity_tab = ActivityTab(bridge, activity.entries())
+    activity_tab = ActivityTab(bridge, runtime.activity.entries())
 
     def on_settings(changed: frozenset[str]) -> None:
         if "folders" in changed:
             folders_tab.refresh()
-            indexing.request_sync()
-        if changed & INDEX_FIELDS:
-            indexing.reopen()  # the server follows the new index (index_opened)
-        elif changed & SERVER_FIELDS:
-            sharing.restart()
-        if (changed & TUNNEL_FIELDS or AUTHTOKEN in changed) and sharing.wanted:
+        runtime.settings_changed(changed - {AUTHTOKEN})
+        if AUTHTOKEN in changed and sharing.wanted:
             sharing.start_sharing()
         if "start_at_login" in changed:
             set_autostart(prefs.settings.start_at_login, _entry_data_dir(root))
@@ -190,21 +173,33 @@ def build_desktop(
     tabs = {"Folders": folders_tab, "Connect": connect_tab, "Search": search_tab,
             "Activity": activity_tab, "Settings": settings_tab}
     window = MainWindow(bridge, tabs, icon, hide_on_close=tray_available)
-    consent_prompt = ConsentPrompt(window, bridge, consents.approve, consents.deny, window.bring_to_front)
+    consent_prompt = ConsentPrompt(window, bridge, runtime.consents.approve, runtime.consents.deny,
+                                   window.bring_to_front)
+    desktop_ref: list[Desktop] = []
     tray = Tray(
         bridge,
         TrayActions(
             open_window=window.bring_to_front,
             start_sharing=sharing.start_sharing,
             stop_sharing=sharing.stop_sharing,
-            copy_manifest_url=copy_manifest_url,
-            copy_api_key=lambda: copy(tokens.get()),
+            copy_mcp_url=copy_mcp_url,
+            copy_api_key=lambda: copy(runtime.tokens.get()),
             set_paused=set_paused,
-            quit=QApplication.quit,
+            quit=lambda: desktop_ref[0].quit(),
         ),
         ASSETS,
         tray_available,
     )
+
+    def told_about_tray() -> None:
+        if not prefs.settings.told_about_tray and tray.notify(
+            "Notewell keeps running",
+            "Your notes stay shared and up to date from the tray. Quit from the tray menu to stop it.",
+        ):
+            prefs.update({"told_about_tray": True})
+
+    window.hidden_to_tray.connect(told_about_tray)
+    window.quit_requested.connect(lambda: desktop_ref[0].quit())
 
     last_tunnel = [TunnelStatus("off")]
 
@@ -220,9 +215,10 @@ def build_desktop(
         lambda folder: tray.notify("A notes folder disappeared",
                                    f"{folder} is not there any more; its notes stay searchable.", warning=True)
     )
-    return Desktop(window, tray, bridge, prefs, tokens, activity, indexing, sharing,
-                   folders_tab, connect_tab, search_tab, activity_tab, settings_tab, chroma,
-                   consents, consent_prompt, clients_box, oauth_store)
+    desktop = Desktop(runtime, window, tray, bridge, folders_tab, connect_tab, search_tab, activity_tab,
+                      settings_tab, consent_prompt, clients_box)
+    desktop_ref.append(desktop)
+    return desktop
 
 
 def run_gui(data_dir: Path, started: float | None = None) -> int:
@@ -243,10 +239,12 @@ def run_gui(data_dir: Path, started: float | None = None) -> int:
     data_dir.mkdir(parents=True, exist_ok=True)
     _log_to_file(data_dir / "notewell.log")
     prefs = Preferences(Settings.load(data_dir), data_dir)
-    desktop = build_desktop(prefs, watch=watch_folders)
+    desktop = build_desktop(prefs)
     sys.excepthook = _excepthook(desktop.window)
     instance = InstanceServer(name, desktop.window.bring_to_front)
     app.setQuitOnLastWindowClosed(desktop.tray.icon is None)
+    deadline = _Deadline(QUIT_WITHIN)
+    app.aboutToQuit.connect(deadline.arm)  # Quit, logout, the last window closed
     desktop.window.show()
     if not prefs.settings.folders:
         desktop.window.show_tab("Folders")
@@ -254,12 +252,34 @@ def run_gui(data_dir: Path, started: float | None = None) -> int:
     QTimer.singleShot(0, desktop.start)
     if sys.platform.startswith("linux"):  # in the application menu from the first start on
         threading.Thread(target=_install_desktop_entry, args=(data_dir,), daemon=True).start()
-    wake = _quit_on_signals(app)  # noqa: F841 (kept alive while the loop runs)
+    wake = _quit_on_signals(app, desktop)  # noqa: F841 (kept alive while the loop runs)
     try:
         return app.exec()
     finally:
+        deadline.arm()
         instance.close()
         desktop.shutdown()
+
+
+class _Deadline:
+    """Once armed, the process ends within `seconds`, even if a thread hangs at shutdown
+    (a tunnel agent that won't die, a model batch): every write is journaled, so the next
+    start finishes what was cut short."""
+
+    def __init__(self, seconds: float) -> None:
+        self._seconds = seconds
+        self._timer: threading.Timer | None = None
+
+    def arm(self) -> None:
+        if self._timer is None:
+            self._timer = threading.Timer(self._seconds, self._leave)
+            self._timer.daemon = True
+            self._timer.start()
+
+    def _leave(self) -> None:
+        log.warning("shutting down took over %.0f s; leaving now", self._seconds)
+        logging.shutdown()
+        os._exit(0)
 
 
 def _entry_data_dir(data_dir: Path) -> Path | None:
@@ -274,7 +294,7 @@ def _install_desktop_entry(data_dir: Path) -> None:
         log.warning("could not add Notewell to the application menu: %s", exc)
 
 
-def _quit_on_signals(app: QApplication) -> QSocketNotifier:
+def _quit_on_signals(app: QApplication, desktop: Desktop) -> QSocketNotifier:
     """SIGTERM (logout, shutdown, `kill`) and Ctrl+C quit as the Quit menu item does, so the
     server, tunnel, index and vector store stop cleanly. The signal's wake-up byte wakes
     Qt's loop at once, with no polling timer."""
@@ -283,7 +303,7 @@ def _quit_on_signals(app: QApplication) -> QSocketNotifier:
         end.setblocking(False)
     signal.set_wakeup_fd(writer.fileno())
     for signum in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(signum, lambda *_: (log.info("quitting on a signal"), app.quit()))
+        signal.signal(signum, lambda *_: (log.info("quitting on a signal"), desktop.quit()))
     notifier = QSocketNotifier(reader.fileno(), QSocketNotifier.Type.Read, app)
     notifier.activated.connect(lambda: reader.recv(64))  # Python runs the handler meanwhile
     notifier.sockets = (reader, writer)  # type: ignore[attr-defined]  # open as long as the notifier

@@ -21,6 +21,7 @@ class Bridge(QObject):
     index_state_changed = Signal(str, str)  # state, message
     index_opened = Signal(object)  # NotesIndex
     folder_went_missing = Signal(str)
+    index_changed_on_disk = Signal(object)  # indexer.watcher.WatchEvent
     server_state_changed = Signal(object)  # app.sharing.ServerState
     tunnel_status_changed = Signal(object)  # plugin_api.tunnel.TunnelStatus
     activity_recorded = Signal(object)  # plugin_api.activity.ActivityEntry
@@ -48,6 +49,9 @@ class Bridge(QObject):
 
     def folder_missing(self, folder: str) -> None:
         self.folder_went_missing.emit(folder)
+
+    def index_changed(self, event: Any) -> None:
+        self.index_changed_on_disk.emit(event)
 
     # -- app.sharing.SharingEvents -------------------------------------------
     def server_changed(self, state: Any) -> None:

@@ -1,8 +1,9 @@
-"""The main window: one tab per task, a status bar, and close-to-tray."""
+"""The main window: one tab per task, a status bar, a Quit menu, and close-to-tray."""
 
 from __future__ import annotations
 
-from PySide6.QtGui import QCloseEvent, QIcon
+from PySide6.QtCore import Signal
+from PySide6.QtGui import QAction, QCloseEvent, QIcon, QKeySequence
 from PySide6.QtWidgets import QLabel, QMainWindow, QTabWidget, QWidget
 
 from .bridge import Bridge
@@ -11,18 +12,33 @@ TAB_NAMES = ("Folders", "Connect", "Search", "Activity", "Settings")
 
 
 class MainWindow(QMainWindow):
+    hidden_to_tray = Signal()  # closed while a tray icon keeps the app running
+    quit_requested = Signal()
+
     def __init__(self, bridge: Bridge, tabs: dict[str, QWidget], icon: QIcon, hide_on_close: bool) -> None:
         super().__init__()
         self.setWindowTitle("Notewell")
         self.setWindowIcon(icon)
         self.resize(880, 600)
         self.hide_on_close = hide_on_close
+        self.quitting = False  # set by Quit: closing then really closes
         self.tabs = QTabWidget()
         for name, widget in tabs.items():
             self.tabs.addTab(widget, name)
         self.setCentralWidget(self.tabs)
         self.state_label = QLabel("Starting…")
         self.statusBar().addWidget(self.state_label, 1)
+        menu = self.menuBar().addMenu("&Notewell")
+        close = QAction("&Close window", self)
+        close.setShortcut(QKeySequence.StandardKey.Close)
+        close.triggered.connect(self.close)
+        self.quit_action = QAction("&Quit Notewell", self)
+        self.quit_action.setShortcut(QKeySequence.StandardKey.Quit)
+        self.quit_action.setMenuRole(QAction.MenuRole.QuitRole)
+        self.quit_action.triggered.connect(self.quit_requested.emit)
+        menu.addAction(close)
+        menu.addSeparator()
+        menu.addAction(self.quit_action)
         bridge.index_state_changed.connect(self._on_index_state)
 
     def show_tab(self, name: str) -> None:
@@ -37,9 +53,10 @@ class MainWindow(QMainWindow):
         self.activateWindow()
 
     def closeEvent(self, event: QCloseEvent) -> None:
-        if self.hide_on_close:
+        if self.hide_on_close and not self.quitting:
             event.ignore()
             self.hide()
+            self.hidden_to_tray.emit()
         else:
             event.accept()
 

@@ -52,7 +52,7 @@ class TrayActions:
     open_window: Callable[[], None]
     start_sharing: Callable[[], None]
     stop_sharing: Callable[[], None]
-    copy_manifest_url: Callable[[], None]
+    copy_mcp_url: Callable[[], None]
     copy_api_key: Callable[[], None]
     set_paused: Callable[[bool], None]
     quit: Callable[[], None]
@@ -74,7 +74,7 @@ class Tray:
         self.status_action.setEnabled(False)
         self.menu.addSeparator()
         self.share_action = self._add("Start sharing", self._toggle_sharing)
-        self.copy_manifest_action = self._add("Copy manifest URL", actions.copy_manifest_url)
+        self.copy_mcp_action = self._add("Copy MCP URL", actions.copy_mcp_url)
         self.copy_key_action = self._add("Copy API key", actions.copy_api_key)
         self.pause_action = self.menu.addAction("Pause indexing")
         self.pause_action.setCheckable(True)
@@ -147,7 +147,7 @@ class Tray:
         sharing = self._tunnel.state in ("online", "connecting")
         self.share_action.setText("Stop sharing" if sharing else "Start sharing")
         self.share_action.setEnabled(sharing or self._server.state == "running")
-        self.copy_manifest_action.setEnabled(self._server.state == "running")
+        self.copy_mcp_action.setEnabled(self._server.state == "running")
         if self.icon is not None:
             self.icon.setIcon(self._icons[self.state])
             self.icon.setToolTip(f"Notewell: {line}")

@@ -86,6 +86,8 @@ def test_bad_usage_exits_2_with_a_message(args: tuple[str, ...], tmp_path: Path)
 def test_failure_exits_1_with_one_line(tmp_path: Path) -> None:
     port = _free_port()
     done = notewell("search", "x", "--data-dir", str(tmp_path), "--chroma-url", f"http://127.0.0.1:{port}")
+    assert done.returncode == 0 and done.stdout == "No results.\n"  # an empty index never needs the vectors
+    done = notewell("doctor", "--data-dir", str(tmp_path), "--chroma-url", f"http://127.0.0.1:{port}")
     assert done.returncode == 1
     lines = done.stderr.strip().splitlines()
     assert len(lines) == 1 and "Chroma server" in lines[0] and "chroma run" in lines[0]

@@ -39,6 +39,9 @@ class Recorder:
     def folder_missing(self, folder) -> None:
         self.missing.append(folder)
 
+    def index_changed(self, event) -> None:
+        pass
+
 
 def files(statuses, folder: Path) -> int:
     return next((s.files for s in statuses if s.folder == str(folder)), -1)
@@ -55,9 +58,7 @@ def test_sync_pause_resume_and_missing_folders(tmp_path: Path):
     notes = write_notes(tmp_path / "notes", {"a.md": "# A\n\nalpha\n", "b.md": "# B\n\nbeta\n"})
     folders = [notes]
     events = Recorder()
-    controller = IndexingController(
-        lambda: NotesIndex.open(tmp_path / "data", HashEmbedder()), lambda: list(folders), events
-    )
+    controller = IndexingController(lambda: NotesIndex.open(tmp_path / "data", HashEmbedder()), folders, events)
     try:
         controller.start()
         wait_for(lambda: events.states[-1:] == ["idle"])
@@ -68,8 +69,7 @@ def test_sync_pause_resume_and_missing_folders(tmp_path: Path):
         controller.pause()
         assert controller.paused and events.states[-1] == "paused"
         write_notes(notes, {"c.md": "# C\n\ngamma\n"})
-        folders.append(tmp_path / "gone")
-        controller.request_sync()
+        controller.set_folders([*folders, tmp_path / "gone"])
         time.sleep(0.2)
         assert events.states[-1] == "paused"  # nothing runs while paused
         controller.resume()
@@ -80,7 +80,7 @@ def test_sync_pause_resume_and_missing_folders(tmp_path: Path):
 
 
 def test_search_before_open_is_a_clear_error(tmp_path: Path):
-    controller = IndexingController(lambda: None, lambda: [], Recorder())  # type: ignore[arg-type]
+    controller = IndexingController(lambda: None, [], Recorder())  # type: ignore[arg-type]
     try:
         controller.search("x")
     except IndexNotReady as exc:
@@ -105,7 +105,7 @@ def test_first_run_says_the_model_is_being_prepared_then_that_it_embeds(tmp_path
     events = Recorder()
     events.index_state = lambda state, message: (events.states.append(state), messages.append(message))
     controller = IndexingController(
-        lambda: NotesIndex.open(tmp_path / "data", FirstRunEmbedder()), lambda: [notes], events
+        lambda: NotesIndex.open(tmp_path / "data", FirstRunEmbedder()), [notes], events
     )
     try:
         controller.start()

@@ -21,7 +21,7 @@ from notewell.app import cli, services
 from notewell.indexer import doctor
 from notewell.indexer.embedding import HashEmbedder
 from notewell.indexer.notes_index import NotesIndex
-from notewell.indexer.watcher import FolderWatcher
+from notewell.indexer.worker import IndexWorker
 from tests.helpers import SLOW_INDEX_SCRIPT, write_notes
 from tests.indexer.test_pipeline import NOTES, assert_consistent, snapshot
 
@@ -135,11 +135,11 @@ def test_cli_reports_exits_1_and_repairs(
 
 # A watcher in its own process, embedding slowly, so a kill lands mid-burst.
 WATCHING = SLOW_INDEX_SCRIPT + """
-from notewell.indexer.watcher import FolderWatcher
+from notewell.indexer.worker import IndexWorker, WorkerOptions
 
-watcher = FolderWatcher(index, [Path(sys.argv[2])], debounce=0.1)
-watcher.start()
-watcher.wait_ready(60)
+worker = IndexWorker(lambda: index, [Path(sys.argv[2])], options=WorkerOptions(debounce=0.1))
+worker.start()
+worker.wait_idle(60)
 print("ready", flush=True)
 time.sleep(600)
 """
@@ -171,16 +171,15 @@ def test_kill_9_mid_burst_then_restart_or_repair_leaves_nothing_to_repair(notes:
         crashed.close()
         clean.close()
 
-    # Restart: the watcher's start-up reconcile alone leaves nothing to repair.
+    # Restart: the worker's start-up sync alone leaves nothing to repair.
     restarted = NotesIndex.open(tmp_path / "data-copy", HashEmbedder())
-    watcher = FolderWatcher(restarted, [notes])
+    worker = IndexWorker(lambda: restarted, [notes])
     try:
-        watcher.start()
-        assert watcher.wait_ready(30)
+        worker.start()
+        assert worker.wait_idle(30)
         assert doctor.check(restarted, [notes]).ok
     finally:
-        watcher.stop()
-        restarted.close()
+        worker.close()
 
 
 def _wait_for(data: Path, sql: str, at_least: int, timeout: float = 20.0) -> bool:

@@ -127,10 +127,15 @@ def test_removing_a_folder_removes_its_notes(index: NotesIndex, notes: Path, tmp
     other = write_notes(tmp_path / "other", {"idea.md": "# Idea\n\nA shinkansen themed board game.\n"})
     index.sync([notes, other])
     assert sorted(paths(index, "shinkansen")) == ["idea.md", "travel/japan.md"]
-    summary = index.sync([other])
+    index.sync([other])  # a sync of some folders leaves the others alone (#14)
+    assert sorted(paths(index, "shinkansen")) == ["idea.md", "travel/japan.md"]
+    summary = index.remove_folders([notes])  # leaving the index takes an explicit removal
     assert summary.removed == 3
     assert paths(index, "shinkansen") == ["idea.md"]
     assert_consistent(index)
+    index.sync([notes, other])
+    assert index.sync_only([other]).removed == 3  # `notewell index`: exactly the settings' folders
+    assert paths(index, "shinkansen") == ["idea.md"]
 
 
 def test_private_note_is_never_indexed_and_leaves_when_made_private(index: NotesIndex, notes: Path) -> None:

@@ -51,6 +51,7 @@ def make_desktop(qtbot, data_dir: Path) -> Iterator[DesktopFactory]:
         settings.add_folders(list(folders))
         settings.save(data_dir)
         options.setdefault("tray_available", False)
+        options.setdefault("watch", False)
         options.setdefault("vectors_in_child", False)  # fast; the responsiveness test uses the child
         desktop = build_desktop(Preferences(settings, data_dir), embedder=HashEmbedder(), **options)
         qtbot.addWidget(desktop.window)

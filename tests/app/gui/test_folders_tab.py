@@ -49,9 +49,7 @@ def test_add_a_folder_shows_progress_then_counts_and_problems(qtbot, make_deskto
 
 
 def test_a_note_saved_while_the_app_runs_appears_in_the_folder_counts(qtbot, make_desktop, notes):
-    from notewell.app.indexing import watch_folders
-
-    desktop = make_desktop([notes], watch=watch_folders)
+    desktop = make_desktop([notes], watch=True)
     tab = desktop.folders_tab
     wait_ready(qtbot, desktop)
     qtbot.waitUntil(lambda: rows(tab) and rows(tab)[0][1] == "3", timeout=20_000)

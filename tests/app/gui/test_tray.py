@@ -27,8 +27,8 @@ def test_tray_menu_drives_the_app(qtbot, make_desktop, notes):
     tray.share_action.trigger()
     qtbot.waitUntil(lambda: tray.share_action.text() == "Stop sharing")
     assert tray.state == "sharing" and tray.status_action.text() == "Sharing your notes"
-    tray.copy_manifest_action.trigger()
-    assert QGuiApplication.clipboard().text() == "https://example.test/.well-known/ai-plugin.json"
+    tray.copy_mcp_action.trigger()  # what most assistants take now (#17)
+    assert QGuiApplication.clipboard().text() == "https://example.test/mcp"
     tray.copy_key_action.trigger()
     assert QGuiApplication.clipboard().text() == desktop.tokens.get()
     tray.share_action.trigger()

@@ -1,0 +1,196 @@
+"""A running Notewell, put together in one place: the desktop app and `notewell serve`
+both run one (#14).
+
+    runtime = Runtime(prefs, RuntimeOptions(port=0), events)
+    runtime.start()                  # index (one writer), local API once the index is open,
+                                     # sharing if asked for
+    runtime.settings_changed({...})  # the settings form saved: each part follows
+    runtime.close()                  # server, tunnel, index and vector store stop
+
+It owns the API key store, the activity log, the consent queue, the OAuth store, the
+index's writer (`app.indexing`) and the server with its tunnel (`app.sharing`). What
+happens is reported to `events` (the GUI's bridge, or serve's console) from worker
+threads. Nothing here imports Qt.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal, Protocol
+
+from notewell.indexer.worker import WorkerOptions
+
+from .chroma_server import ChromaServer
+from .indexing import IndexEvents, IndexingController
+from .preferences import INDEX_FIELDS, SERVER_FIELDS, TUNNEL_FIELDS, Preferences
+from .secrets import open_token_store
+from .sharing import SharingController, SharingEvents
+
+if TYPE_CHECKING:
+    from notewell.indexer.embedding import Embedder
+    from notewell.indexer.notes_index import NotesIndex
+    from notewell.plugin_api.tunnel import Tunnel, TunnelKind
+
+    from .settings import Settings
+
+log = logging.getLogger(__name__)
+
+ACTIVITY_FILE = "activity.jsonl"
+CHROMA_DIR = "chroma"
+
+
+@dataclass(frozen=True)
+class RuntimeOptions:
+    """What the command line (or the desktop app) decides beyond the settings."""
+
+    host: str | None = None  # None: the setting
+    port: int | None = None  # None: the setting
+    share: bool | None = None  # open the tunnel at start; None: the "Start sharing on launch" setting
+    tunnel: Literal["ngrok", "url"] | None = None  # None: the user's own URL if one is set, else ngrok
+    public_url: str | None = None  # beats the setting
+    ngrok_domain: str | None = None  # beats the setting
+    ngrok_path: str | None = None  # an agent binary already on disk
+    chroma_url: str | None = None  # beats the setting
+    vectors_in_child: bool = False  # run the vector store in its own process (the desktop app)
+    watch: bool = True  # follow changes on disk
+    fallback_folders: tuple[Path, ...] = ()  # indexed while no folder is set (the sample notes)
+    embedder: Embedder | None = None  # tests: a small deterministic model
+
+
+class RuntimeEvents(IndexEvents, SharingEvents, Protocol):
+    def activity(self, entry: Any) -> None: ...
+
+    def consent(self, request: Any) -> None: ...
+
+    def clients(self) -> None: ...
+
+
+def tunnel_kind(settings: Settings, options: RuntimeOptions) -> TunnelKind:
+    """How sharing reaches the internet, by one rule for the app and `serve`: ngrok when
+    asked for by name, else the user's own public URL when one is set, else ngrok."""
+    if options.tunnel is not None:
+        return options.tunnel
+    return "url" if (options.public_url or settings.public_url) else "ngrok"
+
+
+class Runtime:
+    def __init__(self, prefs: Preferences, options: RuntimeOptions, events: RuntimeEvents) -> None:
+        from notewell.plugin_api.activity import ActivityLog
+        from notewell.plugin_api.consent import ConsentQueue
+        from notewell.plugin_api.oauth_store import FILE_NAME as OAUTH_FILE
+        from notewell.plugin_api.oauth_store import OAuthStore
+
+        self.prefs = prefs
+        self.options = options
+        self.data_dir = prefs.data_dir
+        self._events = events
+        self.tokens = open_token_store(self.data_dir)
+        self.activity = ActivityLog(path=self.data_dir / ACTIVITY_FILE)
+        self.activity.subscribe(events.activity)
+        self.consents = ConsentQueue()
+        self.consents.subscribe(events.consent)
+        self.oauth_store = OAuthStore.open(self.data_dir / OAUTH_FILE)
+        self.oauth_store.subscribe(events.clients)
+        self._chroma: ChromaServer | None = None
+        self.indexing = IndexingController(
+            self._open_index, self.folders(), _ServeWhenReady(events, self), self._worker_options()
+        )
+        self.sharing = SharingController(self._make_app, self._make_tunnel, self._address, events)
+        self._closed = False
+
+    @property
+    def settings(self) -> Settings:
+        return self.prefs.settings
+
+    def folders(self) -> list[Path]:
+        """The folders being indexed: the user's, or the sample notes until there are any."""
+        chosen = [Path(f) for f in self.settings.folders]
+        return chosen or list(self.options.fallback_folders)
+
+    def start(self) -> None:
+        self.tokens.get()  # created on first run, before anyone can ask
+        self.indexing.start()
+        share = self.options.share
+        if share if share is not None else self.settings.start_sharing_on_launch:
+            self.sharing.start_sharing()
+
+    def settings_changed(self, changed: frozenset[str]) -> None:
+        """Each part follows the settings that shape it."""
+        if "folders" in changed:
+            self.indexing.set_folders(self.folders())
+        if changed & INDEX_FIELDS:
+            self.indexing.reopen(self._open_index)  # the server follows the new index
+        elif changed & SERVER_FIELDS:
+            self.sharing.restart()
+        if changed & TUNNEL_FIELDS and self.sharing.wanted:
+            self.sharing.start_sharing()
+
+    def close(self) -> None:
+        """Stop sharing, the server, the index's writer and the vector store."""
+        if self._closed:
+            return
+        self._closed = True
+        started = time.monotonic()
+        self.indexing.worker.cancel()  # the running batch ends while the server stops
+        self.sharing.close()
+        self.indexing.close()
+        if self._chroma is not None:
+            self._chroma.stop()
+        log.info("stopped in %.1f s", time.monotonic() - started)
+
+    # -- parts, made on worker threads ----------------------------------------------
+    def _worker_options(self) -> WorkerOptions:
+        return WorkerOptions(watch=self.options.watch, catch_up_every=self.settings.catch_up_minutes * 60)
+
+    def _open_index(self) -> NotesIndex:
+        from .services import open_index
+
+        settings = self.settings
+        url = self.options.chroma_url or settings.chroma_url or os.environ.get("NOTEWELL_CHROMA_URL") or None
+        files = None
+        if url is None and self.options.vectors_in_child:
+            if self._chroma is None:
+                self._chroma = ChromaServer(self.data_dir / CHROMA_DIR, self.data_dir / "chroma.log")
+                self._chroma.start()
+            url, files = self._chroma.url, self.data_dir / CHROMA_DIR
+        return open_index(settings, self.data_dir, chroma_url=url, chroma_server_files=files,
+                          embedder=self.options.embedder)
+
+    def _make_app(self, index: NotesIndex) -> Any:
+        from .services import create_api, make_oauth
+
+        oauth = make_oauth(self.oauth_store, self.sharing.public_url, self.consents)
+        return create_api(self.settings, index, self.tokens.get, public_url=self.sharing.public_url,
+                          activity=self.activity, oauth=oauth)
+
+    def _make_tunnel(self) -> Tunnel:
+        from .services import make_tunnel
+
+        options = self.options
+        return make_tunnel(self.settings, self.data_dir, tunnel_kind(self.settings, options),
+                           public_url=options.public_url, domain=options.ngrok_domain,
+                           ngrok_path=options.ngrok_path)
+
+    def _address(self) -> tuple[str, int]:
+        settings = self.settings
+        return (self.options.host or settings.host,
+                settings.port if self.options.port is None else self.options.port)
+
+
+class _ServeWhenReady:
+    """The index's events, passed on; an opened index is also served (a reopened one again)."""
+
+    def __init__(self, events: RuntimeEvents, runtime: Runtime) -> None:
+        self._events = events
+        self._runtime = runtime
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._events, name)
+
+    def index_ready(self, index: NotesIndex) -> None:
+        self._runtime.sharing.serve(index)
+        self._events.index_ready(index)
