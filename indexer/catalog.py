@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import sqlite3
 import threading
 from contextlib import contextmanager
@@ -19,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable, Iterator, NamedTuple, Sequence
 
-from .errors import StoreError
+from .errors import DiskFull, ReadOnlyData, StoreError, is_disk_full
 from .keywords import index_text, match_phrase
 from .types import ChunkDraft, SearchFilters
 
@@ -143,13 +144,21 @@ class Catalog:
 
     def __init__(self, path: Path) -> None:
         self.path = path
+        # A data folder on a read-only disk (a backup, a locked-down machine) is still
+        # searched; only writes fail, in words (#14).
+        self.read_only = path.is_file() and not os.access(path.parent, os.W_OK)
+        self._uri = _read_only_uri(path) if self.read_only else None
         try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
-            self._db.execute("PRAGMA journal_mode=WAL")
-            self._db.execute("PRAGMA synchronous=NORMAL")
-            self._db.execute("PRAGMA busy_timeout=5000")
-            self._db.executescript(_SCHEMA)
+            if self.read_only:
+                self._db = self._connect()
+                self._db.execute("SELECT count(*) FROM meta").fetchone()
+            else:
+                path.parent.mkdir(parents=True, exist_ok=True)
+                self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
+                self._db.execute("PRAGMA journal_mode=WAL")
+                self._db.execute("PRAGMA synchronous=NORMAL")
+                self._db.execute("PRAGMA busy_timeout=5000")
+                self._db.executescript(_SCHEMA)
         except sqlite3.Error as exc:
             raise StoreError(
                 f"Could not open the catalog at {path}: {exc}. "
@@ -160,8 +169,13 @@ class Catalog:
         self._local = threading.local()
         self._readers: list[tuple[sqlite3.Connection, threading.Lock]] = []
         self._readers_lock = threading.Lock()
-        if self.get_meta("schema") is None:
+        if not self.read_only and self.get_meta("schema") is None:
             self.set_meta("schema", SCHEMA_VERSION)
+
+    def _connect(self) -> sqlite3.Connection:
+        if self._uri is not None:
+            return sqlite3.connect(self._uri, uri=True, check_same_thread=False, isolation_level=None)
+        return sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
 
     def close(self) -> None:
         with self._lock:
@@ -174,14 +188,22 @@ class Catalog:
 
     @contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
+        if self.read_only:
+            raise ReadOnlyData(self.path.parent)
         with self._lock:
             self._writing_thread = threading.get_ident()
             try:
                 self._db.execute("BEGIN IMMEDIATE")
                 yield self._db
                 self._db.execute("COMMIT")
-            except BaseException:
-                self._db.execute("ROLLBACK")
+            except BaseException as exc:
+                # Trigger: a failed COMMIT (a full disk). Why: SQLite has already rolled back,
+                # and a ROLLBACK now would fail and hide the cause (#14: "cannot rollback - no
+                # transaction is active"). Outcome: the real error, in words.
+                if self._db.in_transaction:
+                    self._db.execute("ROLLBACK")
+                if is_disk_full(exc):
+                    raise DiskFull(self.path.parent) from exc
                 raise
             finally:
                 self._writing_thread = None
@@ -198,7 +220,7 @@ class Catalog:
         found = getattr(self._local, "reader", None)
         if found is None:
             try:
-                reader = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
+                reader = self._connect()
                 reader.execute("PRAGMA busy_timeout=5000")
                 reader.execute("PRAGMA query_only=1")
                 reader.execute("PRAGMA mmap_size=268435456")  # the keyword index, read from the page cache
@@ -600,3 +622,11 @@ def _timestamp(value: str, end: bool) -> float:
     if parsed.tzinfo is None:
         parsed = parsed.astimezone()  # a date without a zone is the user's local time
     return parsed.timestamp()
+
+
+def _read_only_uri(path: Path) -> str:
+    """SQLite's read-only URI; `immutable` where the WAL's shared-memory file can't be made
+    (it is only missing after a clean close, when the WAL holds nothing)."""
+    shm = path.with_name(path.name + "-shm")
+    mode = "mode=ro" if shm.exists() else "immutable=1"
+    return f"{path.resolve().as_uri()}?{mode}"

@@ -15,16 +15,20 @@ the one that holds it.
 
 from __future__ import annotations
 
+import logging
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
 from .catalog import Catalog, ChunkRow
 from .embedding import Embedder
+from .errors import StoreError
 from .keywords import cjk_share, identifiers, match_expression, match_phrase, query_terms
 from .term_stats import TermStats
 from .types import SearchFilters, SearchMode, SearchResult
 from .vectors import VectorStore
+
+log = logging.getLogger(__name__)
 
 # Small k favours what each side ranks at the very top (measured on the tldr sets:
 # k=10 beats the customary 60 for both languages).
@@ -83,15 +87,14 @@ class Searcher:
         if mode == "keyword":
             return _top_per_note(self.keyword(query, n, filters), k, self.tuning.per_note)
         if not self._dense_ready():  # keywords answer at once; the model joins when it is ready
-            keyword, exact = self._keyword_side(query, n, filters)
-            rankings = [(self.tuning.keyword_weight, keyword)]
-            if exact:
-                rankings.append((self.tuning.dense_weight, exact))
-            return self._fuse(rankings, k)
+            return self._keywords_only(*self._keyword_side(query, n, filters), k)
         # The keyword side runs while the model embeds the query (both release the GIL).
         pending = self._side.submit(self._keyword_side, query, n, filters)
         try:
             dense = self.dense(query, n, filters)
+        except StoreError as exc:  # the vectors can't be read (a server down, a read-only disk)
+            log.warning("searching by keywords only: %s", exc)
+            return self._keywords_only(*pending.result(), k)
         finally:
             keyword, exact = pending.result()
         dense_weight, keyword_weight = self._weights(query)
@@ -99,6 +102,13 @@ class Searcher:
         if exact:  # the exact matches lead; the model's ranking only breaks ties
             rankings = [(min(dense_weight, keyword_weight), dense), (keyword_weight, keyword),
                         (max(dense_weight, keyword_weight), exact)]
+        return self._fuse(rankings, k)
+
+    def _keywords_only(self, keyword: list[tuple[ChunkRow, float]], exact: list[tuple[ChunkRow, float]],
+                       k: int) -> list[SearchResult]:
+        rankings = [(self.tuning.keyword_weight, keyword)]
+        if exact:
+            rankings.append((self.tuning.dense_weight, exact))
         return self._fuse(rankings, k)
 
     def _dense_ready(self) -> bool:

@@ -16,7 +16,7 @@ from urllib.parse import urlparse
 
 import numpy as np
 
-from .errors import StoreError
+from .errors import DiskFull, StoreError, is_disk_full, nearly_full
 
 COLLECTION = "notewell-chunks"
 _REBUILDING = COLLECTION + "-rebuilding"  # a compaction's copy, until it takes the name
@@ -121,9 +121,24 @@ class VectorStore:
                 copy.modify(name=COLLECTION)
                 self._opened = self._client.get_collection(COLLECTION)
         except Exception as exc:
-            raise StoreError(f"Could not compact the vector store: {exc}") from exc
+            raise self._failed("Could not compact the vector store", exc) from exc
         self._remove(old_files)
         return kept
+
+    def _check_room(self) -> None:
+        """Refuse to write vectors onto a disk that is nearly full: Chroma then leaves its graph
+        files cut short and unreadable ("Error deserializing pickle file"), searches included
+        (#14). Stopping first keeps the store whole, and the next run carries on."""
+        if self._files is None or not self._files.is_dir():
+            return
+        size = sum(f.stat().st_size for f in self._files.rglob("*") if f.is_file())
+        if nearly_full(self._files, max(64 * 1024 * 1024, size // 2)):
+            raise DiskFull(self._files.parent)
+
+    def _failed(self, what: str, exc: Exception) -> StoreError:
+        if self._files is not None and (is_disk_full(exc) or nearly_full(self._files)):
+            return DiskFull(self._files.parent)
+        return StoreError(f"{what}: {exc}")
 
     def _segment_dirs(self) -> list[Path]:
         """The graph index folders on disk now (when we know where the store keeps its files)."""
@@ -157,6 +172,7 @@ class VectorStore:
         return int(self._collection.count())
 
     def upsert(self, ids: Sequence[str], vectors: np.ndarray, file_ids: Sequence[int]) -> None:
+        self._check_room()
         try:
             for start in range(0, len(ids), _BATCH):
                 end = start + _BATCH
@@ -166,14 +182,14 @@ class VectorStore:
                     metadatas=[{"file_id": int(f)} for f in file_ids[start:end]],
                 )
         except Exception as exc:
-            raise StoreError(f"Could not store vectors: {exc}") from exc
+            raise self._failed("Could not store vectors", exc) from exc
 
     def delete(self, ids: Sequence[str]) -> None:
         try:
             for start in range(0, len(ids), _BATCH):
                 self._collection.delete(ids=list(ids[start : start + _BATCH]))
         except Exception as exc:
-            raise StoreError(f"Could not delete vectors: {exc}") from exc
+            raise self._failed("Could not delete vectors", exc) from exc
 
     def existing(self, ids: Sequence[str]) -> set[str]:
         found: set[str] = set()
