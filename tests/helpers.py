@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Callable
 
 
-def wait_until(predicate: Callable[[], object], timeout: float = 5.0) -> bool:
+def wait_until(predicate: Callable[[], object], timeout: float = 15.0) -> bool:
     """Poll `predicate` until it holds (True) or `timeout` seconds pass (its last answer)."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
