@@ -103,10 +103,9 @@ class Desktop:
         close can't cancel this, unlike QApplication.quit() (#14: Quit only hid the window)."""
         log.info("quitting")
         self.window.quitting = True
-        for widget in QApplication.topLevelWidgets():
-            if widget is not self.window and widget.isVisible():
-                widget.close()
-        self.window.close()
+        for widget in QApplication.topLevelWidgets():  # hidden, not closed: no close event to refuse
+            if widget.isVisible():
+                widget.hide()
         QCoreApplication.exit(0)
 
     def shutdown(self) -> None:
@@ -192,11 +191,18 @@ def build_desktop(
     )
 
     def told_about_tray() -> None:
-        if not prefs.settings.told_about_tray and tray.notify(
-            "Notewell keeps running",
-            "Your notes stay shared and up to date from the tray. Quit from the tray menu to stop it.",
-        ):
-            prefs.update({"told_about_tray": True})
+        """Once: closing the window does not stop Notewell."""
+        if prefs.settings.told_about_tray:
+            return
+        title, text = ("Notewell keeps running",
+                       "It stays in the tray, keeping your notes up to date and shared. "
+                       "To stop it, choose Quit in the tray menu.")
+        if not tray.notify(title, text):  # a tray without notifications: a small note instead
+            note = QMessageBox(QMessageBox.Icon.Information, title, text, QMessageBox.StandardButton.Ok)
+            note.setModal(False)
+            note.show()
+            tray.notice = note  # kept alive while shown
+        prefs.update({"told_about_tray": True})
 
     window.hidden_to_tray.connect(told_about_tray)
     window.quit_requested.connect(lambda: desktop_ref[0].quit())

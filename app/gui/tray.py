@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Callable, Literal
 
 from PySide6.QtGui import QAction, QIcon
-from PySide6.QtWidgets import QMenu, QSystemTrayIcon
+from PySide6.QtWidgets import QMenu, QSystemTrayIcon, QWidget
 
 from notewell.app.sharing import ServerState
 from notewell.plugin_api.tunnel import TunnelStatus
@@ -82,6 +82,8 @@ class Tray:
         self.menu.addSeparator()
         self.quit_action = self._add("Quit", actions.quit)
 
+        self.notice: QWidget | None = None  # a note shown where notifications can't be
+        self.last_message: tuple[str, str] | None = None
         self.icon: QSystemTrayIcon | None = None
         if available:
             self.icon = QSystemTrayIcon(self._icons["idle"])
@@ -103,6 +105,7 @@ class Tray:
         """A desktop notification, where a tray exists; False if none could be shown."""
         if self.icon is None or not QSystemTrayIcon.supportsMessages():
             return False
+        self.last_message = (title, message)
         kind = QSystemTrayIcon.MessageIcon.Warning if warning else QSystemTrayIcon.MessageIcon.Information
         self.icon.showMessage(title, message, kind, 8000)
         return True

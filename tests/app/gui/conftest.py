@@ -53,7 +53,8 @@ def make_desktop(qtbot, data_dir: Path) -> Iterator[DesktopFactory]:
         options.setdefault("tray_available", False)
         options.setdefault("watch", False)
         options.setdefault("vectors_in_child", False)  # fast; the responsiveness test uses the child
-        desktop = build_desktop(Preferences(settings, data_dir), embedder=HashEmbedder(), **options)
+        options.setdefault("embedder", HashEmbedder())
+        desktop = build_desktop(Preferences(settings, data_dir), **options)  # type: ignore[arg-type]
         qtbot.addWidget(desktop.window)
         built.append(desktop)
         desktop.window.show()

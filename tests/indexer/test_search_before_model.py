@@ -1,0 +1,42 @@
+"""A search never waits for the model's one-time preparation (#14): an empty index answers
+at once, and a hybrid query that comes before the model is ready answers from keywords
+while the preparation goes on in the background. With the real model."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from notewell.indexer.embedding import SentenceTransformerEmbedder
+from notewell.indexer.notes_index import NotesIndex
+from tests.helpers import write_notes
+
+
+def test_an_empty_index_answers_at_once_without_preparing_the_model(tmp_path: Path) -> None:
+    embedder = SentenceTransformerEmbedder(cache_dir=tmp_path / "onnx")  # nothing exported yet
+    index = NotesIndex.open(tmp_path / "data", embedder)
+    try:
+        assert index.search("anything at all") == []
+        assert index.search("anything at all", mode="dense") == []
+        assert not embedder.preparing and not embedder.loaded  # nothing was started for it
+    finally:
+        index.close()
+
+
+def test_a_hybrid_search_before_the_model_is_ready_answers_from_keywords(real_embedder, tmp_path: Path) -> None:
+    notes = write_notes(tmp_path / "notes", {
+        "kayak.md": "# Kayak\n\nPaddle the fjord at dawn, before the wind rises.\n",
+        "bread.md": "# Bread\n\nFeed the starter, then mix flour and water.\n",
+    })
+    built = NotesIndex.open(tmp_path / "data", real_embedder)
+    built.sync([notes])  # vectors exist, made by the same model
+    built.close()
+
+    fresh = SentenceTransformerEmbedder(cache_dir=tmp_path / "empty-onnx")  # must export before a query
+    index = NotesIndex.open(tmp_path / "data", fresh)
+    try:
+        results = index.search("fjord paddling", k=1)
+        assert [r.path for r in results] == ["kayak.md"]
+        assert fresh.preparing  # the answer came while the preparation runs in the background
+        assert not fresh.loaded  # and without loading the model on PyTorch meanwhile
+    finally:
+        index.close()  # cancels the export
