@@ -43,7 +43,8 @@ sys.path.insert(0, str(REPO))
 
 from notewell.indexer.embedding import Embedder, HashEmbedder, SentenceTransformerEmbedder  # noqa: E402
 from notewell.indexer.notes_index import NotesIndex  # noqa: E402
-from notewell.indexer.watcher import FolderWatcher, WatchEvent  # noqa: E402
+from notewell.indexer.watcher import WatchEvent  # noqa: E402
+from notewell.indexer.worker import IndexWorker, WorkerEvents  # noqa: E402
 from notewell.plugin_api.app import ApiConfig, create_app  # noqa: E402
 from notewell.plugin_api.limits import Limits  # noqa: E402
 from notewell.plugin_api.server import ApiServer  # noqa: E402
@@ -144,18 +145,19 @@ def main() -> int:
     events: list[WatchEvent] = []
     batch_applied = threading.Event()
 
-    def on_change(event: WatchEvent) -> None:
-        events.append(event)
-        batch_applied.set()
+    class Heard(WorkerEvents):
+        def index_changed(self, event: WatchEvent) -> None:
+            events.append(event)
+            batch_applied.set()
 
-    watcher = FolderWatcher(index, [notes], on_change=on_change)
+    worker = IndexWorker(lambda: index, [notes], Heard())  # the app's one writer, watching
     server = ApiServer(
         create_app(index, ApiConfig(limits=Limits(rate_per_minute=10**7, rate_burst=10**6)), token=lambda: TOKEN),
         port=0,
     )
     server.start()
-    watcher.start()
-    assert watcher.wait_ready(600), "the watcher did not start"
+    worker.start()
+    assert worker.wait_idle(600) and worker.watcher is not None and worker.watcher.wait_ready(60)
     client = Client(server.url)
     rng = random.Random(6)
     try:
@@ -221,9 +223,10 @@ def main() -> int:
         cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
         idle_percent = 100 * cpu / (time.perf_counter() - wall)
     finally:
-        watcher.stop()
         server.stop()
+        worker.close()  # closes the index
         shutil.rmtree(notes / "burst", ignore_errors=True)
+        index = NotesIndex.open(data / "index", embedder)
         index.sync([notes])
         index.close()
 

@@ -8,6 +8,7 @@ Notes are only ever read, never written.
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import os
 import re
@@ -101,6 +102,19 @@ def format_size(size: int) -> str:
         if size >= scale:
             return f"{size / scale:.1f}".removesuffix(".0") + f" {unit}"
     return f"{size} bytes"
+
+
+def _not_a_file(entry: os.DirEntry[str]) -> str:
+    mode = entry.stat(follow_symlinks=False).st_mode
+    if stat.S_ISFIFO(mode):
+        kind = "a named pipe (FIFO)"
+    elif stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
+        kind = "a device"
+    elif stat.S_ISSOCK(mode):
+        kind = "a socket"
+    else:
+        kind = "not a regular file"
+    return f"{kind}, not a note: never read"
 
 
 def _usable_root(folder: Path) -> Path:
@@ -210,6 +224,9 @@ _BAD_NAME = "name is not valid UTF-8; rename it to index it"
 _OUTSIDE_LINK = (
     "link to a place outside this folder, not followed (add that place as a folder of its own to index it)"
 )
+_INSIDE_LINK = "link to a note or folder inside this folder: indexed there, under its own name"
+_BROKEN_LINK = "link to something that no longer exists"
+_LOOP_LINK = "link that leads back to itself (a loop), not followed"
 
 
 def _undecodable(name: str) -> bool:
@@ -356,9 +373,11 @@ class _Walk:
                     dot = name.rfind(".")
                     if dot <= 0 or name[dot:].lower() not in extensions:
                         continue
-                    if not entry.is_file(follow_symlinks=False):
-                        continue
                     if frame.file_rules and _is_ignored(frame.file_rules, rel):
+                        continue
+                    if not entry.is_file(follow_symlinks=False):
+                        problem = SkippedFile(root, _printable(rel), _not_a_file(entry))
+                        yield problem
                         continue
                     if not name.isascii() and _undecodable(name):
                         yield SkippedFile(root, _printable(rel), _BAD_NAME)
@@ -406,16 +425,18 @@ class _Walk:
     def _link_problem(
         self, entry: os.DirEntry[str], rel: str, rules: tuple[_IgnoreRule, ...]
     ) -> SkippedFile | None:
-        """Links are never followed. Say so only when one leads out of the folder to notes."""
+        """Links are never followed; each one that stands for a note or a folder says why (#14)."""
+        note_like = os.path.splitext(entry.name)[1].lower() in self.extensions
         try:
             target = os.path.realpath(entry.path, strict=True)
             target_is_dir = os.path.isdir(target)
-        except OSError:
-            return None  # broken link or a link loop
-        if target == str(self.root) or target.startswith(self.root_prefix):
-            return None  # the target is indexed under its own path
+        except OSError as exc:
+            if not note_like or _is_ignored(rules, rel):
+                return None  # what it stood for is unknown: only a note's name says
+            return SkippedFile(self.root, _printable(rel), _LOOP_LINK if exc.errno == errno.ELOOP else _BROKEN_LINK)
         if _is_ignored(rules, rel + "/" if target_is_dir else rel):
             return None
-        if not target_is_dir and os.path.splitext(entry.name)[1].lower() not in self.extensions:
+        if not target_is_dir and not note_like:
             return None
-        return SkippedFile(self.root, _printable(rel), _OUTSIDE_LINK)
+        inside = target == str(self.root) or target.startswith(self.root_prefix)
+        return SkippedFile(self.root, _printable(rel), _INSIDE_LINK if inside else _OUTSIDE_LINK)

@@ -302,6 +302,12 @@ class FolderWatcher:
                 ))
             return
         self._watches[folder] = (watch, identity)
+        if self._ready.is_set():
+            # Trigger: a folder is watched from now on (added, or back after a drive came
+            # back). Why: a change made before the watch took hold has no event. Outcome: the
+            # folder is checked once more (a stat per unchanged note). The folders watched at
+            # start need none: the writer's first sync begins once they are watched.
+            self._on_paths(folder, {""})
 
     def _unwatch(self, folder: str) -> None:
         watch, _ = self._watches.pop(folder)

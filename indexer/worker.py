@@ -383,7 +383,8 @@ class IndexWorker:
                 debounce=self._options.debounce, max_delay=self._options.max_delay,
                 fallback_every=self._options.fallback_every, on_event=self._watch_event,
             )
-            self._watcher.start()  # events from now on queue up behind the first sync
+            self._watcher.start()
+            self._watcher.wait_ready(30)  # the first sync starts once changes are being seen
 
     def _watch_event(self, event: WatchEvent) -> None:
         if event.kind in ("limit", "error"):  # catching up now matters more: wake to re-plan

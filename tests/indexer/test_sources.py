@@ -131,7 +131,7 @@ def test_note_file_carries_resolved_folder_absolute_path_size_and_mtime(tmp_path
     path = write(tmp_path, "sub/note.md", "hello\n")
     (tmp_path / "link-to-root").symlink_to(tmp_path)
 
-    (item,) = list(walk_folder(tmp_path / "link-to-root"))
+    (item,) = [e for e in walk_folder(tmp_path / "link-to-root") if isinstance(e, NoteFile)]
 
     st = path.stat()
     assert item == NoteFile(tmp_path.resolve(), path.resolve(), "sub/note.md", 6, st.st_mtime_ns)
@@ -253,7 +253,13 @@ def test_symlinks_inside_the_folder_do_not_duplicate_notes(tmp_path: Path) -> No
     (tmp_path / "shortcut").symlink_to(tmp_path / "projects")
     (tmp_path / "broken.md").symlink_to(tmp_path / "gone.md")
 
-    assert walk(tmp_path) == (["projects/plan.md", "real.md"], {})
+    notes, skipped = walk(tmp_path)
+    assert notes == ["projects/plan.md", "real.md"]  # each note once, under its own name
+    assert skipped == {  # and every link says why it was left out (#14)
+        "alias.md": "link to a note or folder inside this folder: indexed there, under its own name",
+        "shortcut": "link to a note or folder inside this folder: indexed there, under its own name",
+        "broken.md": "link to something that no longer exists",
+    }
 
 
 def test_symlink_loops_terminate(tmp_path: Path) -> None:
@@ -264,7 +270,19 @@ def test_symlink_loops_terminate(tmp_path: Path) -> None:
     (tmp_path / "ping.md").symlink_to(tmp_path / "pong.md")
     (tmp_path / "pong.md").symlink_to(tmp_path / "ping.md")
 
-    assert walk(tmp_path) == (["a/b/note.md"], {})
+    notes, skipped = walk(tmp_path)
+    assert notes == ["a/b/note.md"]
+    loop = "link that leads back to itself (a loop), not followed"
+    inside = "link to a note or folder inside this folder: indexed there, under its own name"
+    assert skipped == {"self.md": loop, "ping.md": loop, "pong.md": loop, "a/b/up": inside, "a/root": inside}
+
+
+def test_pipes_and_devices_with_a_note_name_say_why_they_are_never_read(tmp_path: Path) -> None:
+    write(tmp_path, "real.md")
+    os.mkfifo(tmp_path / "queue.md")
+    notes, skipped = walk(tmp_path)
+    assert notes == ["real.md"]
+    assert skipped == {"queue.md": "a named pipe (FIFO), not a note: never read"}
 
 
 def test_unreadable_subfolder_is_reported_and_the_walk_continues(shared_dir: Path) -> None:
