@@ -27,7 +27,7 @@ from notewell.assets import logo_png as logo_png_bytes
 
 from .activity import ActivityLog
 from .auth import Authenticator, LockoutPolicy, TokenProvider
-from .clients import base_url
+from .addresses import base_url
 from .endpoints import OPERATIONS, make_endpoints
 from .errors import EXCEPTION_HANDLERS
 from .guard import RequestGuard

@@ -20,7 +20,7 @@ from starlette.responses import JSONResponse, Response
 from notewell.indexer.errors import IndexerError
 from notewell.indexer.types import NoteContent, SearchFilters, SearchResult
 
-from .clients import base_url
+from .addresses import base_url
 from .errors import BadRequest, NotFound, ServiceUnavailable
 from .limits import Limits, cut_to_fit, json_chars, share_budget
 from .notes import NotesReader

@@ -14,7 +14,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from .activity import ActivityEntry, ActivityLog, now_iso
 from .auth import Authenticator, bearer_token
-from .clients import client_address
+from .addresses import client_address
 from .errors import ApiError, Unauthorized, error_response
 from .limits import Limits, RateLimiter, declared_length_too_large, limit_body, too_large
 

@@ -21,7 +21,7 @@ from starlette.datastructures import Headers
 from starlette.responses import JSONResponse
 from starlette.types import Scope
 
-from .clients import public_host
+from .addresses import public_host
 from .errors import ApiError, error_response
 
 LOOPBACK_NAMES = frozenset({"localhost", "localhost.localdomain"})

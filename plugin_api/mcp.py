@@ -39,7 +39,7 @@ from starlette.types import Receive, Scope, Send
 from notewell.indexer.errors import IndexerError
 from notewell.indexer.types import NoteContent, SearchFilters, SearchResult
 
-from .clients import base_url
+from .addresses import base_url
 from .endpoints import note_payload
 from .host_check import HostCheck
 from .limits import Limits, cut_to_fit, json_chars

@@ -48,7 +48,7 @@ from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.routing import Route, Router
 from starlette.types import Message, Receive, Scope, Send
 
-from .clients import base_url
+from .addresses import base_url
 from .consent import ConsentQueue
 from .errors import NotFound, error_response
 from .oauth_store import OAuthStore

@@ -3,7 +3,7 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from notewell.plugin_api.clients import base_url, client_address
+from notewell.plugin_api.addresses import base_url, client_address
 from tests.plugin_api.conftest import StartApi
 
 PUBLIC = "https://abc.ngrok-free.app"

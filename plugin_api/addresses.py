@@ -1,4 +1,4 @@
-"""Who is asking and where they reached us: client address and public base URL.
+"""Client addresses (who is asking) and the public base URL (where they reached us).
 
 The client address keys rate limits, lockout and the activity log.
 
