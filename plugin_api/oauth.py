@@ -49,6 +49,7 @@ from starlette.routing import Route, Router
 from starlette.types import Message, Receive, Scope, Send
 
 from .addresses import base_url
+from .auth import Caller
 from .consent import ConsentQueue
 from .errors import NotFound, error_response
 from .oauth_store import OAuthStore
@@ -183,24 +184,24 @@ class OAuthServer:
         self.provider = NotewellProvider(store, consents)
         self._public_url = public_url
         self._routers: dict[str, Router] = {}
-        self.public_paths = frozenset((*AUTH_PATHS, CONSENT_PATH))
 
     def routes(self) -> list[Route]:
         return [Route(path, endpoint=self) for path in AUTH_PATHS] + [
             Route(CONSENT_PATH, self._consent, methods=["GET", "POST"])
         ]
 
-    # -- the guard's hooks ------------------------------------------------------
-    def protects(self, path: str) -> bool:
-        return path == MCP_PATH
+    # -- the guard's hooks (guard.OAuthHooks) ----------------------------------------
+    def caller(self, token: str, scope: Scope) -> Caller | None:
+        """Who this access token speaks for; None if it is unknown, expired or revoked."""
+        found = self.store.access(token)
+        if found is None:
+            return None
+        stored, grant = found
+        return Caller("oauth", grant.id, grant.client_name, frozenset(stored.scopes), stored.resource)
 
-    def verify(self, token: str) -> bool:
-        return self.store.verify_access(token)
-
-    def challenge(self, scope: Scope) -> str:
-        """The WWW-Authenticate value that tells an MCP client where to start OAuth."""
-        resource = AnyHttpUrl(self._base(scope) + MCP_PATH)
-        return f'Bearer realm="notewell", resource_metadata="{build_resource_metadata_url(resource)}"'
+    def resource_metadata_url(self, scope: Scope) -> str:
+        """Where an MCP client starts OAuth (RFC 9728), for the base URL this request reached."""
+        return str(build_resource_metadata_url(AnyHttpUrl(self._base(scope) + MCP_PATH)))
 
     # -- routes -----------------------------------------------------------------
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:

@@ -147,16 +147,20 @@ class OAuthStore:
             self._save()
 
     def verify_access(self, value: str) -> bool:
-        """For the request guard: a live access token (and note when it was last used)."""
+        return self.access(value) is not None
+
+    def access(self, value: str) -> tuple[StoredToken, Grant] | None:
+        """For the request guard: a live access token and its grant (noting when it was last used)."""
         token = self.token(value, "access")
         if token is None:
-            return False
+            return None
         with self._lock:
             self._follow_file()
             grant = self._state.grants.get(token.grant_id)
-            if grant is not None:  # in memory only: a read must not write the file
-                self._state.grants[grant.id] = Grant(**{**asdict(grant), "last_used_at": self.clock()})
-        return True
+            if grant is None:
+                return None
+            grant = self._state.grants[grant.id] = Grant(**{**asdict(grant), "last_used_at": self.clock()})
+        return token, grant
 
     def grants(self) -> list[Grant]:
         """The connected clients, oldest first."""

@@ -54,9 +54,10 @@ def test_lockout_through_the_tunnel_is_per_visitor(start_api: StartApi) -> None:
     attacker = {"Host": "abc.ngrok-free.app", "X-Forwarded-For": "203.0.113.66"}
     assistant = {"Host": "abc.ngrok-free.app", "X-Forwarded-For": "20.1.2.3"}
     with httpx.Client(base_url=api.url) as client:
-        for _ in range(3):
+        for _ in range(2):
             client.get("/notes/0123456789abcdef0123", headers={**attacker, "Authorization": "Bearer x"})
-        assert client.get("/notes/0123456789abcdef0123", headers=attacker).status_code == 429
+        wrong = client.get("/notes/0123456789abcdef0123", headers={**attacker, "Authorization": "Bearer x"})
+        assert wrong.status_code == 429
         ok = client.get("/notes/0123456789abcdef0123", headers={**assistant, "Authorization": f"Bearer {api.token}"})
         assert ok.status_code == 404  # authenticated; the note just does not exist
         local = client.get("/notes/0123456789abcdef0123", headers={"Authorization": f"Bearer {api.token}"})

@@ -27,7 +27,7 @@ def mcp_api(index: NotesIndex) -> Iterator[Api]:
     log = ActivityLog()
     public: list[str | None] = [None]
     config = ApiConfig()
-    endpoint = McpEndpoint(index, config.limits, lambda: public[0], allowed_origins=config.cors_origins)
+    endpoint = McpEndpoint(index, config.limits, lambda: public[0])
     app = create_app(index, config, token=lambda: TOKEN, public_url=lambda: public[0], activity=log,
                      extra_routes=[endpoint.route()], lifespan=endpoint.lifespan)
     server = ApiServer(app, port=0)
