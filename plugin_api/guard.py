@@ -8,7 +8,8 @@ For each request, in order:
   4. the rate limit: per caller once identified (the key, an OAuth grant), so
      traffic from the same address or through the tunnel never uses it up;
      per source for everything else;
-  5. the body limit, then the endpoint; what it read goes to the activity log.
+  5. the body, read whole (`bodies`: size limit, JSON depth, a client that left),
+     then the endpoint; what it read goes to the activity log.
 """
 
 from __future__ import annotations
@@ -26,7 +27,8 @@ from .addresses import client_address
 from .auth import Caller, FailureThrottle, OAuthTokens, TokenProvider, bearer_token, challenge, key_caller
 from .errors import ApiError, Forbidden, Unauthorized, error_response
 from .host_check import HostCheck
-from .limits import Limits, RateLimiter, declared_length_too_large, limit_body, too_large
+from .bodies import Abandoned, check_json_depth, declared_length, read_body, replay, too_large
+from .limits import Limits, RateLimiter
 
 
 class OAuthHooks(OAuthTokens, Protocol):
@@ -88,8 +90,11 @@ class RequestGuard:
             else:
                 caller = await self._identify(scope, rule, source)
                 self.rate_limiter.check(caller.id)
-            if declared_length_too_large(scope["headers"], self.limits.max_body_bytes):
-                raise too_large(self.limits.max_body_bytes)
+            receive = await self._read_body(scope, receive)
+        except Abandoned:
+            state["outcome"] = "abandoned"
+            self._record(scope, caller, source, 499, started)
+            return
         except ApiError as refused:
             state["outcome"] = refused.code
             await error_response(refused)(scope, receive, send_and_watch)
@@ -97,10 +102,22 @@ class RequestGuard:
             return
         state["caller"] = caller
         try:
-            await self.app(scope, limit_body(receive, self.limits.max_body_bytes), send_and_watch)
+            await self.app(scope, receive, send_and_watch)
         finally:
             if rule.who != PUBLIC:
                 self._record(scope, caller, source, status, started)
+
+    async def _read_body(self, scope: Scope, receive: Receive) -> Receive:
+        max_bytes = self.limits.max_body_bytes
+        length = declared_length(scope)
+        if length is not None and length > max_bytes:
+            raise too_large(max_bytes)
+        if length == 0 or (length is None and not Headers(scope=scope).get("transfer-encoding")):
+            return receive
+        body = await read_body(receive, max_bytes)
+        if body.lstrip()[:1] in (b"{", b"["):  # what a JSON parser would take, whatever the type says
+            check_json_depth(body)
+        return replay(body, receive)
 
     async def _identify(self, scope: Scope, rule: Rule, source: str) -> Caller:
         """The caller the credential names, if this row accepts it; raises 401/403/429 otherwise."""

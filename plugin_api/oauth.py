@@ -46,10 +46,11 @@ from pydantic import AnyHttpUrl, ConfigDict, TypeAdapter
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.routing import Route, Router
-from starlette.types import Message, Receive, Scope, Send
+from starlette.types import Receive, Scope, Send
 
 from .addresses import base_url
 from .auth import Caller
+from .bodies import replay
 from .consent import ConsentQueue
 from .errors import NotFound, error_response
 from .oauth_store import OAuthStore
@@ -267,26 +268,12 @@ class OAuthServer:
 async def _with_client_secret_field(receive: Receive) -> Receive:
     """RFC 7009 lets a public client revoke with its client_id alone; mcp 2.3.0's
     RevocationRequest requires a client_secret field, so an empty one is added."""
-    body, more = b"", True
-    while more:
-        message = await receive()
-        if message["type"] != "http.request":
-            break
-        body += message.get("body", b"")
-        more = message.get("more_body", False)
+    message = await receive()  # the guard has read the whole body (bodies.replay)
+    body = message.get("body", b"") if message["type"] == "http.request" else b""
     fields = parse_qsl(body.decode("latin-1"), keep_blank_values=True)
     if fields and "client_secret" not in dict(fields):
         body = urlencode([*fields, ("client_secret", "")]).encode("latin-1")
-    sent = False
-
-    async def replay() -> Message:
-        nonlocal sent
-        if sent:
-            return await receive()
-        sent = True
-        return {"type": "http.request", "body": body, "more_body": False}
-
-    return replay
+    return replay(body, receive)
 
 
 def _page(message: str, request_id: str, *, form: bool) -> str:
