@@ -14,7 +14,9 @@ import sys
 from pathlib import Path
 from typing import Sequence
 
-COMMANDS = ("gui", "index", "search", "serve", "token", "clients", "eval", "doctor")
+from notewell.plugin_api.printable import EscapingFormatter  # log lines may quote a request
+
+COMMANDS = ("gui", "index", "search", "serve", "token", "clients", "activity", "eval", "doctor")
 
 
 class UsageError(Exception):
@@ -68,10 +70,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     # Our own one-line handler first: libraries that call logging.basicConfig (the MCP
     # SDK does) then leave the terminal alone.
-    logging.basicConfig(
-        level=logging.DEBUG if args.debug else logging.WARNING,
-        format="notewell: %(levelname)s %(name)s: %(message)s",
-    )
+    console = logging.StreamHandler()
+    console.setFormatter(EscapingFormatter("notewell: %(levelname)s %(name)s: %(message)s"))
+    logging.basicConfig(level=logging.DEBUG if args.debug else logging.WARNING, handlers=[console])
     try:
         return int(args._run(args) or 0)
     except UsageError as exc:

@@ -9,7 +9,8 @@ For each request, in order:
      traffic from the same address or through the tunnel never uses it up;
      per source for everything else;
   5. the body, read whole (`bodies`: size limit, JSON depth, a client that left),
-     then the endpoint; what it read goes to the activity log.
+     then the endpoint. What a caller read goes to the activity record; a refused
+     or abandoned request is only counted there, per source.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from .addresses import client_address
 from .auth import Caller, FailureThrottle, OAuthTokens, TokenProvider, bearer_token, challenge, key_caller
 from .errors import ApiError, Forbidden, Unauthorized, error_response
 from .host_check import HostCheck
+from .printable import printable
 from .bodies import Abandoned, check_json_depth, declared_length, read_body, replay, too_large
 from .limits import Limits, RateLimiter
 
@@ -104,7 +106,7 @@ class RequestGuard:
         try:
             await self.app(scope, receive, send_and_watch)
         finally:
-            if rule.who != PUBLIC:
+            if caller is not None:
                 self._record(scope, caller, source, status, started)
 
     async def _read_body(self, scope: Scope, receive: Receive) -> Receive:
@@ -159,15 +161,22 @@ class RequestGuard:
         if self.activity is None:
             return
         state = scope.get("state", {})
+        endpoint = printable(state.get("endpoint", scope["path"]), 200)  # "/mcp search" (mcp.py)
+        outcome = state.get("outcome", "ok" if status < 400 else "error")
+        if caller is None:
+            self.activity.refuse(source, outcome, status=status, method=scope["method"], endpoint=endpoint)
+            return
         self.activity.record(
             ActivityEntry(
                 time=now_iso(),
-                client=source,
+                client=caller.name,
+                source=source,
                 method=scope["method"],
-                endpoint=state.get("endpoint", scope["path"]),  # "/mcp search" (mcp.py)
+                endpoint=endpoint,
                 status=status,
-                outcome=state.get("outcome", "ok" if status < 400 else "error"),
+                outcome=outcome,
                 queries=state.get("queries", ()),
+                titles=state.get("titles", ()),
                 result_count=state.get("result_count"),
                 note_id=state.get("note_id"),
                 truncated=state.get("truncated", False),

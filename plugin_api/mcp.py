@@ -41,7 +41,7 @@ from notewell.indexer.errors import IndexerError
 from notewell.indexer.types import NoteContent, SearchFilters, SearchResult
 
 from .addresses import base_url
-from .endpoints import note_payload
+from .endpoints import note_payload, titles_of
 from .limits import Limits, cut_to_fit, json_chars
 from .notes import NotesReader
 from .openapi import parse_date
@@ -153,6 +153,8 @@ def build_server(notes: NotesReader, limits: Limits, public_url: PublicUrl, vers
         notes_url = _notes_url(ctx, public_url)
         results = search_results(found, top_k, notes_url, limits.max_response_chars)
         state["result_count"] = len(results)
+        shown = {result["id"] for result in results}
+        state["titles"] = titles_of(r for r in found if r.note_id in shown)
         return _text({"results": results}, structured=True)
 
     async def fetch(
@@ -168,6 +170,7 @@ def build_server(notes: NotesReader, limits: Limits, public_url: PublicUrl, vers
             raise ToolError(f"There is no note {id}; it may have been moved or deleted. Search again.")
         document = fetch_document(note, offset, _notes_url(ctx, public_url), limits.max_response_chars)
         state["result_count"] = 1
+        state["titles"] = titles_of([note])
         state["truncated"] = document["metadata"]["truncated"]
         return _text(document)
 

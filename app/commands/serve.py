@@ -78,15 +78,15 @@ def _serving(
     """Run the API (and tunnel) until the block ends; the event is set on SIGINT/SIGTERM."""
     from notewell.app.connect_help import serve_lines
     from notewell.app.services import api_config, create_api, make_oauth
-    from notewell.plugin_api.activity import ActivityLog
+    from notewell.plugin_api.activity import ActivityLog, describe
     from notewell.plugin_api.consent import ConsentQueue
     from notewell.plugin_api.oauth_store import FILE_NAME as OAUTH_FILE
     from notewell.plugin_api.oauth_store import OAuthStore
     from notewell.plugin_api.server import ApiServer
 
     public_url = _public_url_source(tunnel)
-    activity = ActivityLog(path=root / "activity.jsonl")
-    activity.subscribe(lambda entry: print(_describe(entry), flush=True))
+    activity = ActivityLog.open(root)
+    activity.subscribe(lambda entry: print(describe(entry), flush=True))
     consents = ConsentQueue()
     consents.subscribe(_report_consent)
     oauth = make_oauth(OAuthStore.open(root / OAUTH_FILE), public_url, consents)
@@ -140,6 +140,7 @@ def _serving(
                 unsubscribe()
             tunnel.stop()
         server.stop()
+        activity.close()
 
 
 def _make_tunnel(args: argparse.Namespace, settings: Any, root: Path) -> Any:
@@ -204,13 +205,3 @@ def _start_watching(index: Any, folders: list[Path]) -> Callable[[], None]:
     stop = watch_index(index, folders)
     print("Watching the folders for changes.")
     return stop
-
-
-def _describe(entry: Any) -> str:
-    what = entry.note_id or "; ".join(entry.queries)
-    count = "" if entry.result_count is None else f" → {entry.result_count}"
-    outcome = "" if entry.outcome == "ok" else f" ({entry.outcome})"
-    return (
-        f"{entry.time[11:19]} {entry.client} {entry.method} {entry.endpoint} "
-        f"{entry.status}{outcome} {what}{count}".rstrip()
-    )

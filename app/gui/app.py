@@ -36,6 +36,7 @@ from notewell.plugin_api.activity import ActivityLog
 from notewell.plugin_api.consent import ConsentQueue
 from notewell.plugin_api.oauth_store import FILE_NAME as OAUTH_FILE
 from notewell.plugin_api.oauth_store import OAuthStore
+from notewell.plugin_api.printable import EscapingFormatter
 from notewell.plugin_api.tunnel import TunnelStatus
 
 from .activity_tab import ActivityTab
@@ -53,7 +54,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 ASSETS = asset_path()
-ACTIVITY_FILE = "activity.jsonl"
 
 
 @dataclass
@@ -88,6 +88,7 @@ class Desktop:
         self.indexing.close()
         for server in self.chroma:
             server.stop()
+        self.activity.close()
         self.bridge.shutdown()
 
 
@@ -106,7 +107,7 @@ def build_desktop(
     bridge = Bridge()
     tokens = open_token_store(root)
     authtoken = UserSecret(root, NGROK_AUTHTOKEN)
-    activity = ActivityLog(path=root / ACTIVITY_FILE)
+    activity = ActivityLog.open(root)
     activity.subscribe(bridge.activity)
 
     consents = ConsentQueue()
@@ -292,7 +293,7 @@ def _quit_on_signals(app: QApplication) -> QSocketNotifier:
 
 def _log_to_file(path: Path) -> None:
     handler = logging.FileHandler(path, encoding="utf-8")
-    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    handler.setFormatter(EscapingFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     logging.basicConfig(level=logging.INFO, handlers=[handler], force=True)  # replaces the CLI's
 
 

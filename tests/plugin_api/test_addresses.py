@@ -62,5 +62,5 @@ def test_lockout_through_the_tunnel_is_per_visitor(start_api: StartApi) -> None:
         assert ok.status_code == 404  # authenticated; the note just does not exist
         local = client.get("/notes/0123456789abcdef0123", headers={"Authorization": f"Bearer {api.token}"})
         assert local.status_code == 404
-    clients = {e.client for e in api.activity.entries()}
+    clients = {e.source for e in api.activity.reads()} | {r.source for r in api.activity.refused()}
     assert {"203.0.113.66", "20.1.2.3", "127.0.0.1"} <= clients

@@ -127,7 +127,7 @@ def test_rate_limit_gives_429_with_retry_after(start_api: StartApi) -> None:
         assert refused.status_code == 429
         assert int(refused.headers["retry-after"]) >= 1
         assert refused.json()["error"]["code"] == "rate_limited"
-    assert any(e.outcome == "rate_limited" for e in api.activity.entries())
+    assert any(r.reason == "rate_limited" for r in api.activity.refused())
 
 
 def test_ordinary_use_never_hits_the_rate_limit(api: Api) -> None:

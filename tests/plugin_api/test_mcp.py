@@ -172,14 +172,15 @@ def test_activity_log_names_the_tool_and_what_it_read(mcp_api: Api) -> None:
         await client.call_tool("fetch", {"id": found["results"][0]["id"]})
         return found
 
-    before = len(mcp_api.activity.entries())
+    before = len(mcp_api.activity.reads())
     found = run(mcp_api, session)
-    entries = mcp_api.activity.entries()[before:]
+    entries = mcp_api.activity.reads()[before:]
     search = next(e for e in entries if e.endpoint == "/mcp search")
     assert search.queries == ("sourdough starter",) and search.result_count == len(found["results"])
     assert search.status == 200 and search.outcome == "ok"
     fetch = next(e for e in entries if e.endpoint == "/mcp fetch")
     assert fetch.note_id == found["results"][0]["id"] and fetch.result_count == 1
+    assert search.titles and fetch.titles == (found["results"][0]["title"],) and search.client == "API key"
     assert any(e.endpoint == "/mcp initialize" for e in entries)
     assert all(TOKEN not in json.dumps(e.to_dict()) for e in entries)
 

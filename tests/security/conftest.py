@@ -84,7 +84,7 @@ def serve(security_index: NotesIndex, tmp_path: Path) -> Iterator[Serve]:
         root = data_dir or tmp_path / f"data{len(running)}"
         root.mkdir(parents=True, exist_ok=True)
         public: list[str | None] = [public_url]
-        activity = ActivityLog()
+        activity = ActivityLog.open(root)
         store = store or OAuthStore(root / "oauth.json")
         consents = consents or ConsentQueue()
         oauth = OAuthServer(store, consents, lambda: public[0])
@@ -100,4 +100,4 @@ def serve(security_index: NotesIndex, tmp_path: Path) -> Iterator[Serve]:
     yield start
     for server, activity in running:
         server.stop()
-        pass
+        activity.close()
