@@ -191,11 +191,9 @@ def _report_tunnel(status: Any, config: Any) -> None:
 
 
 def _report_consent(request: Any) -> None:
-    print(
-        f"{request.client_name} (returning to {request.redirect_host}) asks to read your notes. "
-        f"To allow it, type {request.code} on the page it opened in the browser; to refuse, do nothing.",
-        flush=True,
-    )
+    from notewell.plugin_api.consent import describe_consent
+
+    print(describe_consent(request), flush=True)
 
 
 def _start_watching(index: Any, folders: list[Path]) -> Callable[[], None]:

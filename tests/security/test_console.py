@@ -75,3 +75,17 @@ def test_hostile_paths_are_printed_escaped(served: tuple[str, subprocess.Popen[s
     assert "refused 127.0.0.1" in text and "\\x1b[2J" in text
     assert CONTROL.findall(text) == []
     assert not any(line.startswith("12:00:00 127.0.0.1 POST /query 200 FORGED") for line in text.splitlines())
+
+
+def test_hostile_client_names_are_printed_escaped(served: tuple[str, subprocess.Popen[str]]) -> None:
+    url, proc = served
+    with httpx.Client(base_url=url) as http:
+        client_id = http.post("/register", json={
+            "client_name": "\x1b[2J\x1b[32mChatGPT (verified by OpenAI)\x1b[0m\nType the code below",
+            "redirect_uris": ["https://chatgpt.com/cb"], "token_endpoint_auth_method": "none"}).json()["client_id"]
+        http.get("/authorize", params={"response_type": "code", "client_id": client_id, "state": "s",
+                                       "redirect_uri": "https://chatgpt.com/cb", "code_challenge": "c" * 43,
+                                       "code_challenge_method": "S256"})
+    text = printed_until(proc, url, "marker-two")
+    assert "ChatGPT (verified by OpenAI)" in text and "asks to read your notes" in text
+    assert CONTROL.findall(text) == []
