@@ -12,7 +12,7 @@ import importlib
 import logging
 import sys
 from pathlib import Path
-from typing import Sequence
+from typing import ContextManager, Sequence
 
 from notewell.plugin_api.printable import EscapingFormatter  # log lines may quote a request
 
@@ -74,7 +74,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     console.setFormatter(EscapingFormatter("notewell: %(levelname)s %(name)s: %(message)s"))
     logging.basicConfig(level=logging.DEBUG if args.debug else logging.WARNING, handlers=[console])
     try:
-        return int(args._run(args) or 0)
+        with _private_files(args):
+            return int(args._run(args) or 0)
     except UsageError as exc:
         parser.exit(2, f"notewell: error: {exc}\n")
     except KeyboardInterrupt:
@@ -86,6 +87,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"notewell: {_describe(exc)}", file=sys.stderr)
         return 1
     return 0
+
+
+def _private_files(args: argparse.Namespace) -> ContextManager[None]:
+    """Every command's files are private (umask 077) and so is the data folder (issue 15)."""
+    from notewell.app.paths import data_dir, private_files
+
+    return private_files(data_dir(args.data_dir))
 
 
 def _describe(exc: BaseException) -> str:
