@@ -35,6 +35,7 @@ from notewell.plugin_api.oauth import OAuthServer
 from notewell.plugin_api.oauth_store import ACCESS_SECONDS, OAuthStore
 from notewell.plugin_api.server import ApiServer
 from tests.plugin_api.conftest import TOKEN
+from tests.security.oauth_client import sdk_oauth_dance
 
 REDIRECT = "https://chatgpt.com/connector_platform_oauth_redirect"
 
@@ -292,53 +293,8 @@ def test_the_api_key_still_works_on_mcp(server: Server) -> None:
 
 def test_the_official_client_does_the_whole_oauth_dance(server: Server) -> None:
     """The SDK's own OAuthClientProvider: 401 → discovery → registration → consent → MCP."""
-    from mcp.client.auth import OAuthClientProvider
-    from mcp.shared.auth import AuthorizationCodeResult, OAuthClientInformationFull, OAuthClientMetadata, OAuthToken
-
-    class Memory:
-        tokens: OAuthToken | None = None
-        client: OAuthClientInformationFull | None = None
-
-        async def get_tokens(self) -> OAuthToken | None:
-            return self.tokens
-
-        async def set_tokens(self, tokens: OAuthToken) -> None:
-            self.tokens = tokens
-
-        async def get_client_info(self) -> OAuthClientInformationFull | None:
-            return self.client
-
-        async def set_client_info(self, client_info: OAuthClientInformationFull) -> None:
-            self.client = client_info
-
-    landed: list[str] = []
-
-    async def browser(url: str) -> None:  # the user's browser, and the user clicking Allow in the app
-        async with httpx2.AsyncClient() as http:
-            consent = (await http.get(url)).headers["location"]
-            assert server.consents.approve(question_id(server))
-            landed.append((await http.get(server.url + consent)).headers["location"])
-
-    async def callback() -> AuthorizationCodeResult:
-        query = parse_qs(urlsplit(landed[-1]).query)
-        return AuthorizationCodeResult(code=query["code"][0], state=query.get("state", [None])[0])
-
-    storage = Memory()
-    auth = OAuthClientProvider(
-        server.url + "/mcp",
-        OAuthClientMetadata(client_name="Scripted", redirect_uris=["http://localhost:3030/callback"],
-                            grant_types=["authorization_code", "refresh_token"], response_types=["code"]),
-        storage, redirect_handler=browser, callback_handler=callback,
-    )
-
-    async def main() -> list[str]:
-        async with httpx2.AsyncClient(auth=auth, timeout=30) as http:
-            transport = streamable_http_client(server.url + "/mcp", http_client=http)
-            async with Client(transport, mode="legacy") as client:  # type: ignore[arg-type]
-                return [tool.name for tool in (await client.list_tools()).tools]
-
-    assert sorted(anyio.run(main)) == ["fetch", "search"]
-    assert storage.tokens is not None and storage.tokens.access_token.startswith("nwo_")
+    tools, access_token = sdk_oauth_dance(server.url, server.consents, server.url + "/mcp")
+    assert tools == ["fetch", "search"] and access_token.startswith("nwo_")
     assert [g.client_name for g in server.store.grants()] == ["Scripted"]
 
 

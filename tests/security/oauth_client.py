@@ -15,6 +15,7 @@ import httpx2
 from mcp import Client
 from mcp.client.streamable_http import streamable_http_client
 
+from notewell.plugin_api.consent import ConsentQueue
 from tests.security.conftest import Served
 
 REDIRECT = "https://chatgpt.com/connector_platform_oauth_redirect"
@@ -83,3 +84,57 @@ def sdk_search(url: str, token: str, query: str = "sourdough starter") -> dict[s
                 return json.loads(result.content[0].text)
 
     return anyio.run(main)
+
+
+def sdk_oauth_dance(server_url: str, consents: ConsentQueue, mcp_url: str) -> tuple[list[str], str]:
+    """The SDK's own OAuthClientProvider: 401 → discovery → registration → consent → MCP.
+
+    Returns the tool names and the access token it ended with."""
+    from mcp.client.auth import OAuthClientProvider
+    from mcp.shared.auth import AuthorizationCodeResult, OAuthClientInformationFull, OAuthClientMetadata, OAuthToken
+
+    class Memory:
+        tokens: OAuthToken | None = None
+        client: OAuthClientInformationFull | None = None
+
+        async def get_tokens(self) -> OAuthToken | None:
+            return self.tokens
+
+        async def set_tokens(self, tokens: OAuthToken) -> None:
+            self.tokens = tokens
+
+        async def get_client_info(self) -> OAuthClientInformationFull | None:
+            return self.client
+
+        async def set_client_info(self, client_info: OAuthClientInformationFull) -> None:
+            self.client = client_info
+
+    landed: list[str] = []
+
+    async def browser(url: str) -> None:  # the user's browser, and the user clicking Allow in the app
+        async with httpx2.AsyncClient() as http:
+            consent = (await http.get(url)).headers["location"]
+            for request in consents.pending():
+                consents.approve(request.id)
+            landed.append((await http.get(server_url + consent)).headers["location"])
+
+    async def callback() -> AuthorizationCodeResult:
+        query = parse_qs(urlsplit(landed[-1]).query)
+        return AuthorizationCodeResult(code=query["code"][0], state=query.get("state", [None])[0])
+
+    storage = Memory()
+    auth = OAuthClientProvider(
+        mcp_url,
+        OAuthClientMetadata(client_name="Scripted", redirect_uris=["http://localhost:3030/callback"],
+                            grant_types=["authorization_code", "refresh_token"], response_types=["code"]),
+        storage, redirect_handler=browser, callback_handler=callback,
+    )
+
+    async def main() -> list[str]:
+        async with httpx2.AsyncClient(auth=auth, timeout=30) as http:
+            async with Client(streamable_http_client(mcp_url, http_client=http), mode="legacy") as client:
+                return sorted(tool.name for tool in (await client.list_tools()).tools)
+
+    tools = anyio.run(main)
+    assert storage.tokens is not None
+    return tools, storage.tokens.access_token

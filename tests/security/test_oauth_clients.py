@@ -9,66 +9,10 @@
 
 from __future__ import annotations
 
-from urllib.parse import parse_qs, urlsplit
-
-import anyio
-import httpx2
-from mcp import Client
-from mcp.client.streamable_http import streamable_http_client
-
-from tests.security.conftest import PUBLIC, PUBLIC_HOST, Serve, Served
-from tests.security.oauth_client import REDIRECT, TOOLS_LIST, mcp_post
+from tests.security.conftest import PUBLIC, PUBLIC_HOST, Serve
+from tests.security.oauth_client import REDIRECT, TOOLS_LIST, mcp_post, sdk_oauth_dance
 
 BROWSER_CLIENT = "http://localhost:6274"  # MCP Inspector's page, talking to the server directly
-
-
-def sdk_oauth_dance(served: Served, mcp_url: str) -> list[str]:
-    """The SDK's own OAuthClientProvider: 401 → discovery → registration → consent → MCP."""
-    from mcp.client.auth import OAuthClientProvider
-    from mcp.shared.auth import AuthorizationCodeResult, OAuthClientInformationFull, OAuthClientMetadata, OAuthToken
-
-    class Memory:
-        tokens: OAuthToken | None = None
-        client: OAuthClientInformationFull | None = None
-
-        async def get_tokens(self) -> OAuthToken | None:
-            return self.tokens
-
-        async def set_tokens(self, tokens: OAuthToken) -> None:
-            self.tokens = tokens
-
-        async def get_client_info(self) -> OAuthClientInformationFull | None:
-            return self.client
-
-        async def set_client_info(self, client_info: OAuthClientInformationFull) -> None:
-            self.client = client_info
-
-    landed: list[str] = []
-
-    async def browser(url: str) -> None:  # the user's browser, and the user clicking Allow in the app
-        async with httpx2.AsyncClient() as http:
-            consent = (await http.get(url)).headers["location"]
-            for request in served.consents.pending():
-                served.consents.approve(request.id)
-            landed.append((await http.get(served.url + consent)).headers["location"])
-
-    async def callback() -> AuthorizationCodeResult:
-        query = parse_qs(urlsplit(landed[-1]).query)
-        return AuthorizationCodeResult(code=query["code"][0], state=query.get("state", [None])[0])
-
-    auth = OAuthClientProvider(
-        mcp_url,
-        OAuthClientMetadata(client_name="Scripted", redirect_uris=["http://localhost:3030/callback"],
-                            grant_types=["authorization_code", "refresh_token"], response_types=["code"]),
-        Memory(), redirect_handler=browser, callback_handler=callback,
-    )
-
-    async def main() -> list[str]:
-        async with httpx2.AsyncClient(auth=auth, timeout=30) as http:
-            async with Client(streamable_http_client(mcp_url, http_client=http), mode="legacy") as client:
-                return sorted(tool.name for tool in (await client.list_tools()).tools)
-
-    return anyio.run(main)
 
 
 def test_a_local_oauth_client_works_while_a_public_url_is_set(serve: Serve) -> None:
@@ -82,7 +26,7 @@ def test_a_local_oauth_client_works_while_a_public_url_is_set(serve: Serve) -> N
         via_tunnel = http.get("/.well-known/oauth-protected-resource/mcp",
                               headers={"Host": PUBLIC_HOST, "X-Forwarded-For": "203.0.113.5"}).json()
         assert via_tunnel["resource"] == PUBLIC + "/mcp"  # visitors through the tunnel see the public URL
-    assert sdk_oauth_dance(served, served.url + "/mcp") == ["fetch", "search"]
+    assert sdk_oauth_dance(served.url, served.consents, served.url + "/mcp")[0] == ["fetch", "search"]
 
 
 def test_the_401_for_a_bad_token_says_invalid_token(serve: Serve) -> None:
