@@ -5,8 +5,9 @@
     activity.refuse(source, reason, ...)    # anything else: counted per source
     activity.subscribe(show)                # the GUI's table, `notewell serve`'s lines
 
-Listeners hear every read, and a refused source only when its count reaches 1, 10,
-100, … (so a flood prints a handful of lines, not one per request). `entries()`
+The record keeps what a caller searched or read, and its failed requests (not MCP's
+protocol chatter). Listeners hear every caller's request, and a refused source only
+when its count reaches 1, 10, 100, … (a flood prints a handful of lines). `entries()`
 gives what a view shows at start: the kept reads and the refused counts, from disk.
 Never holds a key or token. `describe` turns an entry into one printable line.
 """
@@ -55,12 +56,13 @@ class ActivityLog:
 
     # -- recording ------------------------------------------------------------------------
     def record(self, entry: ActivityEntry) -> None:
-        """A request made with a valid key or token."""
-        if self.store is not None:
-            self.store.add(entry)
-        else:
-            with self._lock:
-                self._reads.append(entry)
+        """A request made with a valid key or token: kept if it searched, read or failed."""
+        if _worth_keeping(entry):
+            if self.store is not None:
+                self.store.add(entry)
+            else:
+                with self._lock:
+                    self._reads.append(entry)
         self._listeners.notify(entry)
 
     def refuse(self, source: str, reason: str, *, status: int, method: str, endpoint: str) -> None:
@@ -130,6 +132,12 @@ def describe(entry: ActivityEntry) -> str:
     outcome = "" if entry.outcome == "ok" else f" ({entry.outcome})"
     return printable(f"{when} {entry.client} ({entry.source}) {entry.method} {entry.endpoint} "
                      f"{entry.status}{outcome} {what}{count}".rstrip(), 400)
+
+
+def _worth_keeping(entry: ActivityEntry) -> bool:
+    # MCP's own chatter (initialize, tools/list, the GET a client tries for a stream) is
+    # not something the user asks "what did it read?" about; the live view still shows it.
+    return bool(entry.queries or entry.titles or entry.note_id) or (entry.status >= 400 and entry.status != 405)
 
 
 def _is_milestone(count: int) -> bool:

@@ -181,7 +181,7 @@ def test_activity_log_names_the_tool_and_what_it_read(mcp_api: Api) -> None:
     fetch = next(e for e in entries if e.endpoint == "/mcp fetch")
     assert fetch.note_id == found["results"][0]["id"] and fetch.result_count == 1
     assert search.titles and fetch.titles == (found["results"][0]["title"],) and search.client == "API key"
-    assert any(e.endpoint == "/mcp initialize" for e in entries)
+    assert not any(e.endpoint == "/mcp initialize" for e in entries)  # protocol chatter is no read
     assert all(TOKEN not in json.dumps(e.to_dict()) for e in entries)
 
 
