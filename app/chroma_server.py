@@ -22,6 +22,7 @@ from pathlib import Path
 # the read returns: the child then stops itself instead of living on as an orphan.
 _LAUNCH = """
 import os, signal, sys, threading, time
+os.umask(0o077)  # the vectors and documents are the user's notes: private files (issue 15)
 
 def _exit_with_the_app():
     sys.stdin.buffer.read()
@@ -54,12 +55,13 @@ class ChromaServer:
     def start(self, timeout: float = 60.0) -> str:
         import httpx
 
-        self.path.mkdir(parents=True, exist_ok=True)
+        self.path.mkdir(mode=0o700, parents=True, exist_ok=True)
         self.port = _free_port()
         command = [sys.executable, "-c", _LAUNCH, "run", "--path", str(self.path),
                    "--host", "127.0.0.1", "--port", str(self.port)]
         env = {**os.environ, "ANONYMIZED_TELEMETRY": "False"}
-        with open(self.log_file, "ab") as log:
+        self.path.chmod(0o700)
+        with open(os.open(self.log_file, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600), "ab") as log:
             self._process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=env,
                                              stdin=subprocess.PIPE)
         deadline = time.monotonic() + timeout

@@ -12,9 +12,11 @@ import importlib
 import logging
 import sys
 from pathlib import Path
-from typing import Sequence
+from typing import ContextManager, Sequence
 
-COMMANDS = ("gui", "index", "search", "serve", "token", "clients", "eval", "doctor")
+from notewell.plugin_api.printable import EscapingFormatter  # log lines may quote a request
+
+COMMANDS = ("gui", "index", "search", "serve", "token", "clients", "activity", "eval", "doctor")
 
 
 class UsageError(Exception):
@@ -68,12 +70,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     # Our own one-line handler first: libraries that call logging.basicConfig (the MCP
     # SDK does) then leave the terminal alone.
-    logging.basicConfig(
-        level=logging.DEBUG if args.debug else logging.WARNING,
-        format="notewell: %(levelname)s %(name)s: %(message)s",
-    )
+    console = logging.StreamHandler()
+    console.setFormatter(EscapingFormatter("notewell: %(levelname)s %(name)s: %(message)s"))
+    logging.basicConfig(level=logging.DEBUG if args.debug else logging.WARNING, handlers=[console])
     try:
-        return int(args._run(args) or 0)
+        with _private_files(args):
+            return int(args._run(args) or 0)
     except UsageError as exc:
         parser.exit(2, f"notewell: error: {exc}\n")
     except KeyboardInterrupt:
@@ -85,6 +87,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"notewell: {_describe(exc)}", file=sys.stderr)
         return 1
     return 0
+
+
+def _private_files(args: argparse.Namespace) -> ContextManager[None]:
+    """Every command's files are private (umask 077) and so is the data folder (issue 15)."""
+    from notewell.app.paths import data_dir, private_files
+
+    return private_files(data_dir(args.data_dir))
 
 
 def _describe(exc: BaseException) -> str:

@@ -99,23 +99,16 @@ class ConsoleReport:
 
     # -- who reads the notes --------------------------------------------------------------
     def activity(self, entry: Any) -> None:
-        _say(describe_activity(entry))
+        from notewell.plugin_api.activity import describe
+
+        _say(describe(entry))
 
     def consent(self, request: Any) -> None:
-        _say(f"{request.client_name} (returning to {request.redirect_host}) asks to read your notes. "
-             f"To allow it, type {request.code} on the page it opened in the browser; to refuse, do nothing.")
+        from notewell.plugin_api.consent import describe_consent
+
+        _say(describe_consent(request))
 
     def clients(self) -> None: ...
-
-
-def describe_activity(entry: Any) -> str:
-    what = entry.note_id or "; ".join(entry.queries)
-    count = "" if entry.result_count is None else f" → {entry.result_count}"
-    outcome = "" if entry.outcome == "ok" else f" ({entry.outcome})"
-    return (
-        f"{entry.time[11:19]} {entry.client} {entry.method} {entry.endpoint} "
-        f"{entry.status}{outcome} {what}{count}".rstrip()
-    )
 
 
 _print_lock = threading.Lock()

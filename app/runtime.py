@@ -39,7 +39,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-ACTIVITY_FILE = "activity.jsonl"
 CHROMA_DIR = "chroma"
 
 
@@ -89,7 +88,7 @@ class Runtime:
         self.data_dir = prefs.data_dir
         self._events = events
         self.tokens = open_token_store(self.data_dir)
-        self.activity = ActivityLog(path=self.data_dir / ACTIVITY_FILE)
+        self.activity = ActivityLog.open(self.data_dir)
         self.activity.subscribe(events.activity)
         self.consents = ConsentQueue()
         self.consents.subscribe(events.consent)
@@ -140,6 +139,7 @@ class Runtime:
         self.indexing.close()
         if self._chroma is not None:
             self._chroma.stop()
+        self.activity.close()
         log.info("stopped in %.1f s", time.monotonic() - started)
 
     # -- parts, made on worker threads ----------------------------------------------

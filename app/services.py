@@ -78,8 +78,7 @@ def create_api(
     from notewell.plugin_api.mcp import McpEndpoint
 
     config = api_config(settings)
-    mcp = McpEndpoint(index, config.limits, public_url, allowed_origins=config.cors_origins,
-                      version=config.version)
+    mcp = McpEndpoint(index, config.limits, public_url, version=config.version)
     return create_app(
         index, config, token=token, public_url=public_url, activity=activity,
         extra_routes=[mcp.route()], lifespan=mcp.lifespan, oauth=oauth,

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import yaml
 
 from notewell.indexer.errors import SkipFile
+from notewell.indexer.privacy import marked_private, private_line_in
 from notewell.indexer.readers import decode_text
 from notewell.indexer.types import NoteDocument
 
@@ -27,7 +28,6 @@ _INLINE_CODE = re.compile(r"(`+).+?\1")
 _INLINE_TAG = re.compile(r"(?:^|(?<=\s))#([\w/-]*[^\W\d][\w/-]*)")
 _SETEXT_H1 = re.compile(r" {0,3}=+[ \t]*")
 _ATX_H1 = re.compile(r"^ {0,3}#[ \t]+(.+?)(?:[ \t]+#+)?[ \t]*$")
-_PRIVATE_LINE = re.compile(r"^private[ \t]*:[ \t]*['\"]?(true|yes)['\"]?[ \t]*$", re.I | re.M)
 
 
 @dataclass(frozen=True)
@@ -43,7 +43,7 @@ def read_markdown(data: bytes, stem: str) -> NoteDocument:
         raise SkipFile("empty file")
     front = split_frontmatter(text)
     fields = front.fields
-    if _is_true(fields.get("private")):
+    if marked_private(fields.get("private")):
         raise SkipFile("marked private: true")
     body = clean_obsidian(front.body)
     if not body.strip():
@@ -71,6 +71,10 @@ def split_frontmatter(text: str) -> Frontmatter:
         if lines[end].rstrip() in ("---", "..."):
             break
     else:
+        # Trigger: the closing `---` is missing. Why: the user still meant the block, and a
+        # private note must not leak for a typo (issue 15). Outcome: its `private:` is honoured.
+        if private_line_in(text):
+            raise SkipFile("marked private: true")
         return Frontmatter({}, text, 1)
     block = "\n".join(lines[1:end])
     try:
@@ -78,12 +82,14 @@ def split_frontmatter(text: str) -> Frontmatter:
     except (yaml.YAMLError, ValueError):  # ValueError: a date like 2024-02-30
         # Trigger: a typo in the frontmatter. Why: a note the user marked private must stay
         # out even when the rest of its YAML is broken. Outcome: the whole text is the body.
-        if _PRIVATE_LINE.search(block):
+        if private_line_in(block):
             raise SkipFile("marked private: true") from None
         return Frontmatter({}, text, 1)
     if fields is None:
         fields = {}
     if not isinstance(fields, dict):
+        if private_line_in(block):
+            raise SkipFile("marked private: true")
         return Frontmatter({}, text, 1)
     fields = {str(key).lower(): value for key, value in fields.items()}
     return Frontmatter(fields, "\n".join(lines[end + 1 :]), end + 2)
@@ -180,10 +186,6 @@ def _scalar_text(value: object) -> str | None:
     if isinstance(value, (str, int, float)) and not isinstance(value, bool):
         return " ".join(str(value).split()) or None
     return None
-
-
-def _is_true(value: object) -> bool:
-    return value is True or (isinstance(value, str) and value.strip().lower() in ("true", "yes"))
 
 
 def _dedupe(items: Iterable[str]) -> tuple[str, ...]:

@@ -21,7 +21,8 @@ import pathspec
 
 from notewell.indexer import readers
 from notewell.indexer.errors import FolderError, SkipFile
-from notewell.indexer.markdown_notes import read_markdown
+from notewell.indexer.markdown_notes import read_markdown, split_frontmatter
+from notewell.indexer.privacy import marked_private
 from notewell.indexer.types import NoteDocument, NoteFile, SkippedFile
 
 DEFAULT_EXTENSIONS: frozenset[str] = frozenset(
@@ -64,19 +65,60 @@ def walk_paths(
 
 
 def read_bytes(file: NoteFile, max_bytes: int = DEFAULT_MAX_BYTES) -> bytes:
-    """The file's bytes; a file that grew past the size cap since it was listed is skipped."""
+    """The bytes of the file the walk listed; skipped if it is not that file any more.
+
+    Between listing and reading, the note (or a folder on its way) may have been swapped
+    for a link to a file outside the folder, or for a FIFO (issue 15). So it is opened
+    from its folder one name at a time without following links, without blocking, and
+    must be the regular file (device and inode) the walk saw. A file that grew past the
+    size cap since it was listed is skipped too.
+    """
     try:
-        with open(file.path, "rb") as handle:
-            data = handle.read(max_bytes + 1)
-        if len(data) > max_bytes:
-            raise SkipFile(f"larger than the {format_size(max_bytes)} size cap (it grew while being indexed)")
-        return data
+        fd = _open_listed(file)
     except FileNotFoundError as exc:
         raise SkipFile("file vanished while reading") from exc
     except PermissionError as exc:
         raise SkipFile("permission denied") from exc
     except OSError as exc:
+        if exc.errno in (errno.ELOOP, errno.ENOTDIR, errno.EMLINK):
+            raise SkipFile("it became a link while being indexed; links are not followed") from exc
         raise SkipFile(f"could not read: {exc.strerror or exc}") from exc
+    try:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
+            raise SkipFile("not a regular file any more (it was replaced while being indexed)")
+        if file.inode and (st.st_dev, st.st_ino) != (file.device, file.inode):
+            raise SkipFile("it was replaced by another file while being indexed; it is read again at the next sync")
+        with os.fdopen(fd, "rb", closefd=False) as handle:
+            data = handle.read(max_bytes + 1)
+    except OSError as exc:
+        raise SkipFile(f"could not read: {exc.strerror or exc}") from exc
+    finally:
+        os.close(fd)
+    if len(data) > max_bytes:
+        raise SkipFile(f"larger than the {format_size(max_bytes)} size cap (it grew while being indexed)")
+    return data
+
+
+_NO_FOLLOW = getattr(os, "O_NOFOLLOW", 0)
+_READ_FLAGS = os.O_RDONLY | _NO_FOLLOW | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOCTTY", 0) | getattr(
+    os, "O_CLOEXEC", 0)
+
+
+def _open_listed(file: NoteFile) -> int:
+    """A read-only descriptor of `file`, reached from its folder without following a link."""
+    parts = file.rel.split("/")
+    if not _NO_FOLLOW or os.open not in os.supports_dir_fd:  # pragma: no cover - Windows
+        return os.open(file.path, _READ_FLAGS)
+    folder = os.open(file.folder, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0) | getattr(os, "O_CLOEXEC", 0))
+    try:
+        for name in parts[:-1]:
+            inner = os.open(name, os.O_RDONLY | os.O_DIRECTORY | _NO_FOLLOW | os.O_CLOEXEC, dir_fd=folder)
+            os.close(folder)
+            folder = inner
+        return os.open(parts[-1], _READ_FLAGS, dir_fd=folder)
+    finally:
+        os.close(folder)
 
 
 def content_hash(data: bytes) -> str:
@@ -93,8 +135,12 @@ def parse_note(file: NoteFile, data: bytes) -> NoteDocument:
         return readers.read_html(data, stem)
     if suffix == ".pdf":
         return readers.read_pdf(data, stem)
-    # .txt, .org, .rst and any extension the user added in Settings.
-    return readers.read_plain_text(data, stem, suffix)
+    # .txt, .org, .rst and any extension the user added in Settings. Frontmatter on top is
+    # not theirs, but a note marked private there stays out all the same (issue 15).
+    document = readers.read_plain_text(data, stem, suffix)
+    if marked_private(split_frontmatter(document.text).fields.get("private")):
+        raise SkipFile("marked private: true")
+    return document
 
 
 def format_size(size: int) -> str:
@@ -384,7 +430,8 @@ class _Walk:
                         continue
                     st = entry.stat(follow_symlinks=False)
                     if st.st_size <= max_bytes:
-                        yield NoteFile(root, _child(frame.path, name), rel, st.st_size, st.st_mtime_ns)
+                        yield NoteFile(root, _child(frame.path, name), rel, st.st_size, st.st_mtime_ns,
+                                       st.st_dev, st.st_ino)
                         continue
                     size, cap = format_size(st.st_size), format_size(max_bytes)
                     problem = SkippedFile(root, rel, f"larger than the {cap} size cap ({size})")

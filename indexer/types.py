@@ -19,6 +19,9 @@ class NoteFile:
     rel: str  # POSIX path relative to `folder`
     size: int
     mtime_ns: int
+    # The file the walk saw (0: unknown); reading checks it is still that file (issue 15).
+    device: int = field(default=0, compare=False)
+    inode: int = field(default=0, compare=False)
 
 
 @dataclass(frozen=True)

@@ -271,10 +271,13 @@ class FolderWatcher:
 
     def _watch_again(self) -> None:
         """Watch again a folder that came back (a drive plugged in) or was replaced."""
+        live = {emitter.watch for emitter in self._observer.emitters if emitter.is_alive()} if self._observer else set()
         for folder in self.folders:
             current = _identity(folder)
             known = self._watches.get(folder)
-            if known is not None and known[1] == current:
+            # A folder deleted and made again can come back with the same inode number, while
+            # its old watch stopped when it was deleted: the watch must be alive too.
+            if known is not None and known[1] == current and known[0] in live:
                 continue
             if known is not None:
                 self._unwatch(folder)

@@ -2,10 +2,12 @@
 
     app = create_app(index, ApiConfig(), token=store.get, public_url=tunnel_url)
 
-Public routes (manifest, spec, logo, legal, health) reveal nothing about the
-notes; everything else needs the bearer token (see `guard.py`). /mcp is passed
-in `extra_routes` with its `lifespan` (see `mcp.McpEndpoint`): it then sits
-behind the same guard, limits and activity log.
+Who may call which route is in one table, `access.ACCESS` (`ApiConfig.access`):
+the public routes (manifest, spec, logo, legal, health, OAuth's) reveal nothing
+about the notes; everything else needs the key, or an OAuth token where the row
+says so. `guard.RequestGuard` enforces it and `cors.AccessCors` answers browsers
+from it. /mcp is passed in `extra_routes` with its `lifespan` (see
+`mcp.McpEndpoint`): it then sits behind the same guard, limits and activity log.
 """
 
 from __future__ import annotations
@@ -17,7 +19,6 @@ from typing import TYPE_CHECKING, Any, Callable, Sequence
 import yaml
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
-from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import BaseRoute, Route
@@ -25,12 +26,15 @@ from starlette.types import Lifespan
 
 from notewell.assets import logo_png as logo_png_bytes
 
+from .access import ACCESS, AccessTable
 from .activity import ActivityLog
-from .auth import Authenticator, LockoutPolicy, TokenProvider
-from .clients import base_url
+from .addresses import base_url
+from .auth import FailureThrottle, LockoutPolicy, TokenProvider
+from .cors import AccessCors
 from .endpoints import OPERATIONS, make_endpoints
 from .errors import EXCEPTION_HANDLERS
 from .guard import RequestGuard
+from .host_check import HostCheck
 from .limits import Limits, RateLimiter
 from .manifest import ManifestConfig, build_manifest
 from .notes import NotesReader
@@ -50,8 +54,9 @@ class ApiConfig:
     limits: Limits = field(default_factory=Limits)
     lockout: LockoutPolicy = field(default_factory=LockoutPolicy)
     manifest: ManifestConfig = field(default_factory=ManifestConfig)
-    cors_origins: tuple[str, ...] = CHATGPT_ORIGINS
+    cors_origins: tuple[str, ...] = CHATGPT_ORIGINS  # browser origins besides loopback and the public URL
     version: str = "0.1.0"
+    access: AccessTable = ACCESS
 
 
 def create_app(
@@ -117,31 +122,31 @@ def create_app(
     ]
     if oauth is not None:
         public_routes += oauth.routes()
-    guard_options = dict(
-        public_paths=frozenset(route.path for route in public_routes),
-        authenticator=Authenticator(token, config.lockout),
-        rate_limiter=RateLimiter(config.limits),
-        limits=config.limits,
-        activity=activity,
-        public_url=public_url,
-        oauth=oauth,
-    )
-    return Starlette(
+    host_check = HostCheck(public_url, config.cors_origins)
+    app = Starlette(
         routes=[*public_routes, *api_routes, *extra_routes],
         middleware=[
+            Middleware(AccessCors, table=config.access, assistant_origin=host_check.allows_origin_of),
             Middleware(
-                CORSMiddleware,
-                allow_origins=list(config.cors_origins),
-                allow_methods=["GET", "POST"],
-                allow_headers=["Authorization", "Content-Type", "openai-conversation-id",
-                               "openai-ephemeral-user-id"],
-                max_age=600,
+                RequestGuard,
+                table=config.access,
+                key=token,
+                throttle=FailureThrottle(config.lockout),
+                rate_limiter=RateLimiter(config.limits),
+                limits=config.limits,
+                host_check=host_check,
+                activity=activity,
+                public_url=public_url,
+                oauth=oauth,
             ),
-            Middleware(RequestGuard, **guard_options),
         ],
         exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]
         lifespan=lifespan,
     )
+    # The guard routes `/mcp/` as `/mcp`; Starlette's own answer to a trailing slash would be
+    # a redirect built from the request's scheme (http:// behind the tunnel; issue 15).
+    app.router.redirect_slashes = False
+    return app
 
 
 LEGAL_PAGE = """<!doctype html>

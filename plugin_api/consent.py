@@ -8,6 +8,14 @@
 The decision happens out of band (in the app, or with a code only the server's
 console shows), so a web page cannot approve on the user's behalf. Listeners
 run on the server's thread: keep them short (re-emit as a Qt signal).
+
+What a question shows comes from a registration anyone can make (issue 15): the
+name is cleaned to a plain label (no control or format characters, at most
+`MAX_NAME` characters; views show it as plain text), and the return host is the
+host of the redirect URI itself. Asking again for the same client while a question
+waits joins that question instead of opening another; at most `MAX_PENDING`
+questions wait at once (`MAX_PENDING_PER_SOURCE` from one address), so a flood of
+/authorize calls cannot fill the screen.
 """
 
 from __future__ import annotations
@@ -17,30 +25,64 @@ import threading
 import time
 from dataclasses import dataclass, replace
 from typing import Callable, Literal
+from urllib.parse import urlsplit
 
 from .listeners import Listeners
+from .printable import clean_label, printable
 
 Decision = Literal["pending", "approved", "denied", "expired"]
 Listener = Callable[["ConsentRequest"], None]
 CODE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O or 1/I to misread
 MAX_CODE_ATTEMPTS = 5
+MAX_NAME = 60
+MAX_PENDING = 5
+MAX_PENDING_PER_SOURCE = 2
+UNNAMED = "An unnamed client"
+
+
+class ConsentBusy(Exception):
+    """Too many questions are waiting already; the message says what to do."""
 
 
 @dataclass(frozen=True)
 class ConsentRequest:
     id: str  # in the browser's URL; not a secret
-    client_name: str
-    redirect_host: str
+    client_id: str
+    client_name: str  # cleaned: a plain label
+    redirect_host: str  # the redirect URI's host[:port]
     scopes: tuple[str, ...]
     code: str  # the one-time code; a secret shown only to the person running Notewell
     created_at: float
+    source: str = ""
     decision: Decision = "pending"
     attempts: int = 0
 
     @property
     def question(self) -> str:
-        return (f"{self.client_name} wants to read your notes (it will return to {self.redirect_host}). "
-                "Allow it?")
+        return (f"An app calling itself “{self.client_name}” wants to read your notes "
+                f"(it will return to {self.redirect_host}). Allow it?")
+
+
+def return_host(redirect_uri: str) -> str:
+    """The host (and a port other than the scheme's) a browser is sent back to."""
+    parts = urlsplit(redirect_uri)
+    host = (parts.hostname or "").lower()
+    if ":" in host:
+        host = f"[{host}]"
+    try:
+        port = parts.port
+    except ValueError:
+        port = None
+    default = {"https": 443, "http": 80}.get(parts.scheme)
+    return f"{host}:{port}" if port is not None and port != default else host
+
+
+def describe_consent(request: ConsentRequest) -> str:
+    """`notewell serve`'s line for a new question (escaped: the name comes from a registration)."""
+    return printable(
+        f"An app calling itself “{request.client_name}” (returning to {request.redirect_host}) asks to read "
+        f"your notes. To allow it, type {request.code} on the page it opened in the browser; to refuse, do "
+        "nothing.", 600)
 
 
 class ConsentQueue:
@@ -51,15 +93,26 @@ class ConsentQueue:
         self._requests: dict[str, ConsentRequest] = {}
         self._listeners: Listeners[ConsentRequest] = Listeners()
 
-    def open(self, client_name: str, redirect_host: str, scopes: tuple[str, ...]) -> ConsentRequest:
-        code = "".join(secrets.choice(CODE_ALPHABET) for _ in range(8))
-        request = ConsentRequest(
-            id=secrets.token_urlsafe(16), client_name=client_name[:100] or "An unnamed client",
-            redirect_host=redirect_host, scopes=scopes, code=f"{code[:4]}-{code[4:]}",
-            created_at=self._clock(),
-        )
+    def open(self, client_id: str, client_name: str, redirect_uri: str, scopes: tuple[str, ...],
+             source: str = "") -> ConsentRequest:
+        """The question for this client: the one already waiting, or a new one (listeners hear it)."""
+        name = clean_label(client_name, MAX_NAME) or UNNAMED
+        host = return_host(redirect_uri)
         with self._lock:
             self._forget_old()
+            waiting = [r for r in self._requests.values() if r.decision == "pending" and not self._expired(r)]
+            for request in waiting:
+                if (request.client_id, request.redirect_host, request.scopes) == (client_id, host, scopes):
+                    return request
+            if len(waiting) >= MAX_PENDING or (
+                    source and sum(r.source == source for r in waiting) >= MAX_PENDING_PER_SOURCE):
+                raise ConsentBusy(
+                    "Several requests for access are already waiting for an answer in Notewell. "
+                    "Answer or let them expire (10 minutes), then connect again.")
+            code = "".join(secrets.choice(CODE_ALPHABET) for _ in range(8))
+            request = ConsentRequest(
+                id=secrets.token_urlsafe(16), client_id=client_id, client_name=name, redirect_host=host,
+                scopes=scopes, code=f"{code[:4]}-{code[4:]}", created_at=self._clock(), source=source)
             self._requests[request.id] = request
         self._listeners.notify(request)
         return request
@@ -96,7 +149,7 @@ class ConsentQueue:
             return False
 
     def finish(self, request_id: str) -> None:
-        """The browser was sent back to the client: the request is used up."""
+        """Every browser that waited was sent back to the client: the request is used up."""
         with self._lock:
             self._requests.pop(request_id, None)
 

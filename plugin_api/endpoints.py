@@ -11,7 +11,7 @@ import logging
 import math
 import re
 from dataclasses import dataclass
-from typing import Any, Awaitable, Callable
+from typing import Any, Awaitable, Callable, Iterable
 
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
@@ -20,7 +20,7 @@ from starlette.responses import JSONResponse, Response
 from notewell.indexer.errors import IndexerError
 from notewell.indexer.types import NoteContent, SearchFilters, SearchResult
 
-from .clients import base_url
+from .addresses import base_url
 from .errors import BadRequest, NotFound, ServiceUnavailable
 from .limits import Limits, cut_to_fit, json_chars, share_budget
 from .notes import NotesReader
@@ -104,6 +104,7 @@ def make_endpoints(
         request.state.queries = tuple(p.query for p in parsed)  # logged even if search fails
         found = await run_in_threadpool(_search_all, notes, parsed)
         request.state.result_count = sum(len(results) for results in found)
+        request.state.titles = titles_of(r for results in found for r in results)
         notes_url = base_url(request.scope, public_url()) + "/notes/"
         payload = query_payload(parsed, found, notes_url, limits.max_response_chars)
         request.state.truncated = payload["truncated"]
@@ -118,10 +119,21 @@ def make_endpoints(
             raise NotFound(f"There is no note {note_id}; it may have been moved or deleted. Search again.")
         payload = note_payload(note, params["offset"], limits.max_response_chars)
         request.state.result_count = 1
+        request.state.titles = titles_of([note])
         request.state.truncated = payload["truncated"]
         return JSONResponse(payload)
 
     return {QUERY.operation_id: query, GET_NOTE.operation_id: get_note}
+
+
+def titles_of(found: Iterable[SearchResult | NoteContent], limit: int = 20) -> tuple[str, ...]:
+    """The distinct note titles in `found`, for the activity record."""
+    titles: dict[str, None] = {}
+    for result in found:
+        titles.setdefault(_clip(result.title, 200), None)
+        if len(titles) == limit:
+            break
+    return tuple(titles)
 
 
 def parse_query(item: dict[str, Any]) -> ParsedQuery:
@@ -210,8 +222,8 @@ def passage(result: SearchResult, notes_url: str) -> dict[str, Any]:
     return data
 
 
-def _clip(label: str) -> str:
-    return label if len(label) <= MAX_LABEL else label[: MAX_LABEL - 1] + "…"
+def _clip(label: str, limit: int = MAX_LABEL) -> str:
+    return label if len(label) <= limit else label[: limit - 1] + "…"
 
 
 def query_payload(

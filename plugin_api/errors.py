@@ -3,6 +3,7 @@
     ApiError                  {"error": {"code", "message"}} with `status`
     ├── BadRequest            400  the body is not JSON
     ├── Unauthorized          401  missing or wrong bearer token (+ WWW-Authenticate)
+    ├── Forbidden             403  a valid token without the scope the route needs
     ├── NotFound              404  no such note or route
     ├── MethodNotAllowed      405
     ├── PayloadTooLarge       413  request body over the limit
@@ -43,8 +44,15 @@ class BadRequest(ApiError):
 class Unauthorized(ApiError):
     status, code = 401, "unauthorized"
 
-    def __init__(self, message: str) -> None:
-        super().__init__(message, {"WWW-Authenticate": 'Bearer realm="notewell"'})
+    def __init__(self, message: str, challenge: str = 'Bearer realm="notewell"') -> None:
+        super().__init__(message, {"WWW-Authenticate": challenge})
+
+
+class Forbidden(ApiError):
+    status, code = 403, "forbidden"
+
+    def __init__(self, message: str, challenge: str | None = None) -> None:
+        super().__init__(message, {"WWW-Authenticate": challenge} if challenge else None)
 
 
 class NotFound(ApiError):

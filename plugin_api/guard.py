@@ -1,7 +1,16 @@
-"""The ASGI middleware every request passes: rate limit, auth, body limit, activity log.
+"""The ASGI middleware every request passes: the access table enforced, then limits and the record.
 
-Default deny: only the declared public paths skip the bearer check, so a route
-added later (such as /mcp) is protected until someone decides otherwise.
+For each request, in order:
+  1. its row in `access.ACCESS` (a trailing slash dropped: `/mcp/` is routed as `/mcp`);
+  2. Host/Origin, for rows that check them (`host_check`);
+  3. the credential the row asks for (`auth`): a correct one always gets in; a wrong
+     one counts against its source (`auth.FailureThrottle`); none is just a 401;
+  4. the rate limit: per caller once identified (the key, an OAuth grant), so
+     traffic from the same address or through the tunnel never uses it up;
+     per source for everything else;
+  5. the body, read whole (`bodies`: size limit, JSON depth, a client that left),
+     then the endpoint. What a caller read goes to the activity record; a refused
+     or abandoned request is only counted there, per source.
 """
 
 from __future__ import annotations
@@ -9,24 +18,25 @@ from __future__ import annotations
 import time
 from typing import Callable, Protocol
 
+import anyio
 from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from .access import KEY, KEY_OR_OAUTH, PUBLIC, AccessTable, Rule
 from .activity import ActivityEntry, ActivityLog, now_iso
-from .auth import Authenticator, bearer_token
-from .clients import client_address
-from .errors import ApiError, Unauthorized, error_response
-from .limits import Limits, RateLimiter, declared_length_too_large, limit_body, too_large
+from .addresses import client_address
+from .auth import Caller, FailureThrottle, OAuthTokens, TokenProvider, bearer_token, challenge, key_caller
+from .errors import ApiError, Forbidden, Unauthorized, error_response
+from .host_check import HostCheck
+from .printable import printable
+from .bodies import Abandoned, check_json_depth, declared_length, read_body, replay, too_large
+from .limits import Limits, RateLimiter
 
 
-class OAuthHooks(Protocol):
+class OAuthHooks(OAuthTokens, Protocol):
     """What the guard asks the OAuth server (`oauth.OAuthServer`), when there is one."""
 
-    def protects(self, path: str) -> bool: ...
-
-    def verify(self, token: str) -> bool: ...
-
-    def challenge(self, scope: Scope) -> str: ...
+    def resource_metadata_url(self, scope: Scope) -> str: ...
 
 
 class RequestGuard:
@@ -34,19 +44,23 @@ class RequestGuard:
         self,
         app: ASGIApp,
         *,
-        public_paths: frozenset[str],
-        authenticator: Authenticator,
+        table: AccessTable,
+        key: TokenProvider,
+        throttle: FailureThrottle,
         rate_limiter: RateLimiter,
         limits: Limits,
+        host_check: HostCheck,
         activity: ActivityLog | None,
         public_url: Callable[[], str | None],
         oauth: OAuthHooks | None = None,
     ) -> None:
         self.app = app
-        self.public_paths = public_paths
-        self.authenticator = authenticator
+        self.table = table
+        self.key = key
+        self.throttle = throttle
         self.rate_limiter = rate_limiter
         self.limits = limits
+        self.host_check = host_check
         self.activity = activity
         self.public_url = public_url
         self.oauth = oauth
@@ -56,10 +70,12 @@ class RequestGuard:
             await self.app(scope, receive, send)
             return
         started = time.perf_counter()
-        client = client_address(scope, self.public_url())
+        rule, path = self.table.rule_for(scope["method"], scope["path"])
+        scope["path"] = path
+        source = client_address(scope, self.public_url())
         state = scope.setdefault("state", {})
-        state["client"] = client
-        public = scope["path"] in self.public_paths
+        state["client"] = source
+        caller: Caller | None = None
         status = 500
 
         async def send_and_watch(message: Message) -> None:
@@ -69,65 +85,98 @@ class RequestGuard:
             await send(message)
 
         try:
-            self.rate_limiter.check(client)
-            if not public:
-                self._authenticate(scope, client)
-            if declared_length_too_large(scope["headers"], self.limits.max_body_bytes):
-                raise too_large(self.limits.max_body_bytes)
+            if rule.checks_host:
+                self.host_check.check(scope)
+            if rule.who == PUBLIC:
+                self.rate_limiter.check(source)
+            else:
+                caller = await self._identify(scope, rule, source)
+                self.rate_limiter.check(caller.id)
+            receive = await self._read_body(scope, receive)
+        except Abandoned:
+            state["outcome"] = "abandoned"
+            self._record(scope, caller, source, 499, started)
+            return
         except ApiError as refused:
             state["outcome"] = refused.code
             await error_response(refused)(scope, receive, send_and_watch)
-            self._record(scope, client, refused.status, started)
+            self._record(scope, caller, source, refused.status, started)
             return
+        state["caller"] = caller
         try:
-            await self.app(scope, limit_body(receive, self.limits.max_body_bytes), send_and_watch)
+            await self.app(scope, receive, send_and_watch)
         finally:
-            if not public:
-                self._record(scope, client, status, started)
+            if caller is not None:
+                self._record(scope, caller, source, status, started)
 
-    def _authenticate(self, scope: Scope, client: str) -> None:
-        authorization = Headers(scope=scope).get("authorization")
-        oauth = self.oauth if self.oauth is not None and self.oauth.protects(scope["path"]) else None
-        if oauth is None:
-            self.authenticator.check(client, authorization)
-            return
-        given = bearer_token(authorization)
-        try:
-            if given is None:
-                # An OAuth client's first request carries no token by design (discovery):
-                # not a guess, so it does not count toward the lockout.
-                self.authenticator.raise_if_locked(client)
+    async def _read_body(self, scope: Scope, receive: Receive) -> Receive:
+        max_bytes = self.limits.max_body_bytes
+        length = declared_length(scope)
+        if length is not None and length > max_bytes:
+            raise too_large(max_bytes)
+        if length == 0 or (length is None and not Headers(scope=scope).get("transfer-encoding")):
+            return receive
+        body = await read_body(receive, max_bytes)
+        if body.lstrip()[:1] in (b"{", b"["):  # what a JSON parser would take, whatever the type says
+            check_json_depth(body)
+        return replay(body, receive)
+
+    async def _identify(self, scope: Scope, rule: Rule, source: str) -> Caller:
+        """The caller the credential names, if this row accepts it; raises 401/403/429 otherwise."""
+        oauth = self.oauth if rule.who == KEY_OR_OAUTH else None
+        metadata = oauth.resource_metadata_url(scope) if oauth is not None else None
+        given = bearer_token(Headers(scope=scope).get("authorization"))
+        if given is None:
+            raise Unauthorized(
+                "This endpoint needs `Authorization: Bearer <key>`: the API key from `notewell token`"
+                + (", or an OAuth access token (see WWW-Authenticate)." if oauth else "."),
+                challenge(resource_metadata=metadata),
+            )
+        caller = key_caller(given, self.key())
+        if caller is None and self.oauth is not None:
+            caller = await anyio.to_thread.run_sync(self.oauth.caller, given, scope)
+            if caller is not None and oauth is None:
                 raise Unauthorized(
-                    "This endpoint needs `Authorization: Bearer <token>`: the API key from "
-                    "`notewell token`, or an OAuth access token (see WWW-Authenticate)."
+                    "This endpoint takes the API key from `notewell token`, not an OAuth token.",
+                    challenge("invalid_token", "This endpoint takes the API key"),
                 )
-            if oauth.verify(given):
-                self.authenticator.raise_if_locked(client)
-                return
-            self.authenticator.check(client, authorization)
-        except Unauthorized as refused:
-            # MCP clients find the authorization server through this header (RFC 9728).
-            refused.headers["WWW-Authenticate"] = oauth.challenge(scope)
-            if given is not None:
-                refused.message = (
-                    "The token is not valid: it expired, was revoked, or was replaced. Refresh it, or "
-                    "connect again; an API key comes from `notewell token`."
-                )
-            raise
+        if caller is None:
+            self.throttle.failed(source)
+            raise Unauthorized(
+                "The key or token is not valid: it may have been rotated, revoked or have expired. "
+                "Refresh it or connect again; the current API key is shown by `notewell token`.",
+                challenge("invalid_token", "The key or token is not valid", resource_metadata=metadata),
+            )
+        if rule.scope is not None and caller.scopes is not None and rule.scope not in caller.scopes:
+            raise Forbidden(
+                f"This needs the OAuth scope {rule.scope!r}, which this client was not given. "
+                "Connect it again and allow that access, or use the API key.",
+                challenge("insufficient_scope", f"This needs {rule.scope}", scope=rule.scope,
+                          resource_metadata=metadata),
+            )
+        assert rule.who in (KEY, KEY_OR_OAUTH)
+        return caller
 
-    def _record(self, scope: Scope, client: str, status: int, started: float) -> None:
+    def _record(self, scope: Scope, caller: Caller | None, source: str, status: int, started: float) -> None:
         if self.activity is None:
             return
         state = scope.get("state", {})
+        endpoint = printable(state.get("endpoint", scope["path"]), 200)  # "/mcp search" (mcp.py)
+        outcome = state.get("outcome", "ok" if status < 400 else "error")
+        if caller is None:
+            self.activity.refuse(source, outcome, status=status, method=scope["method"], endpoint=endpoint)
+            return
         self.activity.record(
             ActivityEntry(
                 time=now_iso(),
-                client=client,
+                client=caller.name,
+                source=source,
                 method=scope["method"],
-                endpoint=state.get("endpoint", scope["path"]),  # "/mcp search" (mcp.py)
+                endpoint=endpoint,
                 status=status,
-                outcome=state.get("outcome", "ok" if status < 400 else "error"),
+                outcome=outcome,
                 queries=state.get("queries", ()),
+                titles=state.get("titles", ()),
                 result_count=state.get("result_count"),
                 note_id=state.get("note_id"),
                 truncated=state.get("truncated", False),

@@ -1,4 +1,6 @@
-"""DNS-rebinding protection for /mcp that follows the tunnel (issue 7).
+"""DNS-rebinding protection that follows the tunnel (issue 7), for the routes the access
+table marks `checks_host` (/mcp); its Origin rule is also who `cors.AccessCors` lets in
+for the assistants' routes.
 
 The MCP spec asks servers to check `Host` and `Origin`. The SDK's check takes
 fixed lists, so behind ngrok (whose URL is known only once the tunnel is up) it
@@ -18,13 +20,10 @@ from typing import Callable
 from urllib.parse import urlsplit
 
 from starlette.datastructures import Headers
-from starlette.responses import JSONResponse
 from starlette.types import Scope
 
-from .clients import public_host
-from .errors import ApiError, error_response
-
-LOOPBACK_NAMES = frozenset({"localhost", "localhost.localdomain"})
+from .addresses import LOOPBACK_NAMES, public_host
+from .errors import ApiError
 
 
 class MisdirectedRequest(ApiError):
@@ -40,24 +39,27 @@ class HostCheck:
         self._public_url = public_url
         self._origins = frozenset(origin.rstrip("/").lower() for origin in allowed_origins)
 
-    def refusal(self, scope: Scope) -> JSONResponse | None:
-        """None if the request may go on, else the error response to send."""
+    def check(self, scope: Scope) -> None:
+        """Return if Host and Origin are acceptable; raise 421 or 403 otherwise."""
         headers = Headers(scope=scope)
         host = headers.get("host", "")
         public = self._public_url()
         if not self.host_allowed(host, public):
-            return error_response(MisdirectedRequest(
+            raise MisdirectedRequest(
                 f"This server does not answer to the host {host[:100]!r}. If you reach Notewell "
                 "through your own proxy or domain, set that address as its public URL "
                 "(notewell serve --public-url https://…, or the Public URL setting)."
-            ))
+            )
         origin = headers.get("origin")
         if origin is not None and not self.origin_allowed(origin, host, public):
-            return error_response(ForbiddenOrigin(
+            raise ForbiddenOrigin(
                 f"Requests from web pages at {origin[:100]!r} may not use /mcp. Use an MCP client "
                 "app, or the public URL Notewell shows."
-            ))
-        return None
+            )
+
+    def allows_origin_of(self, origin: str, scope: Scope) -> bool:
+        """For CORS on the assistants' routes: may a page at `origin` call this server?"""
+        return self.origin_allowed(origin, Headers(scope=scope).get("host", ""), self._public_url())
 
     def host_allowed(self, host: str, public_url: str | None) -> bool:
         name = _hostname(host)

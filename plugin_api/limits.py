@@ -14,9 +14,7 @@ from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Callable
 
-from starlette.types import Message, Receive
-
-from .errors import PayloadTooLarge, RateLimited
+from .errors import RateLimited
 
 
 @dataclass(frozen=True)
@@ -61,38 +59,6 @@ class RateLimiter:
                 "number of seconds in Retry-After.",
                 retry_after=int(wait + 0.999),
             )
-
-
-def declared_length_too_large(headers: list[tuple[bytes, bytes]], max_bytes: int) -> bool:
-    for name, value in headers:
-        if name.lower() == b"content-length":
-            try:
-                return int(value) > max_bytes
-            except ValueError:
-                return False
-    return False
-
-
-def too_large(max_bytes: int) -> PayloadTooLarge:
-    return PayloadTooLarge(
-        f"The request body is larger than {max_bytes // 1024} KB; send fewer or shorter queries."
-    )
-
-
-def limit_body(receive: Receive, max_bytes: int) -> Receive:
-    """Wrap `receive` so a body that grows past `max_bytes` raises 413 while streaming."""
-    received = 0
-
-    async def limited() -> Message:
-        nonlocal received
-        message = await receive()
-        if message["type"] == "http.request":
-            received += len(message.get("body", b""))
-            if received > max_bytes:
-                raise too_large(max_bytes)
-        return message
-
-    return limited
 
 
 def json_chars(value: object) -> int:

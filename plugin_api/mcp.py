@@ -11,7 +11,8 @@ response limit; `offset` reads on). Both are read-only.
 
 Stateless JSON mode: every POST is answered on its own, so a restarted server or
 a tunnel that drops idle streams never strands a client's session. The route
-sits behind `guard.RequestGuard` (auth, rate limit, body limit, activity log);
+sits behind `guard.RequestGuard` (access table, Host/Origin, rate limit, body
+limit, activity log);
 tools put what they read into `request.state` for the log.
 """
 
@@ -39,9 +40,8 @@ from starlette.types import Receive, Scope, Send
 from notewell.indexer.errors import IndexerError
 from notewell.indexer.types import NoteContent, SearchFilters, SearchResult
 
-from .clients import base_url
-from .endpoints import note_payload
-from .host_check import HostCheck
+from .addresses import base_url
+from .endpoints import note_payload, titles_of
 from .limits import Limits, cut_to_fit, json_chars
 from .notes import NotesReader
 from .openapi import parse_date
@@ -75,16 +75,16 @@ class McpEndpoint:
         limits: Limits,
         public_url: PublicUrl,
         *,
-        allowed_origins: tuple[str, ...] = (),
         version: str = "0.1.0",
     ) -> None:
         self.server = build_server(notes, limits, public_url, version)
         self.limits = limits
-        self.host_check = HostCheck(public_url, allowed_origins)
         self._manager: StreamableHTTPSessionManager | None = None
 
     def route(self) -> Route:
-        return Route(MCP_PATH, endpoint=self)
+        # POST only: in stateless JSON mode a GET would open an event stream that nothing
+        # ever writes to (issue 15); the spec lets a server answer it 405.
+        return Route(MCP_PATH, endpoint=self, methods=["POST"])
 
     @asynccontextmanager
     async def lifespan(self, app: Starlette) -> AsyncIterator[None]:
@@ -92,8 +92,8 @@ class McpEndpoint:
             app=self.server._lowlevel_server,  # what MCPServer.streamable_http_app() passes too
             json_response=True,
             stateless=True,
-            # Host/Origin are checked by `host_check`, which follows the tunnel's URL; the
-            # SDK's fixed lists would answer 421 to every request through the tunnel.
+            # Host/Origin are checked by the guard (`access` row checks_host), following the
+            # tunnel's URL; the SDK's fixed lists would answer 421 to every request through it.
             security_settings=TransportSecuritySettings(enable_dns_rebinding_protection=False),
             max_request_body_size=self.limits.max_body_bytes,
         )
@@ -105,11 +105,6 @@ class McpEndpoint:
                 self._manager = None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        refused = self.host_check.refusal(scope)
-        if refused is not None:
-            scope.setdefault("state", {})["outcome"] = "bad_host"
-            await refused(scope, receive, send)
-            return
         if self._manager is None:
             raise RuntimeError("/mcp is not running: pass McpEndpoint.lifespan to create_app(lifespan=...).")
         await self._manager.handle_request(scope, receive, send)
@@ -158,6 +153,8 @@ def build_server(notes: NotesReader, limits: Limits, public_url: PublicUrl, vers
         notes_url = _notes_url(ctx, public_url)
         results = search_results(found, top_k, notes_url, limits.max_response_chars)
         state["result_count"] = len(results)
+        shown = {result["id"] for result in results}
+        state["titles"] = titles_of(r for r in found if r.note_id in shown)
         return _text({"results": results}, structured=True)
 
     async def fetch(
@@ -173,6 +170,7 @@ def build_server(notes: NotesReader, limits: Limits, public_url: PublicUrl, vers
             raise ToolError(f"There is no note {id}; it may have been moved or deleted. Search again.")
         document = fetch_document(note, offset, _notes_url(ctx, public_url), limits.max_response_chars)
         state["result_count"] = 1
+        state["titles"] = titles_of([note])
         state["truncated"] = document["metadata"]["truncated"]
         return _text(document)
 

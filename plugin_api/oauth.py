@@ -1,17 +1,21 @@
-"""OAuth 2.1 for /mcp, for clients that cannot send a static key (ChatGPT connectors; issue 7).
+"""OAuth 2.1 for /mcp, for clients that cannot send a static key (ChatGPT connectors; issues 7, 15).
 
 Built from the MCP SDK's authorization-server pieces (`mcp.server.auth`): its
 handlers do metadata, dynamic client registration, /authorize, /token (PKCE
-S256, redirect-URI and expiry checks) and /revoke; `NotewellProvider` is the
-`OAuthAuthorizationServerProvider` behind them. What Notewell adds:
+S256, redirect-URI and expiry checks) and /revoke; `oauth_provider.NotewellProvider`
+is the provider behind them. What Notewell adds:
 
 * consent: /authorize sends the browser to /oauth/consent, which waits until the
   user allows the client in the desktop app, or types the one-time code
   `notewell serve` printed (`consent.ConsentQueue`);
-* one read-only scope, `notes:read`; access tokens live an hour, refresh tokens
-  30 days and rotate on use; `OAuthStore` keeps them (hashed) in the data dir;
-* the issuer follows the public URL: metadata is built per base URL, so the
-  tunnel's https address is what clients see.
+* /authorize never redirects anywhere but to that page: an error before the user
+  has seen where the client returns to is a page of its own, not a redirect to a
+  URI that only the client's registration vouches for (issue 15);
+* one scope for OAuth clients, `notes:read`; access tokens live an hour, refresh
+  tokens 30 days and rotate on use; `OAuthStore` keeps them (hashed) in the data dir;
+* tokens are bound to this server's /mcp (RFC 8707) and checked against it on use;
+* the issuer follows the base URL the request reached (`addresses.base_url`): the
+  tunnel's https address for visitors, the local address for local clients.
 
     oauth = OAuthServer(OAuthStore(data_dir / "oauth.json"), ConsentQueue(), public_url)
     create_app(..., oauth=oauth)    # public routes + /mcp accepts its access tokens
@@ -21,42 +25,37 @@ from __future__ import annotations
 
 import html
 import json
-import secrets
-import time
-from typing import Any, Callable
-from urllib.parse import parse_qsl, urlencode, urlsplit
+from typing import Callable
+from urllib.parse import parse_qs, parse_qsl, urlencode, urlsplit
 
-from mcp.server.auth.provider import (
-    AccessToken,
-    AuthorizationCode,
-    AuthorizationParams,
-    AuthorizeError,
-    RefreshToken,
-    TokenError,
-    construct_redirect_uri,
-)
+from mcp.server.auth.handlers.metadata import MetadataHandler
 from mcp.server.auth.routes import (
+    build_metadata,
     build_resource_metadata_url,
+    cors_middleware,
     create_auth_routes,
     create_protected_resource_routes,
 )
 from mcp.server.auth.settings import ClientRegistrationOptions, RevocationOptions
-from mcp.shared.auth import OAuthClientInformationFull, OAuthToken
 from pydantic import AnyHttpUrl, ConfigDict, TypeAdapter
+from starlette.datastructures import Headers
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.routing import Route, Router
 from starlette.types import Message, Receive, Scope, Send
 
-from .clients import base_url
+from .access import READ_SCOPE
+from .addresses import LOOPBACK_NAMES, base_url
+from .auth import Caller
+from .bodies import replay
 from .consent import ConsentQueue
 from .errors import NotFound, error_response
+from .oauth_provider import CONSENT_PATH, CURRENT, NotewellProvider, RequestContext
 from .oauth_store import OAuthStore
+from .printable import printable
 from .tunnel import MCP_PATH
 
-SCOPE = "notes:read"
-CODE_SECONDS = 300
-CONSENT_PATH = "/oauth/consent"
+SCOPE = READ_SCOPE
 AUTH_PATHS = (
     "/.well-known/oauth-authorization-server",
     "/.well-known/oauth-protected-resource" + MCP_PATH,
@@ -66,112 +65,9 @@ AUTH_PATHS = (
     "/register",
     "/revoke",
 )
+CLIENT_AUTH_METHODS = ["none", "client_secret_post", "client_secret_basic"]
 PublicUrl = Callable[[], "str | None"]
 _URL = TypeAdapter(AnyHttpUrl, config=ConfigDict(url_preserve_empty_path=True))
-
-
-class NotewellProvider:
-    """The SDK's `OAuthAuthorizationServerProvider`, over `OAuthStore` and `ConsentQueue`."""
-
-    def __init__(self, store: OAuthStore, consents: ConsentQueue) -> None:
-        self.store = store
-        self.consents = consents
-        self._waiting: dict[str, tuple[OAuthClientInformationFull, AuthorizationParams]] = {}
-        self._codes: dict[str, AuthorizationCode] = {}
-
-    async def get_client(self, client_id: str) -> OAuthClientInformationFull | None:
-        info = self.store.client(client_id)
-        return OAuthClientInformationFull.model_validate(info) if info else None
-
-    async def register_client(self, client_info: OAuthClientInformationFull) -> None:
-        assert client_info.client_id is not None
-        self.store.add_client(client_info.client_id, client_info.model_dump(mode="json", exclude_none=True))
-
-    async def authorize(self, client: OAuthClientInformationFull, params: AuthorizationParams) -> str:
-        scopes = tuple(params.scopes or [SCOPE])
-        if set(scopes) - {SCOPE}:
-            raise AuthorizeError("invalid_scope", f"Notewell grants only {SCOPE!r} (read-only).")
-        request = self.consents.open(
-            client.client_name or client.client_id or "", urlsplit(str(params.redirect_uri)).netloc, scopes)
-        self._waiting = {k: v for k, v in self._waiting.items() if self.consents.get(k) is not None}
-        self._waiting[request.id] = (client, params)
-        return f"{CONSENT_PATH}?request={request.id}"
-
-    def finish_consent(self, request_id: str) -> str | None:
-        """Where to send the browser once the user decided (None while undecided)."""
-        request = self.consents.get(request_id)
-        waiting = self._waiting.get(request_id)
-        if request is None or waiting is None or request.decision == "pending":
-            return None
-        client, params = self._waiting.pop(request_id)
-        self.consents.finish(request_id)
-        redirect = str(params.redirect_uri)
-        if request.decision != "approved":
-            why = "The user did not allow access." if request.decision == "denied" else "Nobody answered in time."
-            return construct_redirect_uri(redirect, error="access_denied", error_description=why,
-                                          state=params.state)
-        assert client.client_id is not None
-        grant = self.store.add_grant(client.client_id, request.client_name, request.redirect_host,
-                                     request.scopes)
-        code = AuthorizationCode(
-            code=secrets.token_urlsafe(32), scopes=list(request.scopes), expires_at=time.time() + CODE_SECONDS,
-            client_id=client.client_id, code_challenge=params.code_challenge, redirect_uri=params.redirect_uri,
-            redirect_uri_provided_explicitly=params.redirect_uri_provided_explicitly,
-            resource=params.resource, subject=grant.id,
-        )
-        self._codes = {k: c for k, c in self._codes.items() if c.expires_at > time.time()}
-        self._codes[code.code] = code
-        return construct_redirect_uri(redirect, code=code.code, state=params.state)
-
-    async def load_authorization_code(
-        self, client: OAuthClientInformationFull, authorization_code: str
-    ) -> AuthorizationCode | None:
-        code = self._codes.get(authorization_code)
-        return code if code is not None and code.client_id == client.client_id else None
-
-    async def exchange_authorization_code(
-        self, client: OAuthClientInformationFull, authorization_code: AuthorizationCode
-    ) -> OAuthToken:
-        self._codes.pop(authorization_code.code, None)  # single use
-        grant = self.store.grant(authorization_code.subject or "")
-        if grant is None:
-            raise TokenError("invalid_grant", "This authorization was revoked; connect again.")
-        return self._tokens(grant.id, authorization_code.resource)
-
-    async def load_refresh_token(self, client: OAuthClientInformationFull, refresh_token: str) -> RefreshToken | None:
-        token = self.store.token(refresh_token, "refresh")
-        if token is None or token.client_id != client.client_id:
-            return None
-        return RefreshToken(token=refresh_token, client_id=token.client_id, scopes=list(token.scopes),
-                            expires_at=token.expires_at, resource=token.resource, subject=token.grant_id)
-
-    async def exchange_refresh_token(
-        self, client: OAuthClientInformationFull, refresh_token: RefreshToken, scopes: list[str]
-    ) -> OAuthToken:
-        self.store.discard(refresh_token.token)  # rotation: each refresh token works once
-        self.store.discard_access_tokens(refresh_token.subject or "")
-        return self._tokens(refresh_token.subject or "", refresh_token.resource)
-
-    async def load_access_token(self, token: str) -> AccessToken | None:
-        stored = self.store.token(token, "access")
-        if stored is None:
-            return None
-        return AccessToken(token=token, client_id=stored.client_id, scopes=list(stored.scopes),
-                           expires_at=stored.expires_at, resource=stored.resource, subject=stored.grant_id)
-
-    async def revoke_token(self, token: AccessToken | RefreshToken) -> None:
-        self.store.revoke(token.subject or "")  # the whole grant: access and refresh tokens
-
-    async def exchange_identity_assertion(self, client: Any, params: Any) -> OAuthToken:
-        raise TokenError("unsupported_grant_type", "Notewell supports authorization_code and refresh_token.")
-
-    def _tokens(self, grant_id: str, resource: str | None) -> OAuthToken:
-        grant = self.store.grant(grant_id)
-        if grant is None:
-            raise TokenError("invalid_grant", "This authorization was revoked; connect again.")
-        access, refresh, lifetime = self.store.issue(grant, resource)
-        return OAuthToken(access_token=access, token_type="Bearer", expires_in=lifetime,
-                          scope=" ".join(grant.scopes), refresh_token=refresh)
 
 
 class OAuthServer:
@@ -183,24 +79,45 @@ class OAuthServer:
         self.provider = NotewellProvider(store, consents)
         self._public_url = public_url
         self._routers: dict[str, Router] = {}
-        self.public_paths = frozenset((*AUTH_PATHS, CONSENT_PATH))
 
     def routes(self) -> list[Route]:
         return [Route(path, endpoint=self) for path in AUTH_PATHS] + [
             Route(CONSENT_PATH, self._consent, methods=["GET", "POST"])
         ]
 
-    # -- the guard's hooks ------------------------------------------------------
-    def protects(self, path: str) -> bool:
-        return path == MCP_PATH
+    # -- the guard's hooks (guard.OAuthHooks); called off the event loop --------------
+    def caller(self, token: str, scope: Scope) -> Caller | None:
+        """Who this access token speaks for; None if it is unknown, expired, revoked, or
+        was issued for another resource than this server's /mcp (RFC 8707)."""
+        found = self.store.access(token)
+        if found is None:
+            return None
+        stored, grant = found
+        if stored.resource is not None and not self.is_ours(stored.resource, scope):
+            return None
+        return Caller("oauth", grant.id, grant.client_name, frozenset(stored.scopes), stored.resource)
 
-    def verify(self, token: str) -> bool:
-        return self.store.verify_access(token)
+    def resource_metadata_url(self, scope: Scope) -> str:
+        """Where an MCP client starts OAuth (RFC 9728), for the base URL this request reached."""
+        return str(build_resource_metadata_url(AnyHttpUrl(self._base(scope) + MCP_PATH)))
 
-    def challenge(self, scope: Scope) -> str:
-        """The WWW-Authenticate value that tells an MCP client where to start OAuth."""
-        resource = AnyHttpUrl(self._base(scope) + MCP_PATH)
-        return f'Bearer realm="notewell", resource_metadata="{build_resource_metadata_url(resource)}"'
+    def is_ours(self, resource: str, scope: Scope) -> bool:
+        """Is `resource` this server's /mcp: at the public URL, the URL this request used, or
+        a loopback address on this server's port?"""
+        parts = urlsplit(resource.strip())
+        if parts.path.rstrip("/") != MCP_PATH or parts.query or parts.fragment:
+            return False
+        origin = f"{parts.scheme}://{parts.netloc}".lower()
+        public = self._public_url()
+        if origin in {_origin(self._base(scope)), _origin(public) if public else None}:
+            return True
+        host, server = (parts.hostname or "").lower(), scope.get("server") or ("", None)
+        try:
+            port = parts.port
+        except ValueError:
+            return False
+        return parts.scheme == "http" and port == server[1] and (
+            host in LOOPBACK_NAMES or host == "::1" or host.startswith("127."))
 
     # -- routes -----------------------------------------------------------------
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -217,75 +134,112 @@ class OAuthServer:
                 ))(scope, receive, send)
                 return
             self._routers = {**dict(list(self._routers.items())[-7:]), base: router}
+        CURRENT.set(RequestContext(
+            source=scope.get("state", {}).get("client", ""),
+            is_ours=lambda resource: self.is_ours(resource, scope),
+            default_resource=base + MCP_PATH,
+        ))
         if scope["path"] == "/revoke":
             receive = await _with_client_secret_field(receive)
+        if scope["path"] == "/authorize":
+            send = _only_to_the_consent_page(scope, receive, send)
         await router(scope, receive, send)
 
     def _router(self, base: str) -> Router:
         issuer = _URL.validate_python(base)  # "https://host", no trailing slash (RFC 8414 compares exactly)
+        registration = ClientRegistrationOptions(enabled=True, valid_scopes=[SCOPE], default_scopes=[SCOPE])
+        revocation = RevocationOptions(enabled=True)
         routes = create_auth_routes(
             self.provider,  # type: ignore[arg-type]
             issuer_url=issuer,
-            client_registration_options=ClientRegistrationOptions(
-                enabled=True, valid_scopes=[SCOPE], default_scopes=[SCOPE]),
-            revocation_options=RevocationOptions(enabled=True),
+            client_registration_options=registration,
+            revocation_options=revocation,
         )
+        # Public clients (no secret) are what MCP clients are: say so (the SDK's list omits "none").
+        metadata = build_metadata(issuer, None, registration, revocation)
+        metadata.token_endpoint_auth_methods_supported = CLIENT_AUTH_METHODS
+        metadata.revocation_endpoint_auth_methods_supported = CLIENT_AUTH_METHODS
+        routes[0] = Route(AUTH_PATHS[0], endpoint=cors_middleware(MetadataHandler(metadata).handle, ["GET", "OPTIONS"]),
+                          methods=["GET", "OPTIONS"])
         resource = create_protected_resource_routes(
             _URL.validate_python(base + MCP_PATH), [issuer], scopes_supported=[SCOPE], resource_name="Notewell notes")
         root = Route(AUTH_PATHS[2], endpoint=resource[0].endpoint, methods=["GET", "OPTIONS"])
         return Router(routes=[*routes, *resource, root])
 
     async def _consent(self, request: Request) -> Response:
-        request_id = (request.query_params.get("request") or "")[:64]
+        ticket = (request.query_params.get("request") or "")[:64]
         if "poll" in request.query_params:  # the page's script: reload once the user decided
-            consent = self.consents.get(request_id)
+            consent = self.consents.get(self.provider.request_of(ticket) or "")
             return Response(status_code=204 if consent and consent.decision == "pending" else 205)
         wrong_code = False
         if request.method == "POST":
             form = await request.form()
-            request_id = str(form.get("request") or "")[:64]
-            wrong_code = not self.consents.enter_code(request_id, str(form.get("code") or "")[:32])
-        target = self.provider.finish_consent(request_id)
+            ticket = str(form.get("request") or "")[:64]
+            typed = str(form.get("code") or "")[:32]
+            wrong_code = not self.consents.enter_code(self.provider.request_of(ticket) or "", typed)
+        target = await self.provider.finish_consent(ticket)
         if target is not None:
             return RedirectResponse(target, status_code=302)
-        consent = self.consents.get(request_id)
+        consent = self.consents.get(self.provider.request_of(ticket) or "")
         if consent is None:
             return HTMLResponse(_page("This request is unknown or finished. Start connecting again from "
-                                      "your assistant.", request_id, form=False), status_code=404)
+                                      "your assistant.", ticket, form=False), status_code=404)
         note = "<p><strong>That code is not right.</strong></p>" if wrong_code else ""
         return HTMLResponse(_page(
-            f"<strong>{html.escape(consent.client_name)}</strong> (returning to "
+            f"An app calling itself <strong>{html.escape(consent.client_name)}</strong> (returning to "
             f"{html.escape(consent.redirect_host)}) wants to read your notes. Allow it in the Notewell "
-            f"app, or type the code that <code>notewell serve</code> printed.{note}", request_id, form=True),
+            f"app, or type the code that <code>notewell serve</code> printed.{note}", ticket, form=True),
             headers={"X-Frame-Options": "DENY", "Cache-Control": "no-store"})
 
     def _base(self, scope: Scope) -> str:
         return base_url(scope, self._public_url())
 
 
+def _origin(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}".lower()
+
+
+def _only_to_the_consent_page(scope: Scope, receive: Receive, send: Send) -> Send:
+    """/authorize's `send`, with any redirect but to the consent page turned into an error page.
+
+    Trigger: the SDK redirects errors (a bad scope, say) to the client's redirect URI as
+    soon as it matches the registration. Why: anyone can register any URI, so that would
+    make this server an open redirector to the attacker's page. Outcome: a 400 page
+    saying what was wrong; the browser goes back to the client only after the user saw
+    the question (allowed or denied it).
+    """
+    replaced = False
+
+    async def guarded(message: Message) -> None:
+        nonlocal replaced
+        if replaced:
+            return
+        if message["type"] == "http.response.start" and 300 <= message["status"] < 400:
+            location = Headers(raw=message.get("headers", [])).get("location", "")
+            if not location.startswith(CONSENT_PATH + "?"):
+                replaced = True
+                query = parse_qs(urlsplit(location).query)
+                why = printable(" ".join(query.get("error_description", query.get("error", ["unknown"]))), 300)
+                await HTMLResponse(_page(
+                    f"This request to connect cannot go on: {html.escape(why)}. Start connecting again from your "
+                    "assistant; if it keeps failing, the assistant's settings for Notewell need a look.",
+                    "", form=False), status_code=400, headers={"Cache-Control": "no-store"})(scope, receive, send)
+                return
+        await send(message)
+
+    return guarded
+
+
 async def _with_client_secret_field(receive: Receive) -> Receive:
     """RFC 7009 lets a public client revoke with its client_id alone; mcp 2.3.0's
     RevocationRequest requires a client_secret field, so an empty one is added."""
-    body, more = b"", True
-    while more:
-        message = await receive()
-        if message["type"] != "http.request":
-            break
-        body += message.get("body", b"")
-        more = message.get("more_body", False)
+    message = await receive()  # the guard has read the whole body (bodies.replay)
+    body = message.get("body", b"") if message["type"] == "http.request" else b""
     fields = parse_qsl(body.decode("latin-1"), keep_blank_values=True)
     if fields and "client_secret" not in dict(fields):
         body = urlencode([*fields, ("client_secret", "")]).encode("latin-1")
-    sent = False
-
-    async def replay() -> Message:
-        nonlocal sent
-        if sent:
-            return await receive()
-        sent = True
-        return {"type": "http.request", "body": body, "more_body": False}
-
-    return replay
+    return replay(body, receive)
 
 
 def _page(message: str, request_id: str, *, form: bool) -> str:

@@ -3,7 +3,12 @@
 A *grant* is one "Allow" the user gave one client; its access and refresh tokens
 hang off it, so revoking a grant (from the list of connected clients) ends all
 of them. Tokens are stored only as SHA-256 hashes: the file alone lets no one in.
-The file is written atomically with mode 0600.
+The file is written atomically with mode 0600. Its methods do file I/O: call them
+off the event loop (`oauth_provider` does).
+
+Registrations nobody allowed expire after a day, and at most `MAX_UNUSED_CLIENTS`
+are kept (issue 15). An exchanged refresh token is kept as "spent" until it would
+have expired, so a second use can be recognised (and the grant revoked).
 """
 
 from __future__ import annotations
@@ -20,12 +25,14 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Literal
 
-TokenKind = Literal["access", "refresh"]
+TokenKind = Literal["access", "refresh", "spent"]  # spent: a refresh token already exchanged
 FILE_NAME = "oauth.json"  # in the data dir
 log = logging.getLogger(__name__)
 ACCESS_SECONDS = 3600
 REFRESH_SECONDS = 30 * 24 * 3600
-MAX_CLIENTS = 200
+MAX_UNUSED_CLIENTS = 100  # registered but never allowed: anyone who reaches the URL can add one
+UNUSED_CLIENT_SECONDS = 24 * 3600
+LAST_USED_EVERY = 600.0  # seconds between writes of a grant's "last used"
 
 
 @dataclass(frozen=True)
@@ -81,15 +88,22 @@ class OAuthStore:
             self._follow_file()
             return self._state.clients.get(client_id)
 
+    def clients(self) -> dict[str, dict[str, Any]]:
+        with self._lock:
+            self._follow_file()
+            return dict(self._state.clients)
+
     def add_client(self, client_id: str, info: dict[str, Any]) -> None:
         with self._lock:
             self._follow_file()
-            self._state.clients[client_id] = info
-            # Registration is open to anyone who can reach the URL: keep the file bounded by
-            # forgetting the oldest clients that were never allowed.
+            now = self.clock()
+            self._state.clients[client_id] = {**info, "client_id_issued_at": int(now)}
             allowed = {g.client_id for g in self._state.grants.values()}
-            unused = [c for c in self._state.clients if c not in allowed and c != client_id]
-            for old in unused[: max(0, len(self._state.clients) - MAX_CLIENTS)]:
+            unused = [c for c, i in self._state.clients.items() if c not in allowed and c != client_id]
+            expired = [c for c in unused
+                       if now - float(self._state.clients[c].get("client_id_issued_at", 0)) > UNUSED_CLIENT_SECONDS]
+            extra = max(0, len(unused) - len(expired) + 1 - MAX_UNUSED_CLIENTS)
+            for old in expired + [c for c in unused if c not in expired][:extra]:
                 del self._state.clients[old]
             self._save()
 
@@ -131,12 +145,23 @@ class OAuthStore:
             self._follow_file()
             return self._state.grants.get(grant_id)
 
-    def discard(self, value: str) -> None:
-        """Forget one token (a refresh token once it has been exchanged)."""
+    def spend(self, value: str) -> None:
+        """A refresh token was exchanged: it works no more, but a second use is recognised."""
         with self._lock:
             self._follow_file()
-            if self._state.tokens.pop(_hash(value), None) is not None:
+            token = self._state.tokens.get(_hash(value))
+            if token is not None and token.kind == "refresh":
+                self._state.tokens[_hash(value)] = StoredToken(**{**asdict(token), "kind": "spent"})
                 self._save()
+
+    def spent_grant(self, value: str) -> str | None:
+        """The grant of this refresh token if it was already exchanged (and the grant still exists)."""
+        with self._lock:
+            self._follow_file()
+            token = self._state.tokens.get(_hash(value))
+            if token is None or token.kind != "spent" or token.grant_id not in self._state.grants:
+                return None
+            return token.grant_id
 
     def discard_access_tokens(self, grant_id: str) -> None:
         with self._lock:
@@ -147,16 +172,25 @@ class OAuthStore:
             self._save()
 
     def verify_access(self, value: str) -> bool:
-        """For the request guard: a live access token (and note when it was last used)."""
+        return self.access(value) is not None
+
+    def access(self, value: str) -> tuple[StoredToken, Grant] | None:
+        """For the request guard: a live access token and its grant, noting when it was last used
+        (written to the file at most every `LAST_USED_EVERY` seconds per grant)."""
         token = self.token(value, "access")
         if token is None:
-            return False
+            return None
         with self._lock:
             self._follow_file()
             grant = self._state.grants.get(token.grant_id)
-            if grant is not None:  # in memory only: a read must not write the file
-                self._state.grants[grant.id] = Grant(**{**asdict(grant), "last_used_at": self.clock()})
-        return True
+            if grant is None:
+                return None
+            now = self.clock()
+            stale = grant.last_used_at is None or now - grant.last_used_at > LAST_USED_EVERY
+            grant = self._state.grants[grant.id] = Grant(**{**asdict(grant), "last_used_at": now})
+            if stale:
+                self._save()
+        return token, grant
 
     def grants(self) -> list[Grant]:
         """The connected clients, oldest first."""

@@ -1,7 +1,7 @@
 """Run the API with uvicorn on a background thread: start, stop, restart.
 
     server = ApiServer(app, host="127.0.0.1", port=3333)
-    server.start()          # raises PortInUse with what to do
+    server.start()          # raises PortInUse with what to do; slow clients: connections.py
     server.url              # http://127.0.0.1:3333
     server.stop()
 
@@ -20,6 +20,8 @@ import time
 import uvicorn
 from starlette.types import ASGIApp
 
+from .connections import ConnectionPolicy, connection_cap, descriptor_limit, protocol_class
+
 
 class ServerError(Exception):
     pass
@@ -30,10 +32,14 @@ class PortInUse(ServerError):
 
 
 class ApiServer:
-    def __init__(self, app: ASGIApp, host: str = "127.0.0.1", port: int = 3333) -> None:
+    def __init__(
+        self, app: ASGIApp, host: str = "127.0.0.1", port: int = 3333,
+        connections: ConnectionPolicy = ConnectionPolicy(),
+    ) -> None:
         self.app = app
         self.host = host
         self.port = port
+        self.connections = connections
         self._server: uvicorn.Server | None = None
         self._thread: threading.Thread | None = None
         self._error: BaseException | None = None
@@ -56,7 +62,8 @@ class ApiServer:
         self.port = sock.getsockname()[1]
         config = uvicorn.Config(
             self.app,
-            log_level="warning",
+            http=protocol_class(self.connections, connection_cap(self.connections, descriptor_limit())),
+            log_level="error",  # its warnings are about clients' malformed requests: junk's to print
             access_log=False,
             lifespan="on",  # /mcp's session manager runs in the app's lifespan
             timeout_graceful_shutdown=5,

@@ -300,7 +300,12 @@ class NgrokTunnel(_Published):
         self._config_dir.mkdir(parents=True, exist_ok=True)
         path = self._config_dir / CONFIG_FILE
         token = self._authtoken or _token_from_ngrok_config()
-        agent_section = {"authtoken": token} if token else {}
+        # The agent's local inspector (its web address, 127.0.0.1:4040 by default) would keep
+        # every request and response, keys and note text included, for anyone on this
+        # machine to read; pyngrok still needs the agent API there, so only recording is off.
+        agent_section: dict[str, object] = {"inspect_db_size": -1}
+        if token:
+            agent_section["authtoken"] = token
         # JSON is valid YAML; the file holds the authtoken, so it is private (0600).
         _write_private(path, json.dumps({"version": "3", "agent": agent_section}, indent=2) + "\n")
         config = conf.PyngrokConfig(

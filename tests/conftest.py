@@ -38,3 +38,18 @@ def real_embedder(onnx_dir: Path):
     assert embedder.prepare_onnx(wait=True), "the ONNX query encoder could not be built"
     return embedder
 
+
+
+@pytest.fixture(autouse=True)
+def patient_qtbot(request: pytest.FixtureRequest) -> None:
+    """qtbot.waitUntil waits up to 20 s unless told otherwise: a bound for a busy machine
+    (the suite must pass beside a CPU hog), not a speed check."""
+    if "qtbot" not in request.fixturenames:
+        return
+    qtbot = request.getfixturevalue("qtbot")
+    wait_until = qtbot.waitUntil
+
+    def patient(callback, *, timeout: int = 20_000):  # type: ignore[no-untyped-def]
+        return wait_until(callback, timeout=timeout)
+
+    qtbot.waitUntil = patient

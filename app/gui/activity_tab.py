@@ -1,4 +1,4 @@
-"""Activity: what assistants asked and got; refused attempts stand out."""
+"""Activity: what assistants asked and read (kept across restarts); refused requests as counts."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from PySide6.QtGui import QBrush, QColor
 from PySide6.QtWidgets import QHeaderView, QLabel, QTreeWidget, QTreeWidgetItem, QVBoxLayout, QWidget
 
 from notewell.plugin_api.activity import ActivityEntry
+from notewell.plugin_api.printable import printable
 
 from .bridge import Bridge
 
@@ -17,16 +18,20 @@ MAX_ROWS = 1000
 
 
 def is_refused(entry: ActivityEntry) -> bool:
-    """Turned away before reaching the notes: wrong or missing key, locked out, too often."""
-    return entry.status in (401, 403, 429)
+    """Turned away before reaching the notes: no or wrong key, locked out, too often."""
+    return entry.refused
 
 
 def describe(entry: ActivityEntry) -> str:
+    if entry.refused:
+        target = f" {entry.method} {entry.endpoint}" if entry.method else ""
+        return printable(f"refused ×{entry.count}{target}", 300)
     if entry.queries:
-        return "; ".join(entry.queries)
-    if entry.note_id:
-        return f"read note {entry.note_id}"
-    return f"{entry.method} {entry.endpoint}"
+        found = f" → {', '.join(entry.titles)}" if entry.titles else ""
+        return printable("; ".join(entry.queries) + found, 300)
+    if entry.titles:
+        return printable(f"read {entry.titles[0]}", 300)
+    return printable(f"{entry.method} {entry.endpoint}", 300)
 
 
 def local_time(iso: str) -> str:
@@ -48,7 +53,7 @@ class ActivityTab(QWidget):
         layout = QVBoxLayout(self)
         layout.addWidget(self.summary)
         layout.addWidget(self.table)
-        self._refused = 0
+        self._refused: dict[tuple[str, str], tuple[QTreeWidgetItem, int]] = {}  # (source, reason) → row
         for entry in history:
             self.add(entry)
         self._update_summary()
@@ -57,13 +62,20 @@ class ActivityTab(QWidget):
     def add(self, entry: ActivityEntry) -> None:
         count = "" if entry.result_count is None else str(entry.result_count)
         status = str(entry.status) + ("" if entry.outcome == "ok" else f" {entry.outcome}")
-        item = QTreeWidgetItem([local_time(entry.time), entry.client, describe(entry), count, status])
-        item.setToolTip(2, f"{entry.method} {entry.endpoint}")
+        who = entry.source if entry.refused else entry.client
+        item = QTreeWidgetItem([local_time(entry.time), printable(who, 100), describe(entry), count, status])
+        item.setToolTip(1, printable(entry.source, 100))
+        item.setToolTip(2, printable(f"{entry.method} {entry.endpoint}", 300))
         if is_refused(entry):
-            self._refused += 1
+            key = (entry.source, entry.outcome)
+            old = self._refused.pop(key, None)
+            if old is not None:  # one row per source and reason, with the latest count
+                self.table.takeTopLevelItem(self.table.indexOfTopLevelItem(old[0]))
+            self._refused[key] = (item, entry.count)
             for column in range(len(COLUMNS)):
                 item.setBackground(column, QBrush(REFUSED_BACKGROUND))
-            item.setToolTip(4, "Refused: the request did not carry the right API key, or came too often.")
+            item.setToolTip(4, "Refused: the request did not carry a valid key or token, or came too often. "
+                               "Refused requests are counted, not listed one by one.")
         self.table.insertTopLevelItem(0, item)
         while self.table.topLevelItemCount() > MAX_ROWS:
             self.table.takeTopLevelItem(MAX_ROWS)
@@ -74,5 +86,7 @@ class ActivityTab(QWidget):
         if not total:
             self.summary.setText("No assistant has asked anything yet. Requests appear here as they come.")
             return
-        refused = f", {self._refused} refused (highlighted)" if self._refused else ""
-        self.summary.setText(f"{total} request(s){refused}, newest first.")
+        reads = total - len(self._refused)
+        refused_count = sum(count for _, count in self._refused.values())
+        refused = f", {refused_count} refused (highlighted)" if refused_count else ""
+        self.summary.setText(f"{reads} request(s){refused}, newest first.")

@@ -32,6 +32,7 @@ from notewell.app.runtime import Runtime, RuntimeOptions
 from notewell.app.secrets import NGROK_AUTHTOKEN, UserSecret
 from notewell.assets import asset_path
 from notewell.indexer.worker import WorkerOptions
+from notewell.plugin_api.printable import EscapingFormatter
 from notewell.plugin_api.tunnel import TunnelStatus
 
 from .activity_tab import ActivityTab
@@ -318,7 +319,7 @@ def _quit_on_signals(app: QApplication, desktop: Desktop) -> QSocketNotifier:
 
 def _log_to_file(path: Path) -> None:
     handler = logging.FileHandler(path, encoding="utf-8")
-    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    handler.setFormatter(EscapingFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     logging.basicConfig(level=logging.INFO, handlers=[handler], force=True)  # replaces the CLI's
 
 

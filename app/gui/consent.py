@@ -1,7 +1,7 @@
 """OAuth in the desktop app: the Allow / Deny question, and the list of connected clients.
 
 `ConsentPrompt` shows one non-modal question per pending request (the server
-keeps waiting meanwhile); `ClientsBox` lists the OAuth grants with Revoke.
+keeps waiting meanwhile; it merges repeats and caps how many wait), in plain text; `ClientsBox` lists the OAuth grants with Revoke.
 Both get plain callables and the bridge's signals, never the server itself.
 """
 
@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Callable
 
+from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
     QGroupBox,
     QHBoxLayout,
@@ -53,11 +54,17 @@ class ConsentPrompt:
         box = QMessageBox(self._parent)
         box.setWindowTitle("Notewell: allow access?")
         box.setIcon(QMessageBox.Icon.Question)
-        box.setText(f"{request.client_name} wants to read your notes.")
+        # The name comes from a registration anyone can make: never rich text (issue 15).
+        box.setTextFormat(Qt.TextFormat.PlainText)
+        box.setText(f"An app calling itself “{request.client_name}” wants to read your notes.")
         box.setInformativeText(
             f"After you allow it, it returns to {request.redirect_host} and can search and read "
-            "your notes (read-only) until you revoke it under Connect → Connected clients."
+            "your notes (read-only) until you revoke it under Connect → Connected clients. "
+            "Allow it only if you just asked an assistant to connect to Notewell."
         )
+        informative = box.findChild(QLabel, "qt_msgbox_informativelabel")
+        if informative is not None:
+            informative.setTextFormat(Qt.TextFormat.PlainText)
         question = Question(box, box.addButton("Allow", QMessageBox.ButtonRole.AcceptRole),
                             box.addButton("Deny", QMessageBox.ButtonRole.RejectRole))
         box.setModal(False)

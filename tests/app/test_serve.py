@@ -16,6 +16,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from notewell.plugin_api.activity import ActivityLog
 from tests.helpers import write_notes
 
 REPO = Path(__file__).resolve().parents[2]
@@ -109,8 +110,10 @@ def test_serve_prints_what_a_user_needs_and_stops_on_sigterm(data_dir: Path) -> 
         if proc.poll() is None:
             proc.kill()
             proc.wait()
-    activity = (data_dir / "activity.jsonl").read_text().splitlines()
-    assert [json.loads(line)["status"] for line in activity] == [200, 401]
+    record = ActivityLog.open(data_dir)
+    assert [e.status for e in record.reads()] == [200]  # kept, with the query
+    assert [(r.reason, r.count) for r in record.refused()] == [("unauthorized", 1)]  # only counted
+    record.close()
 
 
 def test_port_in_use_is_one_clear_line(data_dir: Path) -> None:

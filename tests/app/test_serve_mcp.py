@@ -66,7 +66,7 @@ def test_serve_prints_a_one_time_code_for_oauth_consent(data_dir: Path) -> None:
             "response_type": "code", "client_id": client_id, "redirect_uri": REDIRECT,
             "code_challenge": "x" * 43, "code_challenge_method": "S256"}).headers["location"]
         asked = read_until(proc, "asks to read your notes", timeout=10)[-1]
-        assert asked.startswith("ChatGPT (returning to chatgpt.com) asks to read your notes.")
+        assert asked.startswith("An app calling itself “ChatGPT” (returning to chatgpt.com) asks to read your notes.")
         code = re.search(r"type ([A-Z2-9]{4}-[A-Z2-9]{4}) on the page", asked).group(1)
         request_id = page.split("request=")[1]
         back = httpx.post(f"{url}/oauth/consent", data={"request": request_id, "code": code})

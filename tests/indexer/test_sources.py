@@ -388,7 +388,7 @@ def test_read_bytes_of_something_that_became_a_folder(tmp_path: Path) -> None:
     path.unlink()
     path.mkdir()
 
-    with pytest.raises(SkipFile, match="could not read: Is a directory"):
+    with pytest.raises(SkipFile, match="not a regular file any more"):
         read_bytes(item)
 
 

@@ -160,7 +160,7 @@ def test_cors_only_for_chatgpt(api: Api) -> None:
         evil = client.options(
             "/query", headers={"Origin": "https://evil.example", "Access-Control-Request-Method": "POST"}
         )
-        assert evil.status_code == 400
+        assert evil.status_code == 403
         assert "access-control-allow-origin" not in evil.headers
         simple = client.get("/healthz", headers={"Origin": "https://evil.example"})
         assert "access-control-allow-origin" not in simple.headers

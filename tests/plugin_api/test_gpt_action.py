@@ -11,13 +11,14 @@ from notewell.plugin_api.openapi import doc_strings
 from tests.plugin_api.conftest import StartApi
 
 PUBLIC = "https://notes.example.com"
+VIA_TUNNEL = {"Host": "notes.example.com", "X-Forwarded-For": "203.0.113.5"}  # local requests see local URLs
 ACTION_DOC_CHARS = 300  # what the GPT editor accepts per summary/description
 MAX_OPERATIONS = 30
 
 
 def test_the_json_spec_is_an_importable_action(start_api: StartApi) -> None:
     api = start_api(public_url=lambda: PUBLIC)
-    spec = httpx.get(api.url + "/openapi.json").json()
+    spec = httpx.get(api.url + "/openapi.json", headers=VIA_TUNNEL).json()
     validate(spec)
     assert spec["openapi"].startswith("3.1") and spec["servers"] == [{"url": PUBLIC}]
     operations = [

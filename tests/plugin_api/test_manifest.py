@@ -23,7 +23,9 @@ def test_manifest_over_http_uses_the_public_url(start_api: StartApi) -> None:
         local = client.get("/.well-known/ai-plugin.json").json()
         assert local["api"]["url"] == f"{api.url}/openapi.yaml"
         url[0] = PUBLIC  # the tunnel came online
-        manifest = client.get("/.well-known/ai-plugin.json").json()
+        assert client.get("/.well-known/ai-plugin.json").json() == local  # local requests see local URLs
+        via_tunnel = {"Host": "notes.example.com", "X-Forwarded-For": "203.0.113.5"}
+        manifest = client.get("/.well-known/ai-plugin.json", headers=via_tunnel).json()
     assert manifest["schema_version"] == "v1"
     assert manifest["auth"] == {"type": "user_http", "authorization_type": "bearer"}
     assert manifest["api"] == {"type": "openapi", "url": f"{PUBLIC}/openapi.yaml"}

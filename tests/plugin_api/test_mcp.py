@@ -27,7 +27,7 @@ def mcp_api(index: NotesIndex) -> Iterator[Api]:
     log = ActivityLog()
     public: list[str | None] = [None]
     config = ApiConfig()
-    endpoint = McpEndpoint(index, config.limits, lambda: public[0], allowed_origins=config.cors_origins)
+    endpoint = McpEndpoint(index, config.limits, lambda: public[0])
     app = create_app(index, config, token=lambda: TOKEN, public_url=lambda: public[0], activity=log,
                      extra_routes=[endpoint.route()], lifespan=endpoint.lifespan)
     server = ApiServer(app, port=0)
@@ -172,15 +172,16 @@ def test_activity_log_names_the_tool_and_what_it_read(mcp_api: Api) -> None:
         await client.call_tool("fetch", {"id": found["results"][0]["id"]})
         return found
 
-    before = len(mcp_api.activity.entries())
+    before = len(mcp_api.activity.reads())
     found = run(mcp_api, session)
-    entries = mcp_api.activity.entries()[before:]
+    entries = mcp_api.activity.reads()[before:]
     search = next(e for e in entries if e.endpoint == "/mcp search")
     assert search.queries == ("sourdough starter",) and search.result_count == len(found["results"])
     assert search.status == 200 and search.outcome == "ok"
     fetch = next(e for e in entries if e.endpoint == "/mcp fetch")
     assert fetch.note_id == found["results"][0]["id"] and fetch.result_count == 1
-    assert any(e.endpoint == "/mcp initialize" for e in entries)
+    assert search.titles and fetch.titles == (found["results"][0]["title"],) and search.client == "API key"
+    assert not any(e.endpoint == "/mcp initialize" for e in entries)  # protocol chatter is no read
     assert all(TOKEN not in json.dumps(e.to_dict()) for e in entries)
 
 

@@ -35,6 +35,7 @@ from notewell.plugin_api.oauth import OAuthServer
 from notewell.plugin_api.oauth_store import ACCESS_SECONDS, OAuthStore
 from notewell.plugin_api.server import ApiServer
 from tests.plugin_api.conftest import TOKEN
+from tests.security.oauth_client import sdk_oauth_dance
 
 REDIRECT = "https://chatgpt.com/connector_platform_oauth_redirect"
 
@@ -87,8 +88,14 @@ def authorize(server: Server, client_id: str, challenge: str, redirect: str = RE
 
 
 def consent_page(server: Server, location: str) -> str:
+    """The page's ticket (the browser's); the question it waits on is `question_id(server)`."""
     assert location.startswith("/oauth/consent?request=")
     return location.split("=", 1)[1]
+
+
+def question_id(server: Server) -> str:
+    [request] = server.consents.pending()
+    return request.id
 
 
 def code_from(response: httpx.Response) -> str:
@@ -109,7 +116,7 @@ def connect(server: Server) -> tuple[str, dict[str, Any]]:
     client_id = register(server)
     verifier, challenge = pkce()
     request_id = consent_page(server, authorize(server, client_id, challenge).headers["location"])
-    assert server.consents.approve(request_id)
+    assert server.consents.approve(question_id(server))
     code = code_from(server.http.get("/oauth/consent", params={"request": request_id}))
     answer = tokens(server, grant_type="authorization_code", code=code, redirect_uri=REDIRECT,
                     client_id=client_id, code_verifier=verifier)
@@ -216,21 +223,19 @@ def test_wrong_redirect_uri_is_refused_without_redirecting(server: Server) -> No
     assert server.consents.pending() == []
 
 
-def test_bad_pkce_verifier_and_reused_code_are_refused(server: Server) -> None:
+def test_a_code_works_once(server: Server) -> None:
     client_id = register(server)
     verifier, challenge = pkce()
     request_id = consent_page(server, authorize(server, client_id, challenge).headers["location"])
-    server.consents.approve(request_id)
+    server.consents.approve(question_id(server))
     code = code_from(server.http.get("/oauth/consent", params={"request": request_id}))
-    wrong = tokens(server, grant_type="authorization_code", code=code, redirect_uri=REDIRECT,
-                   client_id=client_id, code_verifier=pkce()[0])
-    assert wrong.status_code == 400 and wrong.json()["error"] == "invalid_grant"
     right = tokens(server, grant_type="authorization_code", code=code, redirect_uri=REDIRECT,
                    client_id=client_id, code_verifier=verifier)
     assert right.status_code == 200
     reused = tokens(server, grant_type="authorization_code", code=code, redirect_uri=REDIRECT,
                     client_id=client_id, code_verifier=verifier)
-    assert reused.status_code == 400
+    assert reused.status_code == 400 and reused.json()["error"] == "invalid_grant"
+    # A wrong PKCE verifier burns the code too: tests/security/test_oauth_tokens.py
 
 
 def test_denied_consent_returns_access_denied(server: Server) -> None:
@@ -240,7 +245,7 @@ def test_denied_consent_returns_access_denied(server: Server) -> None:
     waiting = server.http.get("/oauth/consent", params={"request": request_id})
     assert waiting.status_code == 200 and "ChatGPT" in waiting.text and "chatgpt.com" in waiting.text
     assert server.http.get("/oauth/consent", params={"request": request_id, "poll": "1"}).status_code == 204
-    server.consents.deny(request_id)
+    server.consents.deny(question_id(server))
     assert server.http.get("/oauth/consent", params={"request": request_id, "poll": "1"}).status_code == 205
     answer = server.http.get("/oauth/consent", params={"request": request_id})
     assert answer.status_code == 302
@@ -288,53 +293,8 @@ def test_the_api_key_still_works_on_mcp(server: Server) -> None:
 
 def test_the_official_client_does_the_whole_oauth_dance(server: Server) -> None:
     """The SDK's own OAuthClientProvider: 401 → discovery → registration → consent → MCP."""
-    from mcp.client.auth import OAuthClientProvider
-    from mcp.shared.auth import AuthorizationCodeResult, OAuthClientInformationFull, OAuthClientMetadata, OAuthToken
-
-    class Memory:
-        tokens: OAuthToken | None = None
-        client: OAuthClientInformationFull | None = None
-
-        async def get_tokens(self) -> OAuthToken | None:
-            return self.tokens
-
-        async def set_tokens(self, tokens: OAuthToken) -> None:
-            self.tokens = tokens
-
-        async def get_client_info(self) -> OAuthClientInformationFull | None:
-            return self.client
-
-        async def set_client_info(self, client_info: OAuthClientInformationFull) -> None:
-            self.client = client_info
-
-    landed: list[str] = []
-
-    async def browser(url: str) -> None:  # the user's browser, and the user clicking Allow in the app
-        async with httpx2.AsyncClient() as http:
-            consent = (await http.get(url)).headers["location"]
-            assert server.consents.approve(consent.split("request=")[1])
-            landed.append((await http.get(server.url + consent)).headers["location"])
-
-    async def callback() -> AuthorizationCodeResult:
-        query = parse_qs(urlsplit(landed[-1]).query)
-        return AuthorizationCodeResult(code=query["code"][0], state=query.get("state", [None])[0])
-
-    storage = Memory()
-    auth = OAuthClientProvider(
-        server.url + "/mcp",
-        OAuthClientMetadata(client_name="Scripted", redirect_uris=["http://localhost:3030/callback"],
-                            grant_types=["authorization_code", "refresh_token"], response_types=["code"]),
-        storage, redirect_handler=browser, callback_handler=callback,
-    )
-
-    async def main() -> list[str]:
-        async with httpx2.AsyncClient(auth=auth, timeout=30) as http:
-            transport = streamable_http_client(server.url + "/mcp", http_client=http)
-            async with Client(transport, mode="legacy") as client:  # type: ignore[arg-type]
-                return [tool.name for tool in (await client.list_tools()).tools]
-
-    assert sorted(anyio.run(main)) == ["fetch", "search"]
-    assert storage.tokens is not None and storage.tokens.access_token.startswith("nwo_")
+    tools, access_token = sdk_oauth_dance(server.url, server.consents, server.url + "/mcp")
+    assert tools == ["fetch", "search"] and access_token.startswith("nwo_")
     assert [g.client_name for g in server.store.grants()] == ["Scripted"]
 
 

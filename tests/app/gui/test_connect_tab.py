@@ -62,7 +62,8 @@ def test_sharing_through_a_public_url_changes_every_link(qtbot, make_desktop, no
     assert clipboard() == f"{PUBLIC}/openapi.json"
     tab.copy_mcp.click()
     assert clipboard() == f"{PUBLIC}/mcp"
-    manifest = httpx.get(desktop.sharing.server_state.url + "/.well-known/ai-plugin.json").json()
+    via_tunnel = {"Host": "example.test", "X-Forwarded-For": "203.0.113.5"}  # local requests see local URLs
+    manifest = httpx.get(desktop.sharing.server_state.url + "/.well-known/ai-plugin.json", headers=via_tunnel).json()
     assert manifest["api"]["url"] == f"{PUBLIC}/openapi.yaml"
 
     tab.share_button.click()

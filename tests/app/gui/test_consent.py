@@ -34,7 +34,7 @@ def test_allow_in_the_app_then_revoke_from_connected_clients(qtbot, make_desktop
     prompt = desktop.consent_prompt
     qtbot.waitUntil(lambda: len(prompt.open) == 1)
     [question] = prompt.open.values()
-    assert "ChatGPT wants to read your notes" in question.box.text()
+    assert "“ChatGPT” wants to read your notes" in question.box.text()
     assert "chatgpt.com" in question.box.informativeText()
     question.allow.click()
     assert prompt.open == {}

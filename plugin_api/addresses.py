@@ -1,4 +1,4 @@
-"""Who is asking and where they reached us: client address and public base URL.
+"""Client addresses (who is asking) and the public base URL (where they reached us).
 
 The client address keys rate limits, lockout and the activity log.
 
@@ -27,6 +27,9 @@ from urllib.parse import urlsplit
 
 from starlette.datastructures import Headers
 from starlette.types import Scope
+
+
+LOOPBACK_NAMES = frozenset({"localhost", "localhost.localdomain"})
 
 
 def public_host(public_url: str | None) -> str | None:
@@ -81,9 +84,23 @@ def _group(address: str) -> str:
 _HOST_HEADER = re.compile(r"[A-Za-z0-9.-]+(:[0-9]{1,5})?|\[[0-9A-Fa-f:.]+\](:[0-9]{1,5})?")
 
 
+def is_local(scope: Scope) -> bool:
+    """From this machine to a loopback address: not a visitor through the tunnel."""
+    peer = scope.get("client")
+    if not peer or not _is_loopback(peer[0]):
+        return False
+    host = request_host(Headers(scope=scope)).strip("[]")
+    return host in LOOPBACK_NAMES or _is_loopback(host)
+
+
 def base_url(scope: Scope, public_url: str | None) -> str:
-    """The public base URL: the tunnel's or the configured one, else the request's origin."""
-    if public_url:
+    """The base URL this request should see in links (DESIGN.md "Public base URL").
+
+    From loopback to a loopback host, the local URL: a local client (an OAuth client
+    checking the protected resource, say) must see the address it used, even while
+    sharing. Otherwise the tunnel's or configured public URL, else the request's origin.
+    """
+    if public_url and not is_local(scope):
         return public_url.rstrip("/")
     headers = Headers(scope=scope)
     proto = headers.get("x-forwarded-proto", "").lower()
