@@ -40,10 +40,12 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-JobKind = Literal["open", "set_folders", "sync_all", "sync_paths", "embed", "repair", "rebuild_vectors", "reopen"]
+JobKind = Literal["open", "remove", "sync_all", "sync_paths", "embed", "repair", "rebuild_vectors", "reopen"]
 WorkerState = Literal["opening", "scanning", "embedding", "tidying", "idle", "paused", "error"]
 # Jobs that may be stopped part-way and resumed later by another job.
-_RESUMABLE = frozenset({"set_folders", "sync_all", "sync_paths", "embed", "repair"})
+_RESUMABLE = frozenset({"sync_all", "sync_paths", "embed", "repair"})
+# The shortest time between two catch-ups with the disk: a setting of 0 must not spin.
+_MIN_CATCH_UP = 0.5
 
 
 class WorkerEvents:
@@ -68,7 +70,8 @@ class WorkerEvents:
 class Job:
     kind: JobKind
     paths: dict[str, set[str]] = field(default_factory=dict)  # sync_paths: folder → rel paths
-    removed: tuple[str, ...] = ()  # set_folders: folders to take out of the index
+    removed: tuple[str, ...] = ()  # remove: folders to take out of the index
+    catching_up: bool = False  # sync_all: run by the timer or on resume (says what it caught)
     opener: Callable[[], NotesIndex] | None = None  # open, reopen
     cancel: threading.Event = field(default_factory=threading.Event)
     finished: threading.Event = field(default_factory=threading.Event)
@@ -137,23 +140,30 @@ class IndexWorker:
 
     def set_folders(self, folders: Sequence[Path]) -> Job:
         """Index exactly these folders from now on: new ones are read first, and the notes
-        of a folder left out are removed (its files on disk are never touched)."""
+        of a folder left out leave the index at once, paused or not (its files on disk are
+        never touched). Returns the job that finishes the change."""
         wanted = resolved(folders)
         with self._cond:
-            removed = tuple(f for f in self._folders if f not in wanted)
+            removed = [f for f in self._folders if f not in wanted]
             added = [f for f in wanted if f not in self._folders]
             self._folders = [*added, *(f for f in wanted if f not in added)]
-            earlier = next((j for j in self._queue if j.kind == "set_folders"), None)
-            if earlier is not None:  # one waiting folder change stands for both
-                self._queue.remove(earlier)
-                removed = tuple(dict.fromkeys(earlier.removed + removed))
-            job = Job("set_folders", removed=removed)
-            self._queue.appendleft(job)
-            self._give_way()
+            job: Job | None = None
+            if removed or added:
+                # What runs now stops: a removal goes first, then a sync that reads new folders
+                # first and goes on with whatever was being read or embedded.
+                current = self._current
+                self._cancel_current(requeue=current is not None and current.kind in ("sync_paths", "repair"))
+                job = next((j for j in self._queue if j.kind == "sync_all"), None) or Job("sync_all")
+                if job in self._queue:
+                    self._queue.remove(job)
+                self._queue.appendleft(job)
+            if removed:
+                removal = self._add_removal(removed)
+                job = job or removal
             self._cond.notify_all()
         if self._watcher is not None:
             self._watcher.set_folders([Path(f) for f in wanted])
-        return job
+        return job if job is not None else Job("sync_all", finished=_done())
 
     def sync_all(self) -> Job:
         """Bring every folder up to date with the disk (a stat per unchanged note)."""
@@ -165,7 +175,7 @@ class IndexWorker:
         with self._cond:
             if folder not in self._folders:
                 return None
-            waiting = next((j for j in self._queue if j.kind in ("sync_all", "set_folders")), None)
+            waiting = next((j for j in self._queue if j.kind == "sync_all"), None)
             if waiting is not None:  # it has not scanned yet: it will see these changes
                 return waiting
             batch = next((j for j in self._queue if j.kind == "sync_paths"), None)
@@ -219,7 +229,7 @@ class IndexWorker:
             if not self._paused:
                 return
             self._paused = False
-            self._add_sync_all()
+            self._add_sync_all().catching_up = True
             self._cond.notify_all()
 
     def cancel(self) -> None:
@@ -250,6 +260,9 @@ class IndexWorker:
                 job.finished.set()
             self._queue.clear()
             self._cond.notify_all()
+        index = self.index
+        if index is not None:
+            index.stop()  # also ends the model's one-time export, which no cancel event reaches
         if self._thread is not None and self._thread is not threading.current_thread():
             self._thread.join(timeout)
             if self._thread.is_alive():
@@ -259,6 +272,16 @@ class IndexWorker:
     def _add(self, job: Job) -> Job:
         self._queue.append(job)
         self._cond.notify_all()
+        return job
+
+    def _add_removal(self, folders: list[str]) -> Job:
+        """One waiting removal stands for all; a folder wanted again is left out of it."""
+        earlier = next((j for j in self._queue if j.kind == "remove"), None)
+        if earlier is not None:
+            self._queue.remove(earlier)
+            folders = [*earlier.removed, *folders]
+        job = Job("remove", removed=tuple(f for f in dict.fromkeys(folders) if f not in self._folders))
+        self._queue.appendleft(job)
         return job
 
     def _add_sync_all(self) -> Job:
@@ -279,8 +302,9 @@ class IndexWorker:
         if current is None or current.kind not in _RESUMABLE | {"rebuild_vectors"}:
             return  # opening an index is quick and can't be cut short
         current.cancel.set()
-        if requeue:
-            self._queue.appendleft(Job(current.kind, paths=current.paths, removed=current.removed))
+        if requeue and not any(j.kind == current.kind for j in self._queue):
+            paths = {folder: set(rels) for folder, rels in current.paths.items()}
+            self._queue.appendleft(Job(current.kind, paths=paths, removed=current.removed))
 
     # -- the worker's thread -------------------------------------------------------
     def _run(self) -> None:
@@ -314,15 +338,16 @@ class IndexWorker:
                 now = time.monotonic()
                 due = self._caught_up + self._catch_up_interval()
                 if now >= due:
-                    self._add_sync_all()
+                    self._add_sync_all().catching_up = True
                     self._caught_up = now
                     continue
-                if self._queue and not self._paused:
-                    job = self._queue.popleft()
+                job = self._queue[0] if self._queue else None
+                if job is not None and (not self._paused or job.kind == "remove"):
+                    self._queue.popleft()
                     if job.cancel.is_set():
                         job.finished.set()
                         continue
-                    if job.kind in ("sync_all", "set_folders"):
+                    if job.kind == "sync_all":
                         self._caught_up = now
                     self._current = job
                     return job
@@ -331,7 +356,8 @@ class IndexWorker:
     def _catch_up_interval(self) -> float:
         options = self._options
         live = self._watcher is not None and self._watcher.live
-        return options.catch_up_every if live else min(options.catch_up_every, options.fallback_every)
+        every = options.catch_up_every if live else min(options.catch_up_every, options.fallback_every)
+        return max(every, _MIN_CATCH_UP)
 
     def _do(self, job: Job) -> None:
         if job.kind in ("open", "reopen"):
@@ -341,15 +367,14 @@ class IndexWorker:
         if index is None:  # it failed to open: the state already says why
             return
         progress = self._progress_for(job)
-        if job.kind == "set_folders":
-            if job.removed:
+        if job.kind == "remove":
+            gone = [f for f in job.removed if f not in self.folders]  # not wanted again meanwhile
+            if gone:
                 self._set_state("scanning", "Removing folders from the index…")
-                summary = index.remove_folders([Path(f) for f in job.removed], job.cancel)
-                self._events.index_folders(index.folder_status())
+                job.summary = index.remove_folders([Path(f) for f in gone])  # never cut short
                 self._events.index_changed(WatchEvent(
-                    "reconciled", f"Removed {len(job.removed)} folder{'s' if len(job.removed) != 1 else ''} "
-                    f"from the index ({summary.removed} notes).", None, summary))
-            job.summary = self._sync_all(index, job, progress)
+                    "reconciled", f"Removed {len(gone)} folder{'s' if len(gone) != 1 else ''} "
+                    f"from the index ({job.summary.removed} notes).", None, job.summary))
         elif job.kind == "sync_all":
             job.summary = self._sync_all(index, job, progress)
         elif job.kind == "sync_paths":
@@ -375,6 +400,10 @@ class IndexWorker:
         index = job.opener()
         self.index = index
         index.prepare_search()
+        stray = [f for f in index.catalog.folders() if f not in self.folders]
+        if stray:  # removed while Notewell was closing or closed: they leave now
+            with self._cond:
+                self._add_removal(stray)
         self._events.index_ready(index)
         self._events.index_folders(index.folder_status())
         if self._watcher is None and self._options.watch:
@@ -399,7 +428,7 @@ class IndexWorker:
             self._watcher.refresh()
         self._set_state("scanning", "Scanning your folders…")
         summary = index.sync([Path(f) for f in folders], progress, job.cancel)
-        if job.kind == "sync_all" and (summary.indexed or summary.removed):
+        if job.catching_up and (summary.indexed or summary.removed):
             self._events.index_changed(WatchEvent(
                 "reconciled", f"Caught up with changes on disk: {counts(summary)}.", None, summary))
         return summary
@@ -430,7 +459,7 @@ class IndexWorker:
                 with self._cond:
                     first = not self._embedding
                     self._embedding = True
-                    if self._queue and any(j.kind in ("sync_paths", "set_folders") for j in self._queue):
+                    if self._queue and any(j.kind in ("sync_paths", "remove") for j in self._queue):
                         self._give_way()  # waited while this job was still scanning
                 if first:
                     self._set_state("embedding", "Embedding passages…")
@@ -486,3 +515,9 @@ class IndexWorker:
             for job in self._queue:
                 job.finished.set()
             self._cond.notify_all()
+
+
+def _done() -> threading.Event:
+    finished = threading.Event()
+    finished.set()
+    return finished

@@ -131,3 +131,76 @@ def test_removing_a_folder_while_it_is_indexed_takes_its_notes_out_and_keeps_the
     assert index is not None
     assert [row[0] for row in index.catalog.folder_counts()] == [str(second.resolve())]
     assert index.catalog.count_pending() == 0 and index.vectors.count() == index.catalog.count_embedded()
+
+
+# -- findings of the #14 review, replayed -----------------------------------------------------
+
+def _two_folders(tmp_path: Path) -> tuple[Path, Path]:
+    a = write_notes(tmp_path / "a", {f"a{n}.md": f"# A {n}\n\nalpha zebra {n}\n" for n in range(10)})
+    b = write_notes(tmp_path / "b", {f"b{n}.md": f"# B {n}\n\nbeta zebrabeta {n}\n" for n in range(10)})
+    return a, b
+
+
+def test_a_folder_removed_while_paused_stops_being_searchable_at_once(tmp_path: Path, worker_for) -> None:  # type: ignore[no-untyped-def]
+    a, b = _two_folders(tmp_path)
+    worker = worker_for([a, b], HashEmbedder())
+    assert worker.wait_idle(30)
+    index = worker.index
+    worker.pause()
+    worker.set_folders([a])
+    assert wait_until(lambda: index.search("zebrabeta", mode="keyword") == [])
+    assert worker.paused and wait_until(lambda: worker.state == "paused")
+
+
+def test_a_folder_removed_before_a_quit_is_gone_at_the_next_start(tmp_path: Path, worker_for) -> None:  # type: ignore[no-untyped-def]
+    a, b = _two_folders(tmp_path)
+    index = NotesIndex.open(tmp_path / "data", HashEmbedder())
+    index.sync([a, b])  # as if B's removal never ran before Notewell closed
+    index.close()
+    worker = worker_for([a], HashEmbedder())
+    assert worker.wait_idle(30)
+    assert list(worker.index.catalog.folders()) == [str(a.resolve())]
+    assert worker.index.search("zebrabeta", mode="keyword") == []
+
+
+def test_a_folder_removed_and_added_back_before_the_removal_runs_is_not_embedded_again(
+    tmp_path: Path, worker_for  # type: ignore[no-untyped-def]
+) -> None:
+    a, b = _two_folders(tmp_path)
+    embedder = HashEmbedder()
+    worker = worker_for([a, b], embedder)
+    assert worker.wait_idle(30)
+    embedded = embedder.embedded
+    worker.pause()
+    with worker._cond:  # hold the worker so both changes land before either runs
+        worker.set_folders([a])
+        worker.set_folders([a, b])
+    worker.resume()
+    assert worker.wait_idle(30)
+    assert embedder.embedded == embedded
+    assert len(worker.index.search("zebrabeta", k=20, mode="keyword")) == 10
+
+
+def test_pausing_during_a_watcher_batch_is_a_pause_not_an_error(tmp_path: Path, worker_for) -> None:  # type: ignore[no-untyped-def]
+    a, b = _two_folders(tmp_path)
+    embedder = Recording(delay=0.2)
+    worker = worker_for([a, b], embedder, debounce=0.05)
+    assert worker.wait_idle(30)
+    write_notes(a, {f"new{n}.md": f"# New {n}\n\nfresh words {n}\n" for n in range(150)})
+    assert wait_until(lambda: worker.state == "embedding", 30)
+    worker.pause()
+    write_notes(b, {"late.md": "# Late\n\nwritten while paused\n"})
+    time.sleep(0.5)
+    assert worker.state == "paused"
+    worker.resume()
+    assert worker.wait_idle(60) and wait_until(lambda: worker.state == "idle")
+    assert [r.path for r in worker.index.search("written while paused", mode="keyword")] == ["late.md"]
+
+
+def test_a_catch_up_interval_of_zero_does_not_spin(tmp_path: Path, worker_for) -> None:  # type: ignore[no-untyped-def]
+    a, _ = _two_folders(tmp_path)
+    worker = worker_for([a], HashEmbedder(), catch_up_every=0.0)
+    assert worker.wait_idle(30)
+    before = time.process_time()
+    time.sleep(1.0)
+    assert time.process_time() - before < 0.5  # a few catch-ups, not a busy loop
