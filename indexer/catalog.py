@@ -251,6 +251,9 @@ class Catalog:
         with self.transaction() as db:
             return int(db.execute("INSERT INTO folders(path) VALUES (?)", (folder,)).lastrowid)
 
+    def has_files(self, folder_id: int) -> bool:
+        return bool(self.query("SELECT 1 FROM files WHERE folder_id = ? LIMIT 1", (folder_id,)))
+
     def folders(self) -> dict[str, int]:
         return {path: fid for fid, path in self.query("SELECT id, path FROM folders")}
 

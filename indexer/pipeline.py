@@ -44,6 +44,7 @@ WRITE_BATCH = 50  # notes written to the catalog per transaction
 # The vector store is rebuilt once it has deleted this many vectors and at least as many as
 # it holds: its graph keeps deleted vectors' nodes, so edits slowly make it bigger and slower.
 COMPACT_AFTER = 2000
+_DEVICE = "device:"  # meta key prefix: the disk a folder's notes were read from
 
 
 @dataclass
@@ -146,6 +147,7 @@ class Pipeline:
         if not rels:
             return
         try:
+            self._check_mounted(folder, folder_id, self.catalog.has_files(folder_id))
             entries = list(walk_paths(Path(folder), rels, self.options))
         except FolderError as exc:
             log.warning("%s", exc)
@@ -232,6 +234,7 @@ class Pipeline:
         scan = _Scan([], [])
         seen: set[str] = set()
         try:
+            self._check_mounted(folder, folder_id, bool(known))
             entries = list(walk_folder(Path(folder), self.options))
         except FolderError as exc:
             report(Progress("scanning", folder, 0, 0, str(exc)))
@@ -252,6 +255,31 @@ class Pipeline:
                 scan.to_read.append(entry)
         scan.gone = [row.id for rel, row in known.items() if rel not in seen]
         self._apply_scan(folder, folder_id, scan, known, summary, report)
+
+    def folder_looks_unmounted(self, folder: str) -> bool:
+        """An empty folder on another disk than the one its notes were read from: the mount
+        point of a drive that is not there (#14: an unmounted drive wiped its notes)."""
+        recorded = self.catalog.get_meta(_DEVICE + folder)
+        try:
+            device = os.stat(folder).st_dev
+            with os.scandir(folder) as entries:
+                empty = next(entries, None) is None
+        except OSError:
+            return False
+        return recorded is not None and int(recorded) != device and empty
+
+    def _check_mounted(self, folder: str, folder_id: int, has_notes: bool) -> None:
+        if has_notes and self.folder_looks_unmounted(folder):
+            raise FolderError(
+                f"The notes folder {folder} is empty and on another disk than before: its drive seems "
+                "unmounted. Its notes stay searchable; mount the drive again, or remove the folder in Settings."
+            )
+        try:
+            device = str(os.stat(folder).st_dev)
+        except OSError:
+            return
+        if self.catalog.get_meta(_DEVICE + folder) != device and not self.catalog.read_only:
+            self.catalog.set_meta(_DEVICE + folder, device)
 
     def _apply_scan(
         self, folder: str, folder_id: int, scan: _Scan, known: dict, summary: SyncSummary,

@@ -488,7 +488,9 @@ class IndexWorker:
             self._set_state("idle", summary.line() if summary is not None and job.kind != "embed" else "Up to date")
 
     def _report_missing(self, folders: list[str]) -> None:
-        missing = {f for f in folders if not os.path.isdir(f)}
+        index = self.index
+        missing = {f for f in folders if not os.path.isdir(f)
+                   or (index is not None and index.pipeline.folder_looks_unmounted(f))}
         with self._cond:
             new = sorted(missing - self._missing)
             self._missing = missing

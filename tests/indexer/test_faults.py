@@ -28,7 +28,7 @@ class Disk:
 
     def __init__(self, path: Path, megabytes: int) -> None:
         self.path = path
-        path.mkdir()
+        path.mkdir(exist_ok=True)
         done = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={megabytes}m", "tmpfs", str(path)],
                               capture_output=True, text=True)
         if done.returncode != 0:
@@ -150,3 +150,33 @@ def test_a_read_only_data_folder_still_answers_searches(disk: Disk, tmp_path: Pa
             index.close()
     finally:
         disk.read_only(False)
+
+
+def test_an_unmounted_drive_keeps_its_notes_and_nothing_is_embedded_again(tmp_path: Path) -> None:
+    if sys.platform != "linux":
+        pytest.skip("tmpfs mounts are Linux only")
+    drive = Disk(tmp_path / "drive", 50)
+    try:
+        notes = {f"n{i}.md": f"# Note {i}\n\nOn the external drive {i}.\n" for i in range(8)}
+        write_notes(drive.path, notes)
+        embedder = HashEmbedder()
+        index = NotesIndex.open(tmp_path / "data", embedder)
+        index.sync([drive.path])
+        embedded = embedder.embedded
+        drive.unmount()  # the mount point stays: an empty folder on the other disk
+        assert drive.path.is_dir() and not any(drive.path.iterdir())
+        summary = index.sync([drive.path])
+        assert summary.removed == 0 and len(index.search("external drive", k=20, mode="keyword")) == 8
+        assert index.pipeline.folder_looks_unmounted(str(drive.path.resolve()))
+        index.sync_files(drive.path, [drive.path])  # the watcher's "the folder changed" batch too
+        assert len(index.search("external drive", k=20, mode="keyword")) == 8
+
+        drive = Disk.__new__(Disk)  # the same drive, mounted again
+        drive.path = tmp_path / "drive"
+        subprocess.run(["mount", "-t", "tmpfs", "-o", "size=50m", "tmpfs", str(drive.path)], check=True)
+        write_notes(drive.path, notes)
+        index.sync([drive.path])
+        assert embedder.embedded == embedded and len(index.search("external drive", k=20, mode="keyword")) == 8
+        index.close()
+    finally:
+        drive.unmount()
