@@ -206,7 +206,7 @@ class Pipeline:
         parts: list[np.ndarray] = []
         count = 0
         for start in range(0, len(rows), EMBED_BATCH):
-            if start and self.should_stop():
+            if self.should_stop():  # before the first batch too: it may start the model's export
                 break
             batch = rows[start : start + EMBED_BATCH]
             texts = [embedding_text(title, heading, text) for _, _, title, heading, text, _ in batch]

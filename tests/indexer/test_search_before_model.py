@@ -40,3 +40,21 @@ def test_a_hybrid_search_before_the_model_is_ready_answers_from_keywords(real_em
         assert not fresh.loaded  # and without loading the model on PyTorch meanwhile
     finally:
         index.close()  # cancels the export
+
+
+def test_closing_the_writer_ends_the_models_preparation_with_it(tmp_path: Path) -> None:
+    """Quit during the first run's preparation left the export process running (review of #14)."""
+    from notewell.indexer.worker import IndexWorker, WorkerOptions
+    from tests.helpers import finishes, wait_until
+
+    notes = write_notes(tmp_path / "notes", {"a.md": "# A\n\nPaddle the fjord at dawn.\n"})
+    embedder = SentenceTransformerEmbedder(cache_dir=tmp_path / "onnx")  # nothing cached: it must export
+    worker = IndexWorker(lambda: NotesIndex.open(tmp_path / "data", embedder), [notes],
+                         options=WorkerOptions(watch=False))
+    worker.start()
+    assert wait_until(lambda: embedder._export is not None and embedder._export.poll() is None, 60)
+    export = embedder._export
+    assert finishes(lambda: worker.close(timeout=20), 30)
+    assert export.poll() is not None  # the export process is gone with the writer,
+    assert not list((tmp_path / "onnx").glob("*.onnx"))  # cut short, not left to finish
+    assert not worker._thread.is_alive()
