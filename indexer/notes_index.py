@@ -185,6 +185,11 @@ class NotesIndex:
         except Exception as exc:  # the first real use reports it to the user
             log.warning("could not open the vector store ahead of use: %s", exc)
 
+    def searches_by_meaning(self) -> bool:
+        """Whether a hybrid search uses the model now, rather than keywords alone (no vectors
+        yet, or the model's one-time preparation still to come, which this then starts)."""
+        return self.searcher.dense_ready()
+
     def model_preparing(self) -> bool:
         """True while the embedding model is being prepared for its first use (about 15 s, once)."""
         return bool(getattr(self.embedder, "preparing", False))

@@ -86,7 +86,7 @@ class Searcher:
             return _top_per_note(self.dense(query, n, filters), k, self.tuning.per_note)
         if mode == "keyword":
             return _top_per_note(self.keyword(query, n, filters), k, self.tuning.per_note)
-        if not self._dense_ready():  # keywords answer at once; the model joins when it is ready
+        if not self.dense_ready():  # keywords answer at once; the model joins when it is ready
             return self._keywords_only(*self._keyword_side(query, n, filters), k)
         # The keyword side runs while the model embeds the query (both release the GIL).
         pending = self._side.submit(self._keyword_side, query, n, filters)
@@ -111,7 +111,7 @@ class Searcher:
             rankings.append((self.tuning.dense_weight, exact))
         return self._fuse(rankings, k)
 
-    def _dense_ready(self) -> bool:
+    def dense_ready(self) -> bool:
         """Whether dense search can answer now: there are vectors, and the model needs no
         one-time preparation first (#14: a search never waits for it; it is started here)."""
         if not self.catalog.has_vectors():

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
 
@@ -31,6 +32,11 @@ def run(args: argparse.Namespace) -> int:
     try:
         with terminal_progress(preparing=index.model_preparing) as progress:
             summary = index.sync_only([Path(f) for f in settings.folders], progress)
+            if index.catalog.has_vectors() and not index.searches_by_meaning():
+                # Nothing new to embed, but an upgrade left the model unprepared: searches
+                # would fall back to keywords until it is (#14 review).
+                print("Preparing the embedding model (first run after an upgrade, about a minute)…", file=sys.stderr)
+                index.prepare_search(wait=True)
     finally:
         index.close()
     print(summary.line())

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 
 
 def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
@@ -28,8 +29,13 @@ def run(args: argparse.Namespace) -> int:
     index = open_index(settings, root, chroma_url=args.chroma_url)
     try:
         results = index.search(" ".join(args.query), k=args.k, mode=args.mode)
+        by_keywords_only = args.mode == "hybrid" and index.catalog.has_vectors() and not index.searches_by_meaning()
     finally:
         index.close()
+    if by_keywords_only:
+        print("notewell: answered from keywords only: the embedding model needs its one-time preparation "
+              "for this version of Notewell. Run `notewell index` once (about a minute) to search by meaning again.",
+              file=sys.stderr)
     if args.json:
         print(json.dumps({"results": [r.to_dict() for r in results]}, ensure_ascii=False, indent=2))
         return 0

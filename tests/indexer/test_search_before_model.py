@@ -58,3 +58,18 @@ def test_closing_the_writer_ends_the_models_preparation_with_it(tmp_path: Path) 
     assert export.poll() is not None  # the export process is gone with the writer,
     assert not list((tmp_path / "onnx").glob("*.onnx"))  # cut short, not left to finish
     assert not worker._thread.is_alive()
+
+
+def test_the_cli_says_when_it_answers_from_keywords_only(real_embedder, tmp_path: Path, capsys) -> None:
+    """After an upgrade the model needs preparing again: `notewell search` said nothing and
+    quietly ranked by keywords (review of #14)."""
+    from notewell.app import cli
+
+    notes = write_notes(tmp_path / "notes", {"kayak.md": "# Kayak\n\nPaddle the fjord at dawn.\n"})
+    built = NotesIndex.open(tmp_path / "data", real_embedder)  # vectors exist; data/onnx does not
+    built.sync([notes])
+    built.close()
+    assert cli.main(["search", "fjord", "--data-dir", str(tmp_path / "data")]) == 0
+    out, err = capsys.readouterr()
+    assert "Kayak" in out
+    assert "answered from keywords only" in err and "notewell index" in err
