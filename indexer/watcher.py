@@ -148,6 +148,9 @@ class FolderWatcher:
             self._rewatch = True
             self._cond.notify_all()
 
+    def set_extensions(self, extensions: Iterable[str]) -> None:
+        self._extensions = frozenset("." + e.lower().lstrip(".") for e in extensions)
+
     def refresh(self) -> None:
         """Watch again any folder that came back or was replaced, and drop vanished ones."""
         with self._cond:

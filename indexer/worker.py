@@ -394,10 +394,8 @@ class IndexWorker:
     def _open(self, job: Job) -> None:
         assert job.opener is not None
         self._set_state("opening", "Opening the index…")
-        if self.index is not None:
-            self.index.close()
-            self.index = None
-        index = job.opener()
+        old = self.index
+        index = job.opener()  # the old one answers searches until the new one is ready
         self.index = index
         index.prepare_search()
         stray = [f for f in index.catalog.folders() if f not in self.folders]
@@ -405,8 +403,15 @@ class IndexWorker:
             with self._cond:
                 self._add_removal(stray)
         self._events.index_ready(index)
+        if old is not None:
+            # A search that picked up the old index a moment ago finishes on it first.
+            timer = threading.Timer(2.0, old.close)
+            timer.daemon = True
+            timer.start()
         self._events.index_folders(index.folder_status())
-        if self._watcher is None and self._options.watch:
+        if self._watcher is not None:
+            self._watcher.set_extensions(index.pipeline.options.extensions)  # file types may have changed
+        elif self._options.watch:
             self._watcher = FolderWatcher(
                 [Path(f) for f in self.folders], index.pipeline.options.extensions, self.sync_paths,
                 debounce=self._options.debounce, max_delay=self._options.max_delay,

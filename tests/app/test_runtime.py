@@ -68,3 +68,47 @@ def test_the_api_answers_while_the_first_index_is_built_and_close_is_prompt(tmp_
         assert finishes(runtime.close, 15)  # mid-embedding: the batch in hand ends, the rest waits
     with pytest.raises(httpx.TransportError):
         httpx.get(f"{url}/healthz", timeout=2)
+
+
+def test_changing_settings_that_reopen_the_index_never_breaks_the_api(tmp_path: Path) -> None:
+    """Changing file types or the size cap gave 500s ("closed database") and a 2 s outage
+    (review of #14): the server now goes on answering across a reopen."""
+    import threading
+
+    notes = write_notes(tmp_path / "notes", {f"n{i}.md": f"# Note {i}\n\nHarbor lantern {i}.\n" for i in range(30)})
+    data = tmp_path / "data"
+    Settings(folders=[str(notes)], port=0).save(data)
+    runtime = Runtime(Preferences(Settings.load(data), data), RuntimeOptions(share=False, embedder=HashEmbedder()),
+                      Heard())
+    runtime.start()
+    statuses: list[int] = []
+    stop = threading.Event()
+    try:
+        assert wait_until(lambda: runtime.sharing.server_state.state == "running"
+                          and runtime.indexing.state == "idle", 30)
+        url = runtime.sharing.server_state.url
+        headers = {"Authorization": f"Bearer {runtime.tokens.get()}"}
+
+        def ask() -> None:
+            with httpx.Client(base_url=url, headers=headers, timeout=30) as client:
+                while not stop.is_set():
+                    try:
+                        statuses.append(client.post("/query", json={"queries": [{"query": "harbor"}]}).status_code)
+                    except httpx.TransportError:
+                        statuses.append(0)  # the server was not there
+                    time.sleep(0.02)
+
+        asker = threading.Thread(target=ask)
+        asker.start()
+        for size in (10.0, 15.0, 20.0):
+            runtime.prefs.update({"max_file_mb": size})
+            runtime.settings_changed(frozenset({"max_file_mb"}))
+            assert wait_until(lambda: runtime.indexing.state == "idle", 30)
+            time.sleep(0.3)
+        stop.set()
+        asker.join(30)
+        assert runtime.sharing.server_state.url == url
+        assert statuses and set(statuses) == {200}, sorted(set(statuses))
+    finally:
+        stop.set()
+        runtime.close()
