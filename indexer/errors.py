@@ -50,13 +50,29 @@ class ReadOnlyData(StoreError):
 
 
 class DiskFull(StoreError):
-    def __init__(self, data_dir: Path) -> None:
+    def __init__(self, data_dir: Path, needed: int | None = None) -> None:
+        room = ""
+        if needed is not None:
+            free = _free(data_dir)
+            room = f" It needs about {_mb(needed)} free to go on" + (f" ({_mb(free)} are)." if free is not None else ".")
+        full = "is full" if needed is None else "is nearly full"
         super().__init__(
-            f"The disk holding Notewell's data folder ({data_dir}) is full. Free some space there "
+            f"The disk holding Notewell's data folder ({data_dir}) {full}.{room} Free some space there "
             "(or move the data folder with --data-dir or NOTEWELL_DATA_DIR); Notewell then carries "
             "on from where it stopped, and searches work meanwhile."
         )
         self.data_dir = data_dir
+
+
+def _free(path: Path) -> int | None:
+    try:
+        return shutil.disk_usage(path).free
+    except OSError:
+        return None
+
+
+def _mb(size: int) -> str:
+    return f"{max(1, round(size / 1024 / 1024))} MB"
 
 
 # What SQLite, the OS and Chroma (whose errors carry only text) say when the disk is full.

@@ -131,9 +131,11 @@ class VectorStore:
         (#14). Stopping first keeps the store whole, and the next run carries on."""
         if self._files is None or not self._files.is_dir():
             return
-        size = sum(f.stat().st_size for f in self._files.rglob("*") if f.is_file())
-        if nearly_full(self._files, max(64 * 1024 * 1024, size // 2)):
-            raise DiskFull(self._files.parent)
+        # Chroma rewrites a graph's files whole when it saves it: room for them, and a margin.
+        graphs = sum(f.stat().st_size for f in self._files.rglob("*") if f.is_file() and f.parent != self._files)
+        needed = 16 * 1024 * 1024 + graphs
+        if nearly_full(self._files, needed):
+            raise DiskFull(self._files.parent, needed)
 
     def _failed(self, what: str, exc: Exception) -> StoreError:
         if self._files is not None and (is_disk_full(exc) or nearly_full(self._files)):
