@@ -128,3 +128,14 @@ def test_importing_the_core_loads_no_qt_and_no_app(module):
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, cwd="/")
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "[]"
+
+
+def test_every_package_folder_is_in_the_wheel():
+    """pyproject lists the packages one by one: a new folder left out would be missing from
+    the installed app with no error until it is imported (review of #13)."""
+    project = tomllib.loads((REPO / "pyproject.toml").read_text(encoding="utf-8"))
+    listed = set(project["tool"]["setuptools"]["packages"])
+    found = {".".join([PACKAGES[folder], *init.parent.relative_to(REPO / folder).parts])
+             for folder in ("app", "indexer", "plugin_api", "assets")
+             for init in (REPO / folder).rglob("__init__.py")}
+    assert found <= listed, f"add to [tool.setuptools] packages: {sorted(found - listed)}"

@@ -28,12 +28,22 @@ XCB_LIBRARIES = {
 
 
 def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
-    return sub.add_parser("gui", help="open the desktop app (the default)")
+    parser = sub.add_parser("gui", help="open the desktop app (the default)")
+    parser.add_argument("--remove-desktop-entry", action="store_true",
+                        help="take Notewell out of the application menu and the login items, then exit")
+    return parser
 
 
 def run(args: argparse.Namespace) -> int:
     started = time.perf_counter()
     from notewell.app.paths import data_dir
+
+    if getattr(args, "remove_desktop_entry", False):
+        from notewell.app.autostart import remove_desktop_entry
+
+        removed = remove_desktop_entry()
+        print("\n".join(f"Removed {path}" for path in removed) or "Notewell was not in the application menu.")
+        return 0
 
     if not display_available():
         return _headless(args, "No display found")

@@ -257,7 +257,7 @@ def run_gui(data_dir: Path, started: float | None = None) -> int:
         desktop.window.show_tab("Folders")
     QTimer.singleShot(0, lambda: log.info("window up in %.2f s", time.perf_counter() - started))
     QTimer.singleShot(0, desktop.start)
-    if sys.platform.startswith("linux"):  # in the application menu from the first start on
+    if sys.platform.startswith("linux") and is_default_data_dir(data_dir):  # in the application menu
         threading.Thread(target=_install_desktop_entry, args=(data_dir,), daemon=True).start()
     wake = _quit_on_signals(app, desktop)  # noqa: F841 (kept alive while the loop runs)
     try:

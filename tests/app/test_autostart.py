@@ -64,3 +64,13 @@ def test_the_entry_launches_this_installation(isolated_home, tmp_path):
     assert done.returncode == 0, done.stderr
     assert done.stdout.startswith("notewell ")
     assert Path(argv[0]).parent == Path(sys.executable).parent
+
+
+def test_notewell_gui_remove_desktop_entry_takes_it_out_of_the_menu(isolated_home, capsys):
+    from notewell.app import cli
+
+    install_desktop_entry()
+    set_autostart(True)
+    assert cli.main(["gui", "--remove-desktop-entry"]) == 0
+    assert not applications_path().exists() and not autostart_enabled() and not icon_path(64).exists()
+    assert "Removed" in capsys.readouterr().out
