@@ -21,6 +21,7 @@ inotify watch at all. The full ignore rules apply when the batch is synced
 
 from __future__ import annotations
 
+import dataclasses
 import errno
 import logging
 import os
@@ -442,6 +443,12 @@ try:
     from watchdog.observers.inotify_c import InotifyFD as _InotifyFD
 except (ImportError, OSError):  # not Linux, or a watchdog without these classes: the plain Observer
     _InotifyWatchGroup = None
+else:
+    # watchdog 7.1.1 replaced the watch group's path tables with a tree; our pruning group
+    # writes those tables, so on any other layout it would watch nothing. Fall back to the
+    # plain Observer (every folder watched) rather than miss changes.
+    if "_active_callbacks_by_path" not in {f.name for f in dataclasses.fields(_InotifyWatchGroup)}:
+        _InotifyWatchGroup = None
 
 if _InotifyWatchGroup is not None:
     # A folder moved out and back in keeps its inotify watch (watches follow the inode), and
