@@ -20,8 +20,15 @@ def _run_until_quit(trigger, within_ms: int = 20_000) -> int:  # type: ignore[no
     """Run the app's event loop as `run_gui` does, call `trigger` inside it; its exit code
     (99 if nothing ended it)."""
     QTimer.singleShot(0, trigger)
-    QTimer.singleShot(within_ms, lambda: QCoreApplication.exit(99))
-    return QApplication.instance().exec()
+    # A guard that outlived this loop would end some later test's wait (and leave Qt's
+    # quitNow set, so every later qtbot wait returns without delivering events).
+    guard = QTimer(singleShot=True, interval=within_ms)
+    guard.timeout.connect(lambda: QCoreApplication.exit(99))
+    guard.start()
+    try:
+        return QApplication.instance().exec()
+    finally:
+        guard.stop()
 
 
 @pytest.mark.parametrize(("quit_from", "window"), [("tray", "open"), ("tray", "in the tray"), ("window menu", "open")])
