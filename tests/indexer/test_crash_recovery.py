@@ -5,7 +5,6 @@ from __future__ import annotations
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 from notewell.indexer.embedding import HashEmbedder
@@ -15,6 +14,14 @@ from tests.indexer.test_pipeline import assert_consistent, snapshot
 
 # Indexes slowly (small batches, a pause per batch) so kills land in every phase.
 SLOW_SYNC = SLOW_INDEX_SCRIPT + """
+_embed = Slow.embed_documents
+
+def _counted(self, texts):
+    vectors = _embed(self, texts)
+    print("batch", flush=True)  # the test kills after a given number of batches
+    return vectors
+
+Slow.embed_documents = _counted
 print("open", flush=True)
 index.sync([Path(sys.argv[2])])
 print("done", flush=True)
@@ -34,22 +41,26 @@ def test_killed_runs_then_a_normal_run_equal_a_clean_index(tmp_path: Path) -> No
     notes = _notes(tmp_path / "notes", 1)
     data = tmp_path / "data"
     kills = 0
-    for delay in (0.3, 0.8, 1.3, 2.2):
+    # Killed by progress, not by the clock (a quiet machine finished before a timed kill):
+    # while the notes are read (0 batches), then after 2, 5 and 9 embedded batches.
+    for batches in (0, 2, 5, 9):
         proc = subprocess.Popen(
             [sys.executable, "-c", SLOW_SYNC, str(data), str(notes)],
             stdout=subprocess.PIPE, text=True,
         )
         assert proc.stdout is not None
         assert proc.stdout.readline().strip() == "open"
-        time.sleep(delay)
+        seen = 0
+        while seen < batches and proc.stdout.readline().strip() == "batch":
+            seen += 1
         if proc.poll() is None:
             proc.send_signal(signal.SIGKILL)
             kills += 1
-        proc.wait(timeout=30)
-        if delay == 1.3:  # change the notes between crashes, as a user would
+        proc.wait(timeout=60)
+        if batches == 5:  # change the notes between crashes, as a user would
             _notes(notes, 2)
             (notes / "topic1/note1.md").unlink()
-    assert kills >= 3, "the indexing finished too fast for the kills to land mid-run"
+    assert kills == 4, "a run finished before its kill"
 
     recovered = NotesIndex.open(data, HashEmbedder())
     recovered.sync([notes])
