@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, Protocol
 
+from notewell.indexer.data_lock import DataFolderLock
 from notewell.indexer.worker import WorkerOptions
 
 from .chroma_server import ChromaServer
@@ -58,6 +59,7 @@ class RuntimeOptions:
     watch: bool = True  # follow changes on disk
     fallback_folders: tuple[Path, ...] = ()  # indexed while no folder is set (the sample notes)
     embedder: Embedder | None = None  # tests: a small deterministic model
+    holder: str = "notewell serve"  # who holds the data folder's writer lock, as other programs are told
 
 
 class RuntimeEvents(IndexEvents, SharingEvents, Protocol):
@@ -78,15 +80,25 @@ def tunnel_kind(settings: Settings, options: RuntimeOptions) -> TunnelKind:
 
 class Runtime:
     def __init__(self, prefs: Preferences, options: RuntimeOptions, events: RuntimeEvents) -> None:
+        self.prefs = prefs
+        self.options = options
+        self.data_dir = prefs.data_dir
+        self._events = events
+        # Only one program at a time keeps a data folder's index up to date (DataFolderBusy).
+        self._lock = DataFolderLock.acquire(self.data_dir, options.holder)
+        try:
+            self._compose(events)
+        except BaseException:
+            self._lock.release()
+            raise
+        self._closed = False
+
+    def _compose(self, events: RuntimeEvents) -> None:
         from notewell.plugin_api.activity import ActivityLog
         from notewell.plugin_api.consent import ConsentQueue
         from notewell.plugin_api.oauth_store import FILE_NAME as OAUTH_FILE
         from notewell.plugin_api.oauth_store import OAuthStore
 
-        self.prefs = prefs
-        self.options = options
-        self.data_dir = prefs.data_dir
-        self._events = events
         self.tokens = open_token_store(self.data_dir)
         self.activity = ActivityLog.open(self.data_dir)
         self.activity.subscribe(events.activity)
@@ -99,7 +111,6 @@ class Runtime:
             self._open_index, self.folders(), _ServeWhenReady(events, self), self._worker_options()
         )
         self.sharing = SharingController(self._make_app, self._make_tunnel, self._address, events)
-        self._closed = False
 
     @property
     def settings(self) -> Settings:
@@ -140,6 +151,7 @@ class Runtime:
         if self._chroma is not None:
             self._chroma.stop()
         self.activity.close()
+        self._lock.release()
         log.info("stopped in %.1f s", time.monotonic() - started)
 
     # -- parts, made on worker threads ----------------------------------------------

@@ -25,9 +25,12 @@ def run(args: argparse.Namespace) -> int:
     from notewell.app.services import open_index
     from notewell.app.settings import Settings
     from notewell.indexer import doctor
+    from notewell.indexer.data_lock import DataFolderLock
 
     root = data_dir(args.data_dir)
     settings = Settings.load(root)
+    # A repair writes the index: not beside the app or `serve` (a check only reads).
+    lock = DataFolderLock.acquire(root, "notewell doctor --repair") if args.repair else None
     index = open_index(settings, root, chroma_url=args.chroma_url)
     try:
         folders = [Path(f) for f in settings.folders] or None
@@ -38,6 +41,8 @@ def run(args: argparse.Namespace) -> int:
             found = report = doctor.check(index, folders)
     finally:
         index.close()
+        if lock is not None:
+            lock.release()
     if args.json:
         out: dict[str, object] = {"report": report.to_dict()}
         if args.repair:

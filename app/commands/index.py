@@ -5,6 +5,10 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from notewell.app.settings import Settings
 
 
 def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
@@ -16,17 +20,27 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
 def run(args: argparse.Namespace) -> int:
     from notewell.app.cli import UsageError, existing_folders
     from notewell.app.paths import data_dir
-    from notewell.app.progress import terminal_progress
-    from notewell.app.services import open_index
     from notewell.app.settings import Settings
+    from notewell.indexer.data_lock import DataFolderLock
 
     root = data_dir(args.data_dir)
-    settings = Settings.load(root)
-    folders = existing_folders(args.folders)
-    if settings.add_folders(folders):
-        settings.save(root)
-    if not settings.folders:
-        raise UsageError("no notes folders yet: run `notewell index ~/path/to/notes`")
+    lock = DataFolderLock.acquire(root, "notewell index")  # not beside the app or `serve`
+    try:
+        settings = Settings.load(root)
+        folders = existing_folders(args.folders)
+        if settings.add_folders(folders):
+            settings.save(root)
+        if not settings.folders:
+            raise UsageError("no notes folders yet: run `notewell index ~/path/to/notes`")
+        return _index(args, root, settings)
+    finally:
+        lock.release()
+
+
+def _index(args: argparse.Namespace, root: Path, settings: Settings) -> int:
+    from notewell.app.progress import terminal_progress
+    from notewell.app.services import open_index
+
     index = open_index(settings, root, chroma_url=args.chroma_url)
     index.prepare_search()  # the model's first-run preparation overlaps the scan
     try:

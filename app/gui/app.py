@@ -31,6 +31,7 @@ from notewell.app.preferences import Preferences
 from notewell.app.runtime import Runtime, RuntimeOptions
 from notewell.app.secrets import NGROK_AUTHTOKEN, UserSecret
 from notewell.assets import asset_path
+from notewell.indexer.data_lock import DataFolderBusy
 from notewell.indexer.worker import WorkerOptions
 from notewell.plugin_api.printable import EscapingFormatter
 from notewell.plugin_api.tunnel import TunnelStatus
@@ -129,8 +130,8 @@ def build_desktop(
     root = prefs.data_dir
     bridge = Bridge()
     authtoken = UserSecret(root, NGROK_AUTHTOKEN)
-    runtime = Runtime(prefs, RuntimeOptions(vectors_in_child=vectors_in_child, watch=watch, embedder=embedder),
-                      bridge)
+    runtime = Runtime(prefs, RuntimeOptions(vectors_in_child=vectors_in_child, watch=watch, embedder=embedder,
+                                            holder="the Notewell desktop app"), bridge)
     indexing, sharing = runtime.indexing, runtime.sharing
 
     def set_paused(paused: bool) -> None:
@@ -246,7 +247,12 @@ def run_gui(data_dir: Path, started: float | None = None) -> int:
     data_dir.mkdir(parents=True, exist_ok=True)
     _log_to_file(data_dir / "notewell.log")
     prefs = Preferences(Settings.load(data_dir), data_dir)
-    desktop = build_desktop(prefs)
+    try:
+        desktop = build_desktop(prefs)
+    except DataFolderBusy as exc:  # `notewell serve` or `index` has this data folder
+        log.warning("%s", exc)
+        QMessageBox.warning(None, "Notewell can't start", str(exc))
+        return 1
     sys.excepthook = _excepthook(desktop.window)
     instance = InstanceServer(name, desktop.window.bring_to_front)
     app.setQuitOnLastWindowClosed(desktop.tray.icon is None)
