@@ -108,6 +108,8 @@ class ConsoleReport:
 
         _say(describe_consent(request))
 
+    def save_consent(self, request: Any) -> None: ...  # serve never asks: it refuses, or --allow-saves
+
     def clients(self) -> None: ...
 
 

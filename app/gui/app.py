@@ -41,6 +41,7 @@ from .connect_tab import ConnectTab
 from .consent import ClientsBox, ConsentPrompt
 from .folders_tab import FoldersTab
 from .main_window import MainWindow
+from .save_prompt import SaveAnswers, SavePrompt
 from .search_tab import SearchTab, open_in_default_app
 from .settings_tab import AUTHTOKEN, SettingsTab
 from .tray import Tray, TrayActions
@@ -66,6 +67,7 @@ class Desktop:
     settings_tab: SettingsTab
     consent_prompt: ConsentPrompt
     clients_box: ClientsBox
+    save_prompt: SavePrompt
 
     @property
     def prefs(self) -> Preferences:
@@ -165,7 +167,8 @@ def build_desktop(
             set_autostart(prefs.settings.start_at_login, _entry_data_dir(root))
 
     prefs.subscribe(on_settings)
-    settings_tab = SettingsTab(prefs, authtoken, lambda changed: on_settings(changed & {AUTHTOKEN}))
+    settings_tab = SettingsTab(prefs, authtoken, lambda changed: on_settings(changed & {AUTHTOKEN}),
+                               choose_folder)
 
     if tray_available is None:
         tray_available = QSystemTrayIcon.isSystemTrayAvailable()
@@ -175,6 +178,9 @@ def build_desktop(
     window = MainWindow(bridge, tabs, icon, hide_on_close=tray_available)
     consent_prompt = ConsentPrompt(window, bridge, runtime.consents.approve, runtime.consents.deny,
                                    window.bring_to_front)
+    approvals = runtime.save_approvals
+    save_prompt = SavePrompt(window, bridge, SaveAnswers(approvals.allow_once, approvals.allow_always,
+                                                         approvals.deny), window.bring_to_front)
     desktop_ref: list[Desktop] = []
     tray = Tray(
         bridge,
@@ -218,12 +224,14 @@ def build_desktop(
 
     bridge.tunnel_status_changed.connect(on_tunnel)
     bridge.consent_requested.connect(lambda request: tray.notify("Allow access to your notes?", request.question))
+    bridge.save_requested.connect(
+        lambda request: request.decision == "pending" and tray.notify("Save a note?", request.question))
     bridge.folder_went_missing.connect(
         lambda folder: tray.notify("A notes folder disappeared",
                                    f"{folder} is not there any more; its notes stay searchable.", warning=True)
     )
     desktop = Desktop(runtime, window, tray, bridge, folders_tab, connect_tab, search_tab, activity_tab,
-                      settings_tab, consent_prompt, clients_box)
+                      settings_tab, consent_prompt, clients_box, save_prompt)
     desktop_ref.append(desktop)
     return desktop
 
