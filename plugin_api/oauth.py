@@ -148,7 +148,9 @@ class OAuthServer:
 
     def _router(self, base: str) -> Router:
         issuer = _URL.validate_python(base)  # "https://host", no trailing slash (RFC 8414 compares exactly)
-        registration = ClientRegistrationOptions(enabled=True, valid_scopes=list(SCOPES), default_scopes=[SCOPE])
+        # A client registered without a scope may still ask for notes:write at /authorize, where the
+        # user sees it named; /authorize without a scope grants notes:read only (oauth_provider).
+        registration = ClientRegistrationOptions(enabled=True, valid_scopes=list(SCOPES), default_scopes=list(SCOPES))
         revocation = RevocationOptions(enabled=True)
         routes = create_auth_routes(
             self.provider,  # type: ignore[arg-type]
