@@ -155,7 +155,7 @@ def build_desktop(
     connect_tab = ConnectTab(bridge, runtime.tokens, sharing.links, sharing.start_sharing, sharing.stop_sharing,
                              confirm, clients_box)
     search_tab = SearchTab(bridge, indexing.search, open_note)
-    activity_tab = ActivityTab(bridge, runtime.activity.entries())
+    activity_tab = ActivityTab(bridge, runtime.activity.entries(), open_note)
 
     def on_settings(changed: frozenset[str]) -> None:
         if "folders" in changed:
