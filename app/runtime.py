@@ -155,6 +155,7 @@ class Runtime:
         self._closed = True
         started = time.monotonic()
         self.indexing.worker.cancel()  # the running batch ends while the server stops
+        self.save_approvals.close()  # a save waiting for an answer gets one: the server can stop
         self.sharing.close()
         self.indexing.close()
         if self._chroma is not None:

@@ -182,6 +182,11 @@ class SaveApprovals:
     def deny(self, request_id: str) -> bool:
         return self._decide(request_id, "denied")
 
+    def close(self) -> None:
+        """Notewell is stopping: every waiting save is answered no at once."""
+        for request in self.pending():
+            self._decide(request.id, "expired")
+
     def subscribe(self, listener: Callable[[SaveRequest], None]) -> Callable[[], None]:
         return self._listeners.subscribe(listener)
 

@@ -60,6 +60,7 @@ def run(args: argparse.Namespace) -> int:
     console = ConsoleReport(api_config(settings).manifest)
     runtime = Runtime(prefs, options, console)
     console.set_locations(runtime.tokens.location, str(runtime.activity.path))
+    console.saving = _saving_line(runtime.inbox(), args.allow_saves or not settings.ask_before_saving)
     stopped = _stop_on_signals(runtime)
 
     def preparing() -> bool:
@@ -102,6 +103,15 @@ def _inbox(given: str | None, allow_saves: bool, setting: str) -> Any:
     if not folder.is_dir():
         raise UsageError(f"{folder} is not a folder: --inbox needs a folder.")
     return folder
+
+
+def _saving_line(inbox: Any, allowed: bool) -> str:
+    if inbox is None:
+        return ""
+    if allowed:
+        return f"saving: assistants may save new notes into {inbox} without asking"
+    return (f"saving: the inbox is {inbox}, but saves are refused: nobody can be asked without the app. "
+            "Add --allow-saves to let assistants save without asking.")
 
 
 class ServeError(Exception):
