@@ -40,6 +40,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 CHROMA_DIR = "chroma"
+KEY_CLIENT = "key"  # auth.key_caller's id: whoever holds the API key
 
 
 @dataclass(frozen=True)
@@ -98,13 +99,14 @@ class Runtime:
         self.activity.subscribe(events.activity)
         self.consents = ConsentQueue()
         self.consents.subscribe(events.consent)
-        self.oauth_store = OAuthStore.open(self.data_dir / OAUTH_FILE)
-        self.oauth_store.subscribe(events.clients)
         self.save_approvals = SaveApprovals(
             TrustedSavers(self.data_dir / TRUST_FILE),
             ask=lambda: not (options.allow_saves or not self.settings.ask_before_saving),
             can_ask=not options.headless)
         self.save_approvals.subscribe(events.save_consent)
+        self.oauth_store = OAuthStore.open(self.data_dir / OAUTH_FILE)
+        self.oauth_store.subscribe(self._forget_revoked_savers)  # before the views hear of it
+        self.oauth_store.subscribe(events.clients)
         self._chroma: ChromaServer | None = None
         self.indexing = IndexingController(
             self._open_index, self.folders(), _ServeWhenReady(events, self), self._worker_options()
@@ -193,6 +195,13 @@ class Runtime:
 
         inbox = self.inbox()
         return NoteSaver(inbox, self.save_approvals, self._saved) if inbox is not None else None
+
+    def _forget_revoked_savers(self) -> None:
+        """A revoked OAuth client is no longer trusted to save (its grant id never comes back)."""
+        granted = {grant.id for grant in self.oauth_store.grants()}
+        for client_id in self.save_approvals.trusted.names():
+            if client_id != KEY_CLIENT and client_id not in granted:
+                self.save_approvals.trusted.remove(client_id)
 
     def _saved(self, path: Path) -> tuple[str, str]:
         """A note just saved into the inbox: its index update queued on the one writer; its id."""

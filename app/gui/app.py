@@ -41,7 +41,7 @@ from .connect_tab import ConnectTab
 from .consent import ClientsBox, ConsentPrompt
 from .folders_tab import FoldersTab
 from .main_window import MainWindow
-from .save_prompt import SaveAnswers, SavePrompt
+from .save_prompt import SaveAnswers, SavePrompt, TrustedSaversBox
 from .search_tab import SearchTab, open_in_default_app
 from .settings_tab import AUTHTOKEN, SettingsTab
 from .tray import Tray, TrayActions
@@ -68,6 +68,7 @@ class Desktop:
     consent_prompt: ConsentPrompt
     clients_box: ClientsBox
     save_prompt: SavePrompt
+    trusted_box: TrustedSaversBox
 
     @property
     def prefs(self) -> Preferences:
@@ -167,8 +168,10 @@ def build_desktop(
             set_autostart(prefs.settings.start_at_login, _entry_data_dir(root))
 
     prefs.subscribe(on_settings)
+    trusted = runtime.save_approvals.trusted
+    trusted_box = TrustedSaversBox(bridge, trusted.names, trusted.remove)
     settings_tab = SettingsTab(prefs, authtoken, lambda changed: on_settings(changed & {AUTHTOKEN}),
-                               choose_folder)
+                               choose_folder, [trusted_box])
 
     if tray_available is None:
         tray_available = QSystemTrayIcon.isSystemTrayAvailable()
@@ -231,7 +234,7 @@ def build_desktop(
                                    f"{folder} is not there any more; its notes stay searchable.", warning=True)
     )
     desktop = Desktop(runtime, window, tray, bridge, folders_tab, connect_tab, search_tab, activity_tab,
-                      settings_tab, consent_prompt, clients_box, save_prompt)
+                      settings_tab, consent_prompt, clients_box, save_prompt, trusted_box)
     desktop_ref.append(desktop)
     return desktop
 

@@ -3,7 +3,7 @@
 One non-modal question per save (the request waits meanwhile, up to its timeout),
 in plain text: the client's name, the title and the first lines come from the
 assistant. A question whose request ended (answered elsewhere, or timed out)
-closes itself.
+closes itself. `TrustedSaversBox` lists the clients that save without asking.
 """
 
 from __future__ import annotations
@@ -12,7 +12,17 @@ from dataclasses import dataclass
 from typing import Any, Callable
 
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QLabel, QMessageBox, QPushButton, QWidget
+from PySide6.QtWidgets import (
+    QGroupBox,
+    QHBoxLayout,
+    QLabel,
+    QListWidget,
+    QListWidgetItem,
+    QMessageBox,
+    QPushButton,
+    QVBoxLayout,
+    QWidget,
+)
 
 from .bridge import Bridge
 
@@ -81,3 +91,45 @@ class SavePrompt:
         self.open[request.id] = question
         self._front()
         box.show()
+
+
+class TrustedSaversBox(QGroupBox):
+    """Clients allowed to save without asking ("Always for this client"), with Remove."""
+
+    def __init__(self, bridge: Bridge, names: Callable[[], dict[str, str]], remove: Callable[[str], None]) -> None:
+        super().__init__("Saving without asking")
+        self._names = names
+        self._remove = remove
+        self.list = QListWidget()
+        self.remove_button = QPushButton("Ask again")
+        self.remove_button.setToolTip("This client's next save asks you again.")
+        self.remove_button.clicked.connect(self._on_remove)
+        self.list.currentRowChanged.connect(lambda row: self.remove_button.setEnabled(row >= 0))
+        self.empty = QLabel("No client saves without asking.")
+        row = QHBoxLayout()
+        row.addStretch()
+        row.addWidget(self.remove_button)
+        layout = QVBoxLayout(self)
+        for widget in (self.empty, self.list):
+            layout.addWidget(widget)
+        layout.addLayout(row)
+        bridge.save_requested.connect(lambda request: request.decision == "always" and self.refresh())
+        bridge.clients_changed.connect(self.refresh)
+        self.refresh()
+
+    def refresh(self) -> None:
+        self.list.clear()
+        for client_id, name in self._names().items():
+            item = QListWidgetItem(name)
+            item.setData(Qt.ItemDataRole.UserRole, client_id)
+            self.list.addItem(item)
+        has = self.list.count() > 0
+        self.list.setVisible(has)
+        self.empty.setVisible(not has)
+        self.remove_button.setEnabled(has and self.list.currentRow() >= 0)
+
+    def _on_remove(self) -> None:
+        item = self.list.currentItem()
+        if item is not None:
+            self._remove(item.data(Qt.ItemDataRole.UserRole))
+        self.refresh()

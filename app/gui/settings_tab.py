@@ -88,6 +88,7 @@ class SettingsTab(QWidget):
     def __init__(
         self, prefs: Preferences, authtoken: UserSecret, on_saved: Callable[[frozenset[str]], None] | None = None,
         choose_folder: Callable[[QWidget], str] | None = None,
+        extras: typing.Sequence[QWidget] = (),
     ) -> None:
         super().__init__()
         self._choose_folder = choose_folder or (
@@ -114,6 +115,8 @@ class SettingsTab(QWidget):
             layout.addWidget(self._group(title, names))
             placed.update(names)
         rest = [f.name for f in SETTINGS_FIELDS if f.name not in placed]
+        for extra in extras:  # e.g. the clients that save without asking
+            layout.addWidget(extra)
         advanced = self._group("Advanced", rest)
         layout.addWidget(advanced)
         layout.addStretch()

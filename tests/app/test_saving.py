@@ -312,3 +312,15 @@ def test_a_read_only_oauth_grant_cannot_save_and_a_write_grant_can(start) -> Non
     saved = served.post(SAVE, token=writer)
     assert saved.status_code == 200, saved.text
     assert "saved_by: ChatGPT" in (served.inbox / "Lisbon trip.md").read_text(encoding="utf-8")
+
+
+def test_a_revoked_oauth_client_is_no_longer_trusted_to_save(start) -> None:  # type: ignore[no-untyped-def]
+    served = start()
+    writer = oauth_token(served, "notes:read notes:write")
+    approvals = served.runtime.save_approvals
+    served.answers.answer = lambda request: approvals.allow_always(request.id)
+    assert served.post(SAVE, token=writer).status_code == 200
+    [grant] = served.runtime.oauth_store.grants()
+    assert approvals.trusted.names() == {grant.id: "ChatGPT"}
+    served.runtime.oauth_store.revoke(grant.id)
+    assert approvals.trusted.names() == {}

@@ -119,3 +119,30 @@ def test_the_inbox_is_chosen_in_settings(qtbot, make_desktop, notes, tmp_path):
     tab.clear_inbox.click()
     tab.save()
     qtbot.waitUntil(lambda: "/query" in described() and "/notes" not in described(), timeout=10_000)
+
+
+def test_clients_trusted_to_save_are_listed_and_can_be_asked_again(qtbot, make_desktop, notes, data_dir):
+    inbox = notes / "Inbox"
+    inbox.mkdir()
+    with_inbox(data_dir, inbox)
+    desktop = make_desktop([notes])
+    wait_ready(qtbot, desktop)
+    box = desktop.trusted_box
+    assert box.list.count() == 0 and not box.empty.isHidden()
+    url, key = desktop.sharing.server_state.url, desktop.tokens.get()
+    thread, answers = save_in_background(url, key, SAVE)
+    qtbot.waitUntil(lambda: len(desktop.save_prompt.open) == 1, timeout=10_000)
+    [question] = desktop.save_prompt.open.values()
+    question.always.click()
+    thread.join(30)
+    qtbot.waitUntil(lambda: box.list.count() == 1, timeout=10_000)
+    assert box.list.item(0).text() == "API key"
+    box.list.setCurrentRow(0)
+    box.remove_button.click()
+    assert box.list.count() == 0
+    thread, answers = save_in_background(url, key, {**SAVE, "title": "Asks again"})
+    qtbot.waitUntil(lambda: len(desktop.save_prompt.open) == 1, timeout=10_000)  # asked again
+    [question] = desktop.save_prompt.open.values()
+    question.deny.click()
+    thread.join(30)
+    assert answers[0].status_code == 403
