@@ -64,6 +64,10 @@ INSTRUCTIONS = (
     "Notewell searches and reads the user's own notes on their computer. Call `search` with "
     "a natural-language query, then `fetch` with a result's id to read the whole note."
 )
+SAVE_INSTRUCTIONS = (
+    " When the user asks you to save something to their notes, call `save_note`; Notewell asks "
+    "them to allow each save."
+)
 SEARCH_DESCRIPTION = (
     "Search the user's notes (Markdown, text, HTML, PDF) by meaning and keywords. Returns "
     '{"results": [{"id", "title", "url"}]}, best first; pass an id to `fetch` to read that note.'
@@ -127,7 +131,7 @@ def build_server(notes: NotesReader, limits: Limits, public_url: PublicUrl, vers
         server: MCPServer = MCPServer(
             "notewell",
             title="Notewell",
-            instructions=INSTRUCTIONS,
+            instructions=INSTRUCTIONS + (SAVE_INSTRUCTIONS if saver is not None else ""),
             version=version,
             middleware=[_log_method],
         )
