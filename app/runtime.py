@@ -101,7 +101,7 @@ class Runtime:
         self.consents.subscribe(events.consent)
         self.save_approvals = SaveApprovals(
             TrustedSavers(self.data_dir / TRUST_FILE),
-            ask=lambda: not (options.allow_saves or not self.settings.ask_before_saving),
+            ask=lambda: self.settings.ask_before_saving and not options.allow_saves,
             can_ask=not options.headless)
         self.save_approvals.subscribe(events.save_consent)
         self.oauth_store = OAuthStore.open(self.data_dir / OAUTH_FILE)

@@ -7,6 +7,7 @@ import os
 import queue
 import signal
 import threading
+from pathlib import Path
 from typing import Any
 
 
@@ -85,10 +86,8 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _inbox(given: str | None, allow_saves: bool, setting: str) -> Any:
+def _inbox(given: str | None, allow_saves: bool, setting: str) -> Path | None:
     """`--inbox DIR`, made if missing; `--allow-saves` only makes sense with an inbox."""
-    from pathlib import Path
-
     from notewell.app.cli import UsageError
 
     if given is None:
@@ -99,13 +98,14 @@ def _inbox(given: str | None, allow_saves: bool, setting: str) -> Any:
     try:
         folder.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
-        raise UsageError(f"Cannot use {folder} as the inbox: {exc.strerror}. Choose a folder you can write to.")
+        raise UsageError(
+            f"Cannot use {folder} as the inbox: {exc.strerror}. Choose a folder you can write to.") from exc
     if not folder.is_dir():
         raise UsageError(f"{folder} is not a folder: --inbox needs a folder.")
     return folder
 
 
-def _saving_line(inbox: Any, allowed: bool) -> str:
+def _saving_line(inbox: Path | None, allowed: bool) -> str:
     if inbox is None:
         return ""
     if allowed:
