@@ -20,6 +20,7 @@ class ConsoleReport:
     def __init__(self, manifest_config: Any, progress: Callable[[Progress], None] = lambda p: None) -> None:
         self._token_location = ""
         self._activity_path = ""
+        self.saving = ""  # how saving into the inbox stands, for the start banner
         self._manifest_config = manifest_config
         self.progress = progress  # the terminal's bar, while the first index is built
         self.first_sync_done = threading.Event()
@@ -69,6 +70,8 @@ class ConsoleReport:
                 _say(line)
             _say(f"  API token: {self._token_location} (print it with `notewell token`)")
             _say(f"  activity log: {self._activity_path}")
+            if self.saving:
+                _say(f"  {self.saving}")
             _say("Press Ctrl+C to stop.")
             with self._lock:
                 self._served = True
@@ -107,6 +110,8 @@ class ConsoleReport:
         from notewell.plugin_api.consent import describe_consent
 
         _say(describe_consent(request))
+
+    def save_consent(self, request: Any) -> None: ...  # serve never asks: it refuses, or --allow-saves
 
     def clients(self) -> None: ...
 

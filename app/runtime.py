@@ -7,7 +7,7 @@ both run one (#14).
     runtime.settings_changed({...})  # the settings form saved: each part follows
     runtime.close()                  # server, tunnel, index and vector store stop
 
-It owns the API key store, the activity log, the consent queue, the OAuth store, the
+It owns the API key store, the activity log, the consent queues (OAuth, saves), the OAuth store, the
 index's writer (`app.indexing`) and the server with its tunnel (`app.sharing`). What
 happens is reported to `events` (the GUI's bridge, or serve's console) from worker
 threads. Nothing here imports Qt.
@@ -41,6 +41,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 CHROMA_DIR = "chroma"
+KEY_CLIENT = "key"  # auth.key_caller's id: whoever holds the API key
 
 
 @dataclass(frozen=True)
@@ -60,12 +61,17 @@ class RuntimeOptions:
     fallback_folders: tuple[Path, ...] = ()  # indexed while no folder is set (the sample notes)
     embedder: Embedder | None = None  # tests: a small deterministic model
     holder: str = "notewell serve"  # who holds the data folder's writer lock, as other programs are told
+    inbox: Path | None = None  # `serve --inbox DIR`: beats the setting (issue 18)
+    allow_saves: bool = False  # `serve --allow-saves`: saves into the inbox never ask
+    headless: bool = False  # nobody can answer a question in a window (`notewell serve`)
 
 
 class RuntimeEvents(IndexEvents, SharingEvents, Protocol):
     def activity(self, entry: Any) -> None: ...
 
     def consent(self, request: Any) -> None: ...
+
+    def save_consent(self, request: Any) -> None: ...
 
     def clients(self) -> None: ...
 
@@ -98,13 +104,20 @@ class Runtime:
         from notewell.plugin_api.consent import ConsentQueue
         from notewell.plugin_api.oauth_store import FILE_NAME as OAUTH_FILE
         from notewell.plugin_api.oauth_store import OAuthStore
+        from notewell.plugin_api.save_consent import TRUST_FILE, SaveApprovals, TrustedSavers
 
         self.tokens = open_token_store(self.data_dir)
         self.activity = ActivityLog.open(self.data_dir)
         self.activity.subscribe(events.activity)
         self.consents = ConsentQueue()
         self.consents.subscribe(events.consent)
+        self.save_approvals = SaveApprovals(
+            TrustedSavers(self.data_dir / TRUST_FILE),
+            ask=lambda: self.settings.ask_before_saving and not self.options.allow_saves,
+            can_ask=not self.options.headless)
+        self.save_approvals.subscribe(events.save_consent)
         self.oauth_store = OAuthStore.open(self.data_dir / OAUTH_FILE)
+        self.oauth_store.subscribe(self._forget_revoked_savers)  # before the views hear of it
         self.oauth_store.subscribe(events.clients)
         self._chroma: ChromaServer | None = None
         self.indexing = IndexingController(
@@ -117,9 +130,18 @@ class Runtime:
         return self.prefs.settings
 
     def folders(self) -> list[Path]:
-        """The folders being indexed: the user's, or the sample notes until there are any."""
-        chosen = [Path(f) for f in self.settings.folders]
-        return chosen or list(self.options.fallback_folders)
+        """The folders being indexed: the user's, or the sample notes until there are any;
+        and the inbox, when it is not inside one of them (a saved note is searchable)."""
+        chosen = [Path(f) for f in self.settings.folders] or list(self.options.fallback_folders)
+        inbox = self.inbox()
+        if inbox is not None and not any(_inside(inbox, folder) for folder in chosen):
+            chosen.append(inbox)
+        return chosen
+
+    def inbox(self) -> Path | None:
+        """Where assistants may save new notes (issue 18); None: saving is off."""
+        chosen = self.options.inbox or (Path(self.settings.inbox_folder) if self.settings.inbox_folder else None)
+        return chosen.expanduser().resolve() if chosen is not None else None
 
     def start(self) -> None:
         self.tokens.get()  # created on first run, before anyone can ask
@@ -130,7 +152,7 @@ class Runtime:
 
     def settings_changed(self, changed: frozenset[str]) -> None:
         """Each part follows the settings that shape it."""
-        if "folders" in changed:
+        if changed & {"folders", "inbox_folder"}:
             self.indexing.set_folders(self.folders())
         if changed & INDEX_FIELDS:
             self.indexing.reopen(self._open_index)  # the server follows the new index
@@ -146,6 +168,7 @@ class Runtime:
         self._closed = True
         started = time.monotonic()
         self.indexing.worker.cancel()  # the running batch ends while the server stops
+        self.save_approvals.close()  # a save waiting for an answer gets one: the server can stop
         self.sharing.close()
         self.indexing.close()
         if self._chroma is not None:
@@ -177,7 +200,31 @@ class Runtime:
 
         oauth = make_oauth(self.oauth_store, self.sharing.public_url, self.consents)
         return create_api(self.settings, index, self.tokens.get, public_url=self.sharing.public_url,
-                          activity=self.activity, oauth=oauth)
+                          activity=self.activity, oauth=oauth, saver=self._saver())
+
+    def _saver(self) -> Any:
+        from notewell.plugin_api.saving import NoteSaver
+
+        inbox = self.inbox()
+        return NoteSaver(inbox, self.save_approvals, self._saved) if inbox is not None else None
+
+    def _forget_revoked_savers(self) -> None:
+        """A revoked OAuth client is no longer trusted to save (its grant id never comes back)."""
+        granted = {grant.id for grant in self.oauth_store.grants()}
+        for client_id in self.save_approvals.trusted.names():
+            if client_id != KEY_CLIENT and client_id not in granted:
+                self.save_approvals.trusted.remove(client_id)
+
+    def _saved(self, path: Path) -> tuple[str, str]:
+        """A note just saved into the inbox: its index update queued on the one writer; its id."""
+        from notewell.indexer.catalog import note_id_for
+
+        folders = [Path(f) for f in self.indexing.worker.folders]
+        holding = [f for f in folders if f in path.parents]
+        folder = max(holding, key=lambda f: len(f.parts)) if holding else path.parent
+        rel = path.relative_to(folder).as_posix()
+        self.indexing.worker.sync_paths(str(folder), {rel})
+        return note_id_for(str(folder), rel), rel
 
     def _make_tunnel(self) -> Tunnel:
         from .services import make_tunnel
@@ -191,6 +238,10 @@ class Runtime:
         settings = self.settings
         return (self.options.host or settings.host,
                 settings.port if self.options.port is None else self.options.port)
+
+
+def _inside(path: Path, folder: Path) -> bool:
+    return path == folder.expanduser().resolve() or folder.expanduser().resolve() in path.parents
 
 
 class LiveIndex:

@@ -75,6 +75,16 @@ class Settings:
         False, "Start sharing on launch", "Open the tunnel when Notewell starts."
     )
     start_at_login: bool = _setting(False, "Start at login", "Launch Notewell when you log in.")
+    inbox_folder: str = _setting(
+        "", "Inbox folder",
+        "Where an assistant may save a new note, with your OK. It never edits or overwrites a file. "
+        "Empty: assistants cannot save.",
+    )
+    ask_before_saving: bool = _setting(
+        True, "Ask before each save",
+        "Ask before each save (Allow once / Always for this client / Deny). Off: every connected "
+        "assistant saves into the inbox without asking.",
+    )
     # Not in the settings form: what the app remembers for the user.
     told_about_tray: bool = field(default=False, metadata={"hidden": True})
 

@@ -11,9 +11,9 @@ MCP spec asks it of /mcp). `guard.RequestGuard` enforces the table and
 that is not in the table needs the key (default deny), and a trailing slash does
 not make a different route: `/mcp/` is `/mcp`.
 
-A later `POST /notes` that OAuth clients may call with `notes:write` is one row:
-
-    Rule("/notes", KEY_OR_OAUTH, scope=WRITE_SCOPE, methods=frozenset({"POST"}))
+`POST /notes` (save a note into the inbox, issue 18) takes the key, or an OAuth token
+with `notes:write`: a read-only grant gets 403 insufficient_scope. MCP's `save_note`
+checks the same scope itself (its row is /mcp's, `notes:read`; `mcp.py`).
 """
 
 from __future__ import annotations
@@ -77,6 +77,7 @@ ACCESS = AccessTable([
     Rule("/healthz", PUBLIC),
     Rule("/query", KEY),
     Rule("/notes/{note_id}", KEY),
+    Rule("/notes", KEY_OR_OAUTH, scope=WRITE_SCOPE, methods=frozenset({"POST"})),
     Rule("/mcp", KEY_OR_OAUTH, scope=READ_SCOPE, checks_host=True),
     # OAuth 2.1 for MCP clients (oauth.py); browser-based clients discover, register and
     # exchange codes from their own page, so these answer any origin (no cookies are used).

@@ -30,6 +30,7 @@ Listener = Callable[[ActivityEntry], None]
 OLD_LOG = "activity.jsonl"  # before issue 15: one line per request, rotated at 2 MB
 OLD_CLIENT = "an assistant"  # that log did not say which
 MAX_TRACKED_SOURCES = 10_000
+SAVE_ENDPOINTS = ("/notes", "/mcp save_note")
 
 
 def now_iso() -> str:
@@ -127,7 +128,13 @@ def describe(entry: ActivityEntry) -> str:
     if entry.refused:
         return printable(f"{when} refused {entry.source} ×{entry.count} ({entry.outcome}) "
                          f"{entry.method} {entry.endpoint}".rstrip(), 400)
-    what = "; ".join(entry.queries) or (f"read {entry.titles[0]}" if entry.titles else entry.note_id or "")
+    title = entry.titles[0] if entry.titles else ""
+    if entry.saved_path:
+        what = f"saved {title} → {entry.saved_path}"
+    elif entry.endpoint in SAVE_ENDPOINTS:
+        what = f"save {title}"  # not saved: the status and outcome say why
+    else:
+        what = "; ".join(entry.queries) or (f"read {entry.titles[0]}" if entry.titles else entry.note_id or "")
     count = "" if entry.result_count is None else f" → {entry.result_count}"
     outcome = "" if entry.outcome == "ok" else f" ({entry.outcome})"
     return printable(f"{when} {entry.client} ({entry.source}) {entry.method} {entry.endpoint} "
@@ -137,7 +144,7 @@ def describe(entry: ActivityEntry) -> str:
 def _worth_keeping(entry: ActivityEntry) -> bool:
     # MCP's own chatter (initialize, tools/list, the GET a client tries for a stream) is
     # not something the user asks "what did it read?" about; the live view still shows it.
-    return bool(entry.queries or entry.titles or entry.note_id) or (entry.status >= 400 and entry.status != 405)
+    return bool(entry.queries or entry.titles or entry.note_id or entry.saved_path) or (entry.status >= 400 and entry.status != 405)
 
 
 def _is_milestone(count: int) -> bool:

@@ -35,7 +35,7 @@ CREATE TABLE IF NOT EXISTS reads (
     at REAL NOT NULL, time TEXT NOT NULL, client TEXT NOT NULL, source TEXT NOT NULL,
     method TEXT NOT NULL, endpoint TEXT NOT NULL, status INTEGER NOT NULL, outcome TEXT NOT NULL,
     queries TEXT NOT NULL, titles TEXT NOT NULL, note_id TEXT, result_count INTEGER,
-    truncated INTEGER NOT NULL, duration_ms REAL NOT NULL);
+    truncated INTEGER NOT NULL, duration_ms REAL NOT NULL, saved_path TEXT);
 CREATE INDEX IF NOT EXISTS reads_at ON reads (at);
 CREATE TABLE IF NOT EXISTS refused (
     source TEXT NOT NULL, reason TEXT NOT NULL, count INTEGER NOT NULL,
@@ -61,6 +61,7 @@ class ActivityEntry:
     truncated: bool = False
     duration_ms: float = 0.0
     count: int = 1  # refused requests: how many from this source for this reason so far
+    saved_path: str | None = None  # a note saved into the inbox (issue 18): its file, to open it
 
     @property
     def refused(self) -> bool:
@@ -107,6 +108,9 @@ class ActivityStore:
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=NORMAL")
         self._db.executescript(_SCHEMA)
+        columns = {row[1] for row in self._db.execute("PRAGMA table_info(reads)")}
+        if "saved_path" not in columns:  # a record from before issue 18
+            self._db.execute("ALTER TABLE reads ADD COLUMN saved_path TEXT")
         self._prune()
         self._queue: queue.SimpleQueue[ActivityEntry | threading.Event | None] = queue.SimpleQueue()
         self._counts: dict[tuple[str, str], list[float]] = {}  # (source, reason) → [count, first, last]
@@ -207,14 +211,14 @@ class ActivityStore:
     def _write(self, batch: Iterable[ActivityEntry]) -> None:
         rows = [(r.at, r.time, r.client, r.source, r.method, r.endpoint, r.status, r.outcome,
                  json.dumps(list(r.queries), ensure_ascii=False), json.dumps(list(r.titles), ensure_ascii=False),
-                 r.note_id, r.result_count, int(r.truncated), r.duration_ms) for r in batch]
+                 r.note_id, r.result_count, int(r.truncated), r.duration_ms, r.saved_path) for r in batch]
         with self._lock:
             counts, self._counts = self._counts, {}
             if not rows and not counts:
                 return
             try:
                 with self._db:
-                    self._db.executemany("INSERT INTO reads VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)", rows)
+                    self._db.executemany("INSERT INTO reads VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)", rows)
                     self._db.executemany(
                         "INSERT INTO refused VALUES (?,?,?,?,?) ON CONFLICT (source, reason) DO UPDATE SET "
                         "count = count + excluded.count, last_seen = excluded.last_seen",
@@ -234,6 +238,7 @@ class ActivityStore:
 
 def _read_row(row: tuple) -> ActivityEntry:  # type: ignore[type-arg]
     (_, when, client, source, method, endpoint, status, outcome, queries, titles, note_id, result_count,
-     truncated, duration_ms) = row
+     truncated, duration_ms, saved_path) = row
     return ActivityEntry(when, client, source, method, endpoint, status, outcome, tuple(json.loads(queries)),
-                         tuple(json.loads(titles)), result_count, note_id, bool(truncated), duration_ms)
+                         tuple(json.loads(titles)), result_count, note_id, bool(truncated), duration_ms,
+                         saved_path=saved_path)

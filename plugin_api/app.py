@@ -31,7 +31,7 @@ from .activity import ActivityLog
 from .addresses import base_url
 from .auth import FailureThrottle, LockoutPolicy, TokenProvider
 from .cors import AccessCors
-from .endpoints import OPERATIONS, make_endpoints
+from .endpoints import OPERATIONS, SAVE_NOTE, make_endpoints
 from .errors import EXCEPTION_HANDLERS
 from .guard import RequestGuard
 from .host_check import HostCheck
@@ -43,10 +43,13 @@ from .schemas import build_schemas
 
 if TYPE_CHECKING:
     from .oauth import OAuthServer  # imports the MCP SDK: only when OAuth is on
+    from .saving import NoteSaver
 
 PublicUrl = Callable[[], "str | None"]
 CHATGPT_ORIGINS = ("https://chat.openai.com", "https://chatgpt.com")
 API_DESCRIPTION = "Search and read the user's own notes, served from their computer by Notewell."
+SAVING_DESCRIPTION = ("Search and read the user's own notes, served from their computer by Notewell, and save "
+                      "new notes to their inbox folder when they ask.")
 
 
 @dataclass(frozen=True)
@@ -69,19 +72,23 @@ def create_app(
     extra_routes: Sequence[BaseRoute] = (),
     lifespan: Lifespan[Starlette] | None = None,
     oauth: OAuthServer | None = None,
+    saver: NoteSaver | None = None,
 ) -> Starlette:
     build_manifest("https://example.com", config.manifest)  # bad settings fail at start
     schemas = build_schemas(config.limits)
     logo_png = logo_png_bytes()
-    endpoints = make_endpoints(notes, config.limits, BodyValidator(schemas), public_url)
+    endpoints = make_endpoints(notes, config.limits, BodyValidator(schemas), public_url, saver)
+    # POST /notes is always routed (403 without an inbox: a clear answer, not a 404), and
+    # described only when there is an inbox to save into (issue 18).
+    described = [*OPERATIONS, SAVE_NOTE] if saver is not None else OPERATIONS
 
     @lru_cache(maxsize=16)
     def spec(server_url: str, version: OpenApiVersion) -> dict[str, Any]:
         return build_spec(
-            OPERATIONS,
+            described,
             schemas,
             title="Notewell",
-            description=API_DESCRIPTION,
+            description=SAVING_DESCRIPTION if saver is not None else API_DESCRIPTION,
             version=config.version,
             server_url=server_url,
             openapi=version,
@@ -118,7 +125,7 @@ def create_app(
         Route("/healthz", healthz),
     ]
     api_routes = [
-        Route(op.path, endpoints[op.operation_id], methods=[op.method]) for op in OPERATIONS
+        Route(op.path, endpoints[op.operation_id], methods=[op.method]) for op in [*OPERATIONS, SAVE_NOTE]
     ]
     if oauth is not None:
         public_routes += oauth.routes()

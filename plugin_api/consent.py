@@ -27,6 +27,7 @@ from dataclasses import dataclass, replace
 from typing import Callable, Literal
 from urllib.parse import urlsplit
 
+from .access import WRITE_SCOPE
 from .listeners import Listeners
 from .printable import clean_label, printable
 
@@ -59,7 +60,7 @@ class ConsentRequest:
 
     @property
     def question(self) -> str:
-        return (f"An app calling itself “{self.client_name}” wants to read your notes "
+        return (f"An app calling itself “{self.client_name}” wants to {asks_for(self.scopes)} "
                 f"(it will return to {self.redirect_host}). Allow it?")
 
 
@@ -77,11 +78,17 @@ def return_host(redirect_uri: str) -> str:
     return f"{host}:{port}" if port is not None and port != default else host
 
 
+def asks_for(scopes: tuple[str, ...]) -> str:
+    """What a grant of `scopes` lets a client do, in words (the write scope is always named)."""
+    return ("read your notes and save new notes into your inbox folder" if WRITE_SCOPE in scopes
+            else "read your notes")
+
+
 def describe_consent(request: ConsentRequest) -> str:
     """`notewell serve`'s line for a new question (escaped: the name comes from a registration)."""
     return printable(
-        f"An app calling itself “{request.client_name}” (returning to {request.redirect_host}) asks to read "
-        f"your notes. To allow it, type {request.code} on the page it opened in the browser; to refuse, do "
+        f"An app calling itself “{request.client_name}” (returning to {request.redirect_host}) asks to "
+        f"{asks_for(request.scopes)}. To allow it, type {request.code} on the page it opened in the browser; to refuse, do "
         "nothing.", 600)
 
 

@@ -25,6 +25,7 @@ from .errors import BadRequest, NotFound, ServiceUnavailable
 from .limits import Limits, cut_to_fit, json_chars, share_budget
 from .notes import NotesReader
 from .openapi import BodyValidator, Operation, Parameter, parse_date, parse_parameters
+from .saving import NoteSaver, no_inbox
 from .schemas import MAX_OFFSET, NOTE_ID_PATTERN
 
 FIRST_YEAR, LAST_YEAR = 1971, 9998
@@ -73,7 +74,21 @@ GET_NOTE = Operation(
     response_schema="Note",
     errors=(401, 404, 422, 429, 503),
 )
-OPERATIONS = [QUERY, GET_NOTE]
+SAVE_NOTE = Operation(
+    method="POST",
+    path="/notes",
+    operation_id="saveNote",
+    summary="Save a new note to the user's inbox",
+    description=(
+        "Saves a new Markdown note in the inbox folder the user chose, after the user allows it. "
+        "Never changes an existing note. Only when the user asks you to save something."
+    ),
+    request_schema="SaveNoteRequest",
+    response_schema="SavedNote",
+    errors=(400, 401, 403, 413, 422, 429, 503),
+    consequential=True,  # ChatGPT asks the user before every call
+)
+OPERATIONS = [QUERY, GET_NOTE]  # always in the spec; SAVE_NOTE only when an inbox is set
 
 Endpoint = Callable[[Request], Awaitable[Response]]
 
@@ -91,6 +106,7 @@ def make_endpoints(
     limits: Limits,
     validator: BodyValidator,
     public_url: Callable[[], str | None],
+    saver: NoteSaver | None = None,
 ) -> dict[str, Endpoint]:
     async def query(request: Request) -> Response:
         try:
@@ -123,7 +139,26 @@ def make_endpoints(
         request.state.truncated = payload["truncated"]
         return JSONResponse(payload)
 
-    return {QUERY.operation_id: query, GET_NOTE.operation_id: get_note}
+    async def save_note(request: Request) -> Response:
+        if saver is None:
+            raise no_inbox()
+        try:
+            body = scrub(json.loads(await request.body()))
+        except (ValueError, UnicodeDecodeError):
+            raise BadRequest('The body must be JSON like {"title": "...", "text": "...", "tags": ["..."]}.') from None
+        validator.validate(SAVE_NOTE.request_schema or "", body)
+        request.state.titles = saved_title(body["title"])
+        saved = await saver.save(request.state.caller, body["title"], body["text"], body.get("tags", ()))
+        request.state.note_id = saved.id
+        request.state.saved_path = str(saved.file)
+        return JSONResponse({"id": saved.id, "path": saved.path})
+
+    return {QUERY.operation_id: query, GET_NOTE.operation_id: get_note, SAVE_NOTE.operation_id: save_note}
+
+
+def saved_title(title: str) -> tuple[str, ...]:
+    """A saved note's title, for the activity record."""
+    return (_clip(title.strip() or "(untitled)", 200),)
 
 
 def titles_of(found: Iterable[SearchResult | NoteContent], limit: int = 20) -> tuple[str, ...]:

@@ -181,5 +181,6 @@ class RequestGuard:
                 note_id=state.get("note_id"),
                 truncated=state.get("truncated", False),
                 duration_ms=round((time.perf_counter() - started) * 1000, 2),
+                saved_path=state.get("saved_path"),
             )
         )

@@ -24,6 +24,8 @@ class Limits:
     max_query_chars: int = 1_000
     max_top_k: int = 20
     max_response_chars: int = 100_000
+    max_title_chars: int = 1_000  # a saved note's title (issue 18)
+    max_note_chars: int = 50_000  # a saved note's text; the body limit holds it with room for escapes
     # Ordinary assistant use is a few requests per message; this is far above it.
     rate_per_minute: float = 300.0
     rate_burst: int = 60

@@ -41,18 +41,32 @@ from notewell.indexer.errors import IndexerError
 from notewell.indexer.types import NoteContent, SearchFilters, SearchResult
 
 from .addresses import base_url
-from .endpoints import note_payload, titles_of
+from .access import WRITE_SCOPE
+from .auth import Caller
+from .endpoints import note_payload, saved_title, titles_of
+from .errors import ApiError
 from .limits import Limits, cut_to_fit, json_chars
 from .notes import NotesReader
+from .saving import NoteSaver
 from .openapi import parse_date
 from .schemas import MAX_OFFSET, NOTE_ID_PATTERN
 from .tunnel import MCP_PATH
 
 PublicUrl = Callable[[], "str | None"]
 READ_ONLY = ToolAnnotations(readOnlyHint=True, destructiveHint=False, idempotentHint=True, openWorldHint=False)
+# A save adds a new file and changes none: not read-only, not destructive, not idempotent.
+SAVES = ToolAnnotations(readOnlyHint=False, destructiveHint=False, idempotentHint=False, openWorldHint=False)
+SAVE_DESCRIPTION = (
+    "Save a new Markdown note to the user's inbox folder, only when they ask you to. The user "
+    'is asked to allow it; never changes an existing note. Returns {"id", "path"}.'
+)
 INSTRUCTIONS = (
     "Notewell searches and reads the user's own notes on their computer. Call `search` with "
     "a natural-language query, then `fetch` with a result's id to read the whole note."
+)
+SAVE_INSTRUCTIONS = (
+    " When the user asks you to save something to their notes, call `save_note`; Notewell asks "
+    "them to allow each save."
 )
 SEARCH_DESCRIPTION = (
     "Search the user's notes (Markdown, text, HTML, PDF) by meaning and keywords. Returns "
@@ -76,8 +90,9 @@ class McpEndpoint:
         public_url: PublicUrl,
         *,
         version: str = "0.1.0",
+        saver: NoteSaver | None = None,
     ) -> None:
-        self.server = build_server(notes, limits, public_url, version)
+        self.server = build_server(notes, limits, public_url, version, saver)
         self.limits = limits
         self._manager: StreamableHTTPSessionManager | None = None
 
@@ -110,12 +125,13 @@ class McpEndpoint:
         await self._manager.handle_request(scope, receive, send)
 
 
-def build_server(notes: NotesReader, limits: Limits, public_url: PublicUrl, version: str) -> MCPServer:
+def build_server(notes: NotesReader, limits: Limits, public_url: PublicUrl, version: str,
+                 saver: NoteSaver | None = None) -> MCPServer:
     with _root_logging_untouched():
         server: MCPServer = MCPServer(
             "notewell",
             title="Notewell",
-            instructions=INSTRUCTIONS,
+            instructions=INSTRUCTIONS + (SAVE_INSTRUCTIONS if saver is not None else ""),
             version=version,
             middleware=[_log_method],
         )
@@ -178,7 +194,45 @@ def build_server(notes: NotesReader, limits: Limits, public_url: PublicUrl, vers
                     annotations=READ_ONLY, structured_output=False)
     server.add_tool(fetch, title="Read a note", description=FETCH_DESCRIPTION,
                     annotations=READ_ONLY, structured_output=False)
+    if saver is not None:
+        add_save_tool(server, saver, limits)
     return server
+
+
+def add_save_tool(server: MCPServer, saver: NoteSaver, limits: Limits) -> None:
+    """`save_note`: only on a server with an inbox (issue 18)."""
+
+    async def save_note(
+        title: Annotated[str, Field(description="The note's title; its file name is made from it.",
+                                    max_length=limits.max_title_chars)],
+        text: Annotated[str, Field(description="The note, in Markdown.", min_length=1,
+                                   max_length=limits.max_note_chars)],
+        ctx: Context,
+        tags: Annotated[list[Annotated[str, Field(min_length=1, max_length=100)]] | None,
+                        Field(description="Tags for the note.", max_length=20)] = None,
+    ) -> CallToolResult:
+        if not text.strip():
+            raise ToolError("The note's text is empty: give the text to save.")
+        state = _state(ctx)
+        state["titles"] = saved_title(title)
+        caller = state.get("caller")
+        if not isinstance(caller, Caller):
+            raise ToolError("Saving needs a caller; this request has none.")
+        if caller.scopes is not None and WRITE_SCOPE not in caller.scopes:
+            state["outcome"] = "insufficient_scope"
+            raise ToolError(f"insufficient_scope: saving needs the OAuth scope {WRITE_SCOPE!r}, which this "
+                            "client was not given. Connect it again and allow saving, or use the API key.")
+        try:
+            saved = await saver.save(caller, title, text, tags or ())
+        except ApiError as exc:
+            state["outcome"] = exc.code
+            raise ToolError(exc.message) from None
+        state["note_id"] = saved.id
+        state["saved_path"] = str(saved.file)
+        return _text({"id": saved.id, "path": saved.path})
+
+    server.add_tool(save_note, title="Save a note", description=SAVE_DESCRIPTION,
+                    annotations=SAVES, structured_output=False)
 
 
 def search_results(

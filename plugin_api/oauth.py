@@ -11,7 +11,8 @@ is the provider behind them. What Notewell adds:
 * /authorize never redirects anywhere but to that page: an error before the user
   has seen where the client returns to is a page of its own, not a redirect to a
   URI that only the client's registration vouches for (issue 15);
-* one scope for OAuth clients, `notes:read`; access tokens live an hour, refresh
+* scopes `notes:read`, and `notes:write` to save new notes into the inbox (issue 18; the
+  consent question names it); access tokens live an hour, refresh
   tokens 30 days and rotate on use; `OAuthStore` keeps them (hashed) in the data dir;
 * tokens are bound to this server's /mcp (RFC 8707) and checked against it on use;
 * the issuer follows the base URL the request reached (`addresses.base_url`): the
@@ -44,11 +45,11 @@ from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.routing import Route, Router
 from starlette.types import Message, Receive, Scope, Send
 
-from .access import READ_SCOPE
+from .access import READ_SCOPE, SCOPES
 from .addresses import LOOPBACK_NAMES, base_url
 from .auth import Caller
 from .bodies import replay
-from .consent import ConsentQueue
+from .consent import ConsentQueue, asks_for
 from .errors import NotFound, error_response
 from .oauth_provider import CONSENT_PATH, CURRENT, NotewellProvider, RequestContext
 from .oauth_store import OAuthStore
@@ -147,7 +148,9 @@ class OAuthServer:
 
     def _router(self, base: str) -> Router:
         issuer = _URL.validate_python(base)  # "https://host", no trailing slash (RFC 8414 compares exactly)
-        registration = ClientRegistrationOptions(enabled=True, valid_scopes=[SCOPE], default_scopes=[SCOPE])
+        # A client registered without a scope may still ask for notes:write at /authorize, where the
+        # user sees it named; /authorize without a scope grants notes:read only (oauth_provider).
+        registration = ClientRegistrationOptions(enabled=True, valid_scopes=list(SCOPES), default_scopes=list(SCOPES))
         revocation = RevocationOptions(enabled=True)
         routes = create_auth_routes(
             self.provider,  # type: ignore[arg-type]
@@ -162,7 +165,7 @@ class OAuthServer:
         routes[0] = Route(AUTH_PATHS[0], endpoint=cors_middleware(MetadataHandler(metadata).handle, ["GET", "OPTIONS"]),
                           methods=["GET", "OPTIONS"])
         resource = create_protected_resource_routes(
-            _URL.validate_python(base + MCP_PATH), [issuer], scopes_supported=[SCOPE], resource_name="Notewell notes")
+            _URL.validate_python(base + MCP_PATH), [issuer], scopes_supported=list(SCOPES), resource_name="Notewell notes")
         root = Route(AUTH_PATHS[2], endpoint=resource[0].endpoint, methods=["GET", "OPTIONS"])
         return Router(routes=[*routes, *resource, root])
 
@@ -187,7 +190,7 @@ class OAuthServer:
         note = "<p><strong>That code is not right.</strong></p>" if wrong_code else ""
         return HTMLResponse(_page(
             f"An app calling itself <strong>{html.escape(consent.client_name)}</strong> (returning to "
-            f"{html.escape(consent.redirect_host)}) wants to read your notes. Allow it in the Notewell "
+            f"{html.escape(consent.redirect_host)}) wants to {asks_for(consent.scopes)}. Allow it in the Notewell "
             f"app, or type the code that <code>notewell serve</code> printed.{note}", ticket, form=True),
             headers={"X-Frame-Options": "DENY", "Cache-Control": "no-store"})
 

@@ -36,7 +36,7 @@ from mcp.server.auth.provider import (
 )
 from mcp.shared.auth import OAuthClientInformationFull, OAuthToken
 
-from .access import READ_SCOPE
+from .access import READ_SCOPE, SCOPES, WRITE_SCOPE
 from .consent import ConsentBusy, ConsentQueue
 from .oauth_store import OAuthStore
 from .printable import clean_label
@@ -98,8 +98,11 @@ class NotewellProvider:
     async def authorize(self, client: OAuthClientInformationFull, params: AuthorizationParams) -> str:
         context = CURRENT.get()
         scopes = tuple(params.scopes or [READ_SCOPE])
-        if set(scopes) - {READ_SCOPE}:
-            raise AuthorizeError("invalid_scope", f"Notewell grants only {READ_SCOPE!r} (read-only) to OAuth clients.")
+        if set(scopes) - set(SCOPES):
+            raise AuthorizeError("invalid_scope", f"Notewell grants only {READ_SCOPE!r} (read) and {WRITE_SCOPE!r} "
+                                 "(save new notes into the inbox) to OAuth clients.")
+        if READ_SCOPE not in scopes:  # saving without reading would be a client nobody can use
+            scopes = (READ_SCOPE, *scopes)
         if params.resource is not None and not context.is_ours(params.resource):
             raise AuthorizeError("invalid_request", "The resource is not this server's /mcp (invalid_target): "
                                  "connect with the MCP URL Notewell shows.")

@@ -26,6 +26,7 @@ STATUS_TEXT = {
     200: "OK.",
     400: "The body is not valid JSON.",
     401: "Missing or wrong bearer token.",
+    403: "Not allowed: no inbox folder is set, or the user declined.",
     404: "No such note.",
     413: "The request body is too large.",
     422: "The request does not match this description.",

@@ -168,6 +168,30 @@ def build_schemas(limits: Limits) -> dict[str, Schema]:
                 "truncated": {"type": "boolean", "description": "Some texts were cut to fit."},
             },
         },
+        "SaveNoteRequest": {
+            "type": "object",
+            "required": ["title", "text"],
+            "additionalProperties": False,
+            "properties": {
+                "title": _string("The note's title; its file name is made from it.", limits.max_title_chars),
+                "text": _string("The note, in Markdown.", limits.max_note_chars, minLength=1,
+                                pattern=NOT_ONLY_SPACE),
+                "tags": {
+                    "type": "array",
+                    "description": "Tags for the note's frontmatter.",
+                    "maxItems": 20,
+                    "items": {"type": "string", "minLength": 1, "maxLength": 100},
+                },
+            },
+        },
+        "SavedNote": {
+            "type": "object",
+            "required": ["id", "path"],
+            "properties": {
+                "id": {"type": "string", "description": "The new note's note_id."},
+                "path": {"type": "string", "description": "Path relative to its notes folder."},
+            },
+        },
         "Note": {
             "type": "object",
             "required": [

@@ -67,7 +67,14 @@ def report(reads: list, refused: list) -> list[str]:  # type: ignore[type-arg]
 
 
 def _what(entry) -> str:  # type: ignore[no-untyped-def]
+    from notewell.plugin_api.activity import SAVE_ENDPOINTS
+
     found = f" → {', '.join(entry.titles)}" if entry.titles else ""
+    title = entry.titles[0] if entry.titles else ""
+    if entry.saved_path:
+        return f'saved "{title}" → {entry.saved_path}'
+    if entry.endpoint in SAVE_ENDPOINTS:
+        return f'did not save "{title}" ({entry.status} {entry.outcome})'
     if entry.queries:
         return "searched " + "; ".join(f'"{q}"' for q in entry.queries) + found
     if entry.titles:

@@ -7,6 +7,7 @@ import os
 import queue
 import signal
 import threading
+from pathlib import Path
 from typing import Any
 
 
@@ -21,6 +22,10 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     parser.add_argument("--ngrok-path", metavar="PATH", help="use this ngrok agent binary")
     parser.add_argument("--ngrok-domain", metavar="DOMAIN", help="your static ngrok domain")
     parser.add_argument("--public-url", metavar="URL", help="your own public HTTPS URL")
+    parser.add_argument("--inbox", metavar="DIR",
+                        help="let assistants save new notes into this folder (default: the setting; off)")
+    parser.add_argument("--allow-saves", action="store_true",
+                        help="with --inbox: save without asking (nobody can be asked without the app)")
     return parser
 
 
@@ -39,6 +44,7 @@ def run(args: argparse.Namespace) -> int:
     folders = existing_folders(args.folders)
     if args.port is not None and not 0 <= args.port <= 65535:
         raise UsageError("--port must be between 0 and 65535")
+    inbox = _inbox(args.inbox, args.allow_saves, settings.inbox_folder)
     if settings.add_folders(folders):
         settings.save(root)
     if not settings.folders:
@@ -49,12 +55,13 @@ def run(args: argparse.Namespace) -> int:
         host=args.host, port=args.port, share=args.tunnel == "ngrok" or bool(public),
         tunnel="ngrok" if args.tunnel == "ngrok" else None, public_url=args.public_url,
         ngrok_domain=args.ngrok_domain, ngrok_path=args.ngrok_path, chroma_url=args.chroma_url,
-        fallback_folders=(sample_notes_dir(),),
+        fallback_folders=(sample_notes_dir(),), inbox=inbox, allow_saves=args.allow_saves, headless=True,
     )
     prefs = Preferences(settings, root)
     console = ConsoleReport(api_config(settings).manifest)
     runtime = Runtime(prefs, options, console)
     console.set_locations(runtime.tokens.location, str(runtime.activity.path))
+    console.saving = _saving_line(runtime.inbox(), args.allow_saves or not settings.ask_before_saving)
     stopped = _stop_on_signals(runtime)
 
     def preparing() -> bool:
@@ -77,6 +84,34 @@ def run(args: argparse.Namespace) -> int:
     if console.server_failed.is_set():
         raise ServeError(console.failure)
     return 0
+
+
+def _inbox(given: str | None, allow_saves: bool, setting: str) -> Path | None:
+    """`--inbox DIR`, made if missing; `--allow-saves` only makes sense with an inbox."""
+    from notewell.app.cli import UsageError
+
+    if given is None:
+        if allow_saves and not setting:
+            raise UsageError("--allow-saves needs an inbox folder: add --inbox DIR")
+        return None
+    folder = Path(given).expanduser().resolve()
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise UsageError(
+            f"Cannot use {folder} as the inbox: {exc.strerror}. Choose a folder you can write to.") from exc
+    if not folder.is_dir():
+        raise UsageError(f"{folder} is not a folder: --inbox needs a folder.")
+    return folder
+
+
+def _saving_line(inbox: Path | None, allowed: bool) -> str:
+    if inbox is None:
+        return ""
+    if allowed:
+        return f"saving: assistants may save new notes into {inbox} without asking"
+    return (f"saving: the inbox is {inbox}, but saves are refused: nobody can be asked without the app. "
+            "Add --allow-saves to let assistants save without asking.")
 
 
 class ServeError(Exception):

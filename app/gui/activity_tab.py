@@ -1,13 +1,27 @@
-"""Activity: what assistants asked and read (kept across restarts); refused requests as counts."""
+"""Activity: what assistants asked, read and saved (kept across restarts); refused requests as counts.
+
+A saved note's row opens the file (double-click, or "Open saved note")."""
 
 from __future__ import annotations
 
 from datetime import datetime
+from pathlib import Path
+from typing import Callable
 
+from PySide6.QtCore import Qt
 from PySide6.QtGui import QBrush, QColor
-from PySide6.QtWidgets import QHeaderView, QLabel, QTreeWidget, QTreeWidgetItem, QVBoxLayout, QWidget
+from PySide6.QtWidgets import (
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QPushButton,
+    QTreeWidget,
+    QTreeWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
 
-from notewell.plugin_api.activity import ActivityEntry
+from notewell.plugin_api.activity import SAVE_ENDPOINTS, ActivityEntry
 from notewell.plugin_api.printable import printable
 
 from .bridge import Bridge
@@ -15,6 +29,7 @@ from .bridge import Bridge
 COLUMNS = ("Time", "Client", "Request", "Results", "Status")
 REFUSED_BACKGROUND = QColor("#fde2e2")
 MAX_ROWS = 1000
+SAVED_PATH = Qt.ItemDataRole.UserRole
 
 
 def is_refused(entry: ActivityEntry) -> bool:
@@ -26,6 +41,10 @@ def describe(entry: ActivityEntry) -> str:
     if entry.refused:
         target = f" {entry.method} {entry.endpoint}" if entry.method else ""
         return printable(f"refused ×{entry.count}{target}", 300)
+    if entry.saved_path:
+        return printable(f"saved “{entry.titles[0] if entry.titles else ''}” → {entry.saved_path}", 300)
+    if entry.endpoint in SAVE_ENDPOINTS:
+        return printable(f"save “{entry.titles[0] if entry.titles else ''}” (not saved)", 300)
     if entry.queries:
         found = f" → {', '.join(entry.titles)}" if entry.titles else ""
         return printable("; ".join(entry.queries) + found, 300)
@@ -42,16 +61,27 @@ def local_time(iso: str) -> str:
 
 
 class ActivityTab(QWidget):
-    def __init__(self, bridge: Bridge, history: list[ActivityEntry]) -> None:
+    def __init__(self, bridge: Bridge, history: list[ActivityEntry],
+                 open_note: Callable[[Path], None] = lambda path: None) -> None:
         super().__init__()
+        self._open_note = open_note
         self.summary = QLabel()
         self.table = QTreeWidget()
         self.table.setHeaderLabels(COLUMNS)
         self.table.setRootIsDecorated(False)
         self.table.header().setSectionResizeMode(2, QHeaderView.ResizeMode.Stretch)
         self.table.header().resizeSection(0, 150)
+        self.open_button = QPushButton("Open saved note")
+        self.open_button.setEnabled(False)
+        self.open_button.clicked.connect(lambda: self._open(self.table.currentItem()))
+        self.table.currentItemChanged.connect(
+            lambda item, _old: self.open_button.setEnabled(item is not None and bool(item.data(0, SAVED_PATH))))
+        self.table.itemDoubleClicked.connect(lambda item, _column: self._open(item))
+        row = QHBoxLayout()
+        row.addWidget(self.summary, 1)
+        row.addWidget(self.open_button)
         layout = QVBoxLayout(self)
-        layout.addWidget(self.summary)
+        layout.addLayout(row)
         layout.addWidget(self.table)
         self._refused: dict[tuple[str, str], tuple[QTreeWidgetItem, int]] = {}  # (source, reason) → row
         for entry in history:
@@ -66,6 +96,9 @@ class ActivityTab(QWidget):
         item = QTreeWidgetItem([local_time(entry.time), printable(who, 100), describe(entry), count, status])
         item.setToolTip(1, printable(entry.source, 100))
         item.setToolTip(2, printable(f"{entry.method} {entry.endpoint}", 300))
+        if entry.saved_path:
+            item.setData(0, SAVED_PATH, entry.saved_path)
+            item.setToolTip(2, printable(f"Double-click to open {entry.saved_path}", 300))
         if is_refused(entry):
             key = (entry.source, entry.outcome)
             old = self._refused.pop(key, None)
@@ -80,6 +113,11 @@ class ActivityTab(QWidget):
         while self.table.topLevelItemCount() > MAX_ROWS:
             self.table.takeTopLevelItem(MAX_ROWS)
         self._update_summary()
+
+    def _open(self, item: QTreeWidgetItem | None) -> None:
+        path = item.data(0, SAVED_PATH) if item is not None else None
+        if path:
+            self._open_note(Path(path))
 
     def _update_summary(self) -> None:
         total = self.table.topLevelItemCount()

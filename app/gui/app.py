@@ -42,6 +42,7 @@ from .connect_tab import ConnectTab
 from .consent import ClientsBox, ConsentPrompt
 from .folders_tab import FoldersTab
 from .main_window import MainWindow
+from .save_prompt import SaveAnswers, SavePrompt, TrustedSaversBox
 from .search_tab import SearchTab, open_in_default_app
 from .settings_tab import AUTHTOKEN, SettingsTab
 from .tray import Tray, TrayActions
@@ -67,6 +68,8 @@ class Desktop:
     settings_tab: SettingsTab
     consent_prompt: ConsentPrompt
     clients_box: ClientsBox
+    save_prompt: SavePrompt
+    trusted_box: TrustedSaversBox
 
     @property
     def prefs(self) -> Preferences:
@@ -154,7 +157,7 @@ def build_desktop(
     connect_tab = ConnectTab(bridge, runtime.tokens, sharing.links, sharing.start_sharing, sharing.stop_sharing,
                              confirm, clients_box)
     search_tab = SearchTab(bridge, indexing.search, open_note)
-    activity_tab = ActivityTab(bridge, runtime.activity.entries())
+    activity_tab = ActivityTab(bridge, runtime.activity.entries(), open_note)
 
     def on_settings(changed: frozenset[str]) -> None:
         if "folders" in changed:
@@ -166,7 +169,10 @@ def build_desktop(
             set_autostart(prefs.settings.start_at_login, _entry_data_dir(root))
 
     prefs.subscribe(on_settings)
-    settings_tab = SettingsTab(prefs, authtoken, lambda changed: on_settings(changed & {AUTHTOKEN}))
+    trusted = runtime.save_approvals.trusted
+    trusted_box = TrustedSaversBox(bridge, trusted.names, trusted.remove)
+    settings_tab = SettingsTab(prefs, authtoken, lambda changed: on_settings(changed & {AUTHTOKEN}),
+                               choose_folder, [trusted_box])
 
     if tray_available is None:
         tray_available = QSystemTrayIcon.isSystemTrayAvailable()
@@ -176,6 +182,9 @@ def build_desktop(
     window = MainWindow(bridge, tabs, icon, hide_on_close=tray_available)
     consent_prompt = ConsentPrompt(window, bridge, runtime.consents.approve, runtime.consents.deny,
                                    window.bring_to_front)
+    approvals = runtime.save_approvals
+    save_prompt = SavePrompt(window, bridge, SaveAnswers(approvals.allow_once, approvals.allow_always,
+                                                         approvals.deny), window.bring_to_front)
     desktop_ref: list[Desktop] = []
     tray = Tray(
         bridge,
@@ -219,12 +228,14 @@ def build_desktop(
 
     bridge.tunnel_status_changed.connect(on_tunnel)
     bridge.consent_requested.connect(lambda request: tray.notify("Allow access to your notes?", request.question))
+    bridge.save_requested.connect(
+        lambda request: request.decision == "pending" and tray.notify("Save a note?", request.question))
     bridge.folder_went_missing.connect(
         lambda folder: tray.notify("A notes folder disappeared",
                                    f"{folder} is not there any more; its notes stay searchable.", warning=True)
     )
     desktop = Desktop(runtime, window, tray, bridge, folders_tab, connect_tab, search_tab, activity_tab,
-                      settings_tab, consent_prompt, clients_box)
+                      settings_tab, consent_prompt, clients_box, save_prompt, trusted_box)
     desktop_ref.append(desktop)
     return desktop
 

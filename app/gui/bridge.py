@@ -26,6 +26,7 @@ class Bridge(QObject):
     tunnel_status_changed = Signal(object)  # plugin_api.tunnel.TunnelStatus
     activity_recorded = Signal(object)  # plugin_api.activity.ActivityEntry
     consent_requested = Signal(object)  # plugin_api.consent.ConsentRequest
+    save_requested = Signal(object)  # plugin_api.save_consent.SaveRequest (again when it is over)
     clients_changed = Signal()  # OAuth grants added or revoked
     _deliver = Signal(object, object)
 
@@ -67,6 +68,9 @@ class Bridge(QObject):
     # -- plugin_api.consent / oauth_store listeners ---------------------------
     def consent(self, request: Any) -> None:
         self.consent_requested.emit(request)
+
+    def save_consent(self, request: Any) -> None:
+        self.save_requested.emit(request)
 
     def clients(self) -> None:
         self.clients_changed.emit()

@@ -24,6 +24,9 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from notewell.plugin_api.access import WRITE_SCOPE
+from notewell.plugin_api.consent import asks_for
+
 from .bridge import Bridge
 
 
@@ -56,10 +59,13 @@ class ConsentPrompt:
         box.setIcon(QMessageBox.Icon.Question)
         # The name comes from a registration anyone can make: never rich text (issue 15).
         box.setTextFormat(Qt.TextFormat.PlainText)
-        box.setText(f"An app calling itself “{request.client_name}” wants to read your notes.")
+        box.setText(f"An app calling itself “{request.client_name}” wants to {asks_for(request.scopes)}.")
+        access = ("search and read your notes, and ask to save new notes into your inbox folder (each save "
+                  "asks you unless you trust it)" if WRITE_SCOPE in request.scopes
+                  else "search and read your notes (read-only)")
         box.setInformativeText(
-            f"After you allow it, it returns to {request.redirect_host} and can search and read "
-            "your notes (read-only) until you revoke it under Connect → Connected clients. "
+            f"After you allow it, it returns to {request.redirect_host} and can {access} "
+            "until you revoke it under Connect → Connected clients. "
             "Allow it only if you just asked an assistant to connect to Notewell."
         )
         informative = box.findChild(QLabel, "qt_msgbox_informativelabel")

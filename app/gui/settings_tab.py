@@ -8,6 +8,7 @@ from typing import Any, Callable
 
 from PySide6.QtWidgets import (
     QCheckBox,
+    QFileDialog,
     QDoubleSpinBox,
     QFormLayout,
     QGroupBox,
@@ -29,6 +30,7 @@ ADVANCED = frozenset({"chroma_url", "host", "ngrok_region", "contact_email", "le
 GROUPS = (
     ("Notes", ("extensions", "ignore_patterns", "max_file_mb", "model")),
     ("Sharing", ("port", "public_url", "ngrok_domain", "ngrok_authtoken", "start_sharing_on_launch")),
+    ("Saving notes", ("inbox_folder", "ask_before_saving")),
     ("App", ("start_at_login",)),
 )
 AUTHTOKEN = "ngrok_authtoken"
@@ -84,9 +86,13 @@ class FieldEditor:
 
 class SettingsTab(QWidget):
     def __init__(
-        self, prefs: Preferences, authtoken: UserSecret, on_saved: Callable[[frozenset[str]], None] | None = None
+        self, prefs: Preferences, authtoken: UserSecret, on_saved: Callable[[frozenset[str]], None] | None = None,
+        choose_folder: Callable[[QWidget], str] | None = None,
+        extras: typing.Sequence[QWidget] = (),
     ) -> None:
         super().__init__()
+        self._choose_folder = choose_folder or (
+            lambda parent: QFileDialog.getExistingDirectory(parent, "Inbox folder for saved notes"))
         self._prefs = prefs
         self._authtoken = authtoken
         self._on_saved = on_saved or (lambda changed: None)
@@ -109,6 +115,8 @@ class SettingsTab(QWidget):
             layout.addWidget(self._group(title, names))
             placed.update(names)
         rest = [f.name for f in SETTINGS_FIELDS if f.name not in placed]
+        for extra in extras:  # e.g. the clients that save without asking
+            layout.addWidget(extra)
         advanced = self._group("Advanced", rest)
         layout.addWidget(advanced)
         layout.addStretch()
@@ -143,10 +151,33 @@ class SettingsTab(QWidget):
             label = "" if editor.kind is bool else editor.field.metadata["label"]
             if editor.kind is bool:
                 editor.widget.setText(editor.field.metadata["label"])
+            if name == "inbox_folder":
+                form.addRow(label, self._inbox_row(editor.widget))
+                continue
             form.addRow(label, editor.widget)
             if name == "model":
                 form.addRow("", self.model_warning)
         return box
+
+    def _inbox_row(self, line: QWidget) -> QWidget:
+        assert isinstance(line, QLineEdit)
+        line.setPlaceholderText("off: assistants cannot save")
+        self.choose_inbox = QPushButton("Choose…")
+        self.clear_inbox = QPushButton("Turn off")
+
+        def choose() -> None:
+            folder = self._choose_folder(self)
+            if folder:
+                line.setText(folder)
+
+        self.choose_inbox.clicked.connect(choose)
+        self.clear_inbox.clicked.connect(line.clear)
+        row = QWidget()
+        layout = QHBoxLayout(row)
+        layout.setContentsMargins(0, 0, 0, 0)
+        for widget in (line, self.choose_inbox, self.clear_inbox):
+            layout.addWidget(widget)
+        return row
 
     def load(self) -> None:
         for name, editor in self.editors.items():

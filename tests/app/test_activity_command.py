@@ -58,3 +58,38 @@ def test_bad_since_is_usage_and_an_empty_record_says_so(tmp_path: Path) -> None:
     bad = activity(tmp_path, "--since", "last tuesday")
     assert bad.returncode == 2 and "try 2024-05-31" in bad.stderr
     assert "No assistant has searched or read anything" in activity(tmp_path).stdout
+
+
+def test_saves_are_in_the_record_with_their_file(tmp_path: Path) -> None:
+    """Issue 18: what each assistant saved, and where; a refused save says so."""
+    now = datetime.now(timezone.utc).isoformat()
+    log = ActivityLog.open(tmp_path)
+    log.record(ActivityEntry(now, "ChatGPT", "127.0.0.1", "POST", "/mcp save_note", 200, titles=("Ferry",),
+                             note_id="abc", saved_path="/home/u/notes/Inbox/Ferry.md"))
+    log.record(ActivityEntry(now, "ChatGPT", "127.0.0.1", "POST", "/notes", 403, "forbidden", titles=("Nope",)))
+    log.close()
+    lines = activity(tmp_path).stdout.splitlines()
+    assert lines[0].endswith('saved "Ferry" → /home/u/notes/Inbox/Ferry.md')
+    assert lines[1].endswith('did not save "Nope" (403 forbidden)')
+    reads = json.loads(activity(tmp_path, "--json").stdout)["reads"]
+    assert [r["saved_path"] for r in reads] == ["/home/u/notes/Inbox/Ferry.md", None]
+
+
+def test_a_record_from_before_saving_opens_and_keeps_its_rows(tmp_path: Path) -> None:
+    import sqlite3
+
+    old = sqlite3.connect(tmp_path / "activity.sqlite3")
+    old.executescript("""
+    CREATE TABLE reads (at REAL NOT NULL, time TEXT NOT NULL, client TEXT NOT NULL, source TEXT NOT NULL,
+        method TEXT NOT NULL, endpoint TEXT NOT NULL, status INTEGER NOT NULL, outcome TEXT NOT NULL,
+        queries TEXT NOT NULL, titles TEXT NOT NULL, note_id TEXT, result_count INTEGER,
+        truncated INTEGER NOT NULL, duration_ms REAL NOT NULL);
+    """)
+    now = datetime.now(timezone.utc)
+    old.execute("INSERT INTO reads VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                (now.timestamp(), now.isoformat(), "ChatGPT", "127.0.0.1", "POST", "/query", 200, "ok",
+                 '["tar"]', '["Tar"]', None, 1, 0, 3.0))
+    old.commit()
+    old.close()
+    reads = json.loads(activity(tmp_path, "--json").stdout)["reads"]
+    assert [(r["queries"], r["saved_path"]) for r in reads] == [(["tar"], None)]

@@ -171,3 +171,35 @@ def test_second_ctrl_c_quits_at_once(data_dir: Path) -> None:
         if proc.poll() is None:
             proc.kill()
             proc.wait()
+
+
+def test_serve_with_an_inbox_saves_only_when_allowed(data_dir: Path, tmp_path: Path) -> None:
+    """`--inbox DIR` alone refuses saves and says how to allow them; `--allow-saves` saves (issue 18)."""
+    inbox = tmp_path / "inbox"
+    body = {"title": "From the assistant", "text": "Remember the ferry at 7."}
+    for extra, allowed in (((), False), (("--allow-saves",), True)):
+        proc = start(data_dir, "--port", "0", "--inbox", str(inbox), *extra)
+        try:
+            lines = read_until(proc, "Press Ctrl+C")
+            url = next(line.split()[-1] for line in lines if line.startswith("Serving your notes at"))
+            saving = next(line for line in lines if line.strip().startswith("saving:"))
+            assert str(inbox) in saving and ("--allow-saves" in saving) != allowed
+            answer = httpx.post(f"{url}/notes", json=body, headers={"Authorization": f"Bearer {TOKEN}"})
+            if allowed:
+                assert answer.status_code == 200 and (inbox / "From the assistant.md").exists()
+                read_until(proc, f"saved From the assistant → {inbox / 'From the assistant.md'}", timeout=10)
+            else:
+                assert answer.status_code == 403 and "--allow-saves" in answer.json()["error"]["message"]
+                assert list(inbox.iterdir()) == []
+            proc.send_signal(signal.SIGTERM)
+            assert proc.wait(timeout=30) == 0
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+
+
+def test_allow_saves_without_an_inbox_is_bad_usage(data_dir: Path) -> None:
+    done = subprocess.run([sys.executable, "-m", "notewell.app", "serve", "--data-dir", str(data_dir),
+                           "--allow-saves"], cwd=REPO, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 2 and "--inbox DIR" in done.stderr

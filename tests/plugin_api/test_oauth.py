@@ -149,13 +149,13 @@ def test_discovery_starts_from_the_401(server: Server) -> None:
     assert metadata_url == f"{server.url}/.well-known/oauth-protected-resource/mcp"
     resource = httpx.get(metadata_url).json()
     assert resource["resource"] == f"{server.url}/mcp"
-    assert resource["scopes_supported"] == ["notes:read"]
+    assert resource["scopes_supported"] == ["notes:read", "notes:write"]  # write: saving (issue 18)
     issuer = resource["authorization_servers"][0].rstrip("/")
     metadata = httpx.get(f"{issuer}/.well-known/oauth-authorization-server").json()
     assert metadata["registration_endpoint"] == f"{server.url}/register"
     assert metadata["code_challenge_methods_supported"] == ["S256"]
     assert metadata["revocation_endpoint"] == f"{server.url}/revoke"
-    assert metadata["scopes_supported"] == ["notes:read"]
+    assert metadata["scopes_supported"] == ["notes:read", "notes:write"]
 
 
 def test_register_authorize_consent_token_mcp_refresh_revoke(server: Server) -> None:
@@ -279,11 +279,14 @@ def test_five_wrong_codes_deny(server: Server) -> None:
     assert last.status_code == 302 and "access_denied" in last.headers["location"]
 
 
-def test_only_the_read_scope_is_granted(server: Server) -> None:
-    answer = server.http.post("/register", json={
-        "client_name": "x", "redirect_uris": [REDIRECT], "token_endpoint_auth_method": "none",
-        "scope": "notes:write"})
-    assert answer.status_code == 400
+def test_only_notewells_scopes_are_granted(server: Server) -> None:
+    def register(scope: str) -> int:
+        return server.http.post("/register", json={
+            "client_name": "x", "redirect_uris": [REDIRECT], "token_endpoint_auth_method": "none",
+            "scope": scope}).status_code
+
+    assert register("notes:admin") == 400
+    assert register("notes:read notes:write") == 201  # saving into the inbox (issue 18)
 
 
 def test_the_api_key_still_works_on_mcp(server: Server) -> None:

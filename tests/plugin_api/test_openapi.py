@@ -62,3 +62,32 @@ def test_nullable_is_downgraded_for_3_0(specs: dict[str, dict]) -> None:
     assert downgrade_schema({"items": {"type": ["integer", "null"]}}) == {
         "items": {"type": "integer", "nullable": True}
     }
+
+
+def test_with_an_inbox_the_spec_offers_saving_as_consequential(index, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """Issue 18: POST /notes is described only when there is an inbox, and ChatGPT asks first."""
+    from notewell.plugin_api.app import ApiConfig, create_app
+    from notewell.plugin_api.save_consent import SaveApprovals, TrustedSavers
+    from notewell.plugin_api.saving import NoteSaver
+    from notewell.plugin_api.server import ApiServer
+    from tests.plugin_api.conftest import TOKEN
+
+    saver = NoteSaver(tmp_path, SaveApprovals(TrustedSavers(None), ask=lambda: False), lambda p: ("id", p.name))
+    server = ApiServer(create_app(index, ApiConfig(), token=lambda: TOKEN, saver=saver), port=0)
+    server.start()
+    try:
+        specs = {"3.0.1": yaml.safe_load(httpx.get(f"{server.url}/openapi.yaml").text),
+                 "3.1.0": httpx.get(f"{server.url}/openapi.json").json()}
+    finally:
+        server.stop()
+    for spec in specs.values():
+        validate(spec)
+        save = spec["paths"]["/notes"]["post"]
+        assert save["x-openai-isConsequential"] is True and save["operationId"] == "saveNote"
+        assert "403" in save["responses"] and save["security"] == [{"bearerAuth": []}]
+        reads = [op for path in spec["paths"].values() for op in path.values() if op["operationId"] != "saveNote"]
+        assert all(op["x-openai-isConsequential"] is False for op in reads)
+        for where, text in doc_strings(spec):
+            assert len(text) <= MAX_DOC_CHARS, where
+        body = spec["components"]["schemas"]["SaveNoteRequest"]["properties"]
+        assert body["title"]["maxLength"] == 1000 and body["text"]["maxLength"] == 50_000

@@ -1,0 +1,326 @@
+"""An assistant saves a note into the inbox, with the user's OK (issue 18).
+
+A whole runtime (index with its one writer and watcher, uvicorn on 127.0.0.1, OAuth,
+activity record) over real folders; REST with httpx, MCP with the official client.
+The user's answer comes from the runtime's save questions, as the app's buttons give it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import threading
+from pathlib import Path
+from typing import Any, Callable, Iterator
+
+import anyio
+import httpx
+import httpx2
+import pytest
+from mcp import Client
+from mcp.client.streamable_http import streamable_http_client
+
+from notewell.app.preferences import Preferences
+from notewell.app.runtime import Runtime, RuntimeOptions
+from notewell.app.settings import Settings
+from notewell.indexer.embedding import HashEmbedder
+from tests.helpers import wait_until, write_notes
+
+NOTES = {
+    "git.md": "# Git\n\nUse git revert to undo a pushed commit.\n",
+    "Inbox/old.md": "# Plan\n\nAn older plan already in the inbox.\n",
+    "Inbox/Plan.md": "# Plan\n\nThe plan the user wrote.\n",
+}
+SAVE = {"title": "Lisbon trip", "text": "Trams, tiles and custard tarts.\n\nBook the 28 tram early.",
+        "tags": ["travel"]}
+
+
+class Answers:
+    """The runtime's events; save questions are answered by `answer` (None: left waiting)."""
+
+    def __init__(self) -> None:
+        self.asked: list[Any] = []
+        self.answer: Callable[[Any], object] | None = None
+
+    def save_consent(self, request: Any) -> None:
+        if request.decision == "pending":
+            self.asked.append(request)
+            if self.answer is not None:
+                self.answer(request)
+
+    def __getattr__(self, name: str) -> Any:
+        return lambda *args, **kwargs: None
+
+
+class Running:
+    def __init__(self, runtime: Runtime, answers: Answers, notes: Path, inbox: Path | None) -> None:
+        self.runtime, self.answers, self.notes, self.inbox = runtime, answers, notes, inbox
+        self.url = runtime.sharing.server_state.url
+        self.key = runtime.tokens.get()
+
+    def post(self, body: dict[str, Any], token: str | None = None) -> httpx.Response:
+        headers = {"Authorization": f"Bearer {token or self.key}"}
+        return httpx.post(f"{self.url}/notes", json=body, headers=headers, timeout=60)
+
+    def search(self, query: str) -> list[dict[str, Any]]:
+        body = {"queries": [{"query": query, "top_k": 5, "mode": "keyword"}]}
+        answer = httpx.post(f"{self.url}/query", json=body, headers={"Authorization": f"Bearer {self.key}"})
+        return answer.json()["results"][0]["results"]
+
+
+@pytest.fixture
+def start(tmp_path: Path) -> Iterator[Callable[..., Running]]:
+    runtimes: list[Runtime] = []
+
+    def make(inbox: str | None = "notes/Inbox", *, ask: bool = True, **options: Any) -> Running:
+        notes = write_notes(tmp_path / "notes", NOTES) if not (tmp_path / "notes").exists() else tmp_path / "notes"
+        data = tmp_path / "data"
+        folder = tmp_path / inbox if inbox else None
+        if folder is not None:
+            folder.mkdir(parents=True, exist_ok=True)
+        Settings(folders=[str(notes)], port=0, inbox_folder=str(folder or ""), ask_before_saving=ask).save(data)
+        answers = Answers()
+        runtime = Runtime(Preferences(Settings.load(data), data),
+                          RuntimeOptions(share=False, embedder=HashEmbedder(), **options), answers)
+        runtimes.append(runtime)
+        runtime.start()
+        assert wait_until(lambda: runtime.sharing.server_state.state == "running"
+                          and runtime.indexing.state == "idle", 30)
+        return Running(runtime, answers, notes, folder)
+
+    yield make
+    for runtime in runtimes:
+        runtime.close()
+
+
+def hashes(*folders: Path) -> dict[Path, str]:
+    return {path: hashlib.sha256(path.read_bytes()).hexdigest()
+            for folder in folders for path in sorted(folder.rglob("*")) if path.is_file()}
+
+
+def test_allowed_once_the_note_is_saved_found_recorded_and_nothing_else_changes(start) -> None:  # type: ignore[no-untyped-def]
+    served = start()
+    approvals = served.runtime.save_approvals
+    served.answers.answer = lambda request: approvals.allow_once(request.id)
+    before = hashes(served.notes)
+
+    saved = served.post(SAVE)
+
+    assert saved.status_code == 200, saved.text
+    [asked] = served.answers.asked
+    assert (asked.client_name, asked.title) == ("API key", "Lisbon trip")
+    assert asked.preview.startswith("Trams, tiles and custard tarts.")
+    path = served.inbox / "Lisbon trip.md"
+    assert saved.json()["path"] == "Inbox/Lisbon trip.md"
+    after = hashes(served.notes)
+    assert set(after) - set(before) == {path}  # one new file, in the inbox
+    assert all(after[p] == h for p, h in before.items())  # every other file as it was
+    text = path.read_text(encoding="utf-8")
+    assert "title: Lisbon trip" in text and "saved_by: API key" in text and "- travel" in text
+
+    assert wait_until(lambda: any(r["note_id"] == saved.json()["id"]
+                                  for r in served.search("custard tarts")), 10)
+    record = served.runtime.activity
+    assert wait_until(lambda: any(e.saved_path == str(path) for e in record.entries()), 10)
+    entry = next(e for e in record.entries() if e.saved_path)
+    assert (entry.client, entry.titles, entry.endpoint) == ("API key", ("Lisbon trip",), "/notes")
+
+    # Once means once: the next save asks again.
+    assert served.post({**SAVE, "title": "Second"}).status_code == 200
+    assert len(served.answers.asked) == 2
+
+
+def test_denied_the_assistant_hears_the_user_declined_and_nothing_is_written(start) -> None:  # type: ignore[no-untyped-def]
+    served = start()
+    served.answers.answer = lambda request: served.runtime.save_approvals.deny(request.id)
+    before = hashes(served.notes)
+    refused = served.post(SAVE)
+    assert refused.status_code == 403
+    assert "declined" in refused.json()["error"]["message"]
+    assert hashes(served.notes) == before
+    assert wait_until(lambda: any(e.endpoint == "/notes" and e.status == 403
+                                  for e in served.runtime.activity.entries()), 10)
+
+
+def test_always_for_this_client_is_remembered(start, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    served = start()
+    served.answers.answer = lambda request: served.runtime.save_approvals.allow_always(request.id)
+    assert served.post(SAVE).status_code == 200
+    served.answers.answer = None  # would leave a question waiting
+    assert served.post({**SAVE, "title": "Again"}).status_code == 200
+    assert len(served.answers.asked) == 1
+    kept = json.loads((tmp_path / "data" / "trusted_savers.json").read_text())
+    assert kept == {"key": "API key"}
+    assert (tmp_path / "data" / "trusted_savers.json").stat().st_mode & 0o077 == 0
+
+
+@pytest.mark.parametrize(("title", "name"), [
+    ("../../etc/x", "etc x.md"),
+    ("/abs", "abs.md"),
+    ("CON", "CON note.md"),
+    ("", "Untitled note.md"),
+    ("🌱 Seeds", "🌱 Seeds.md"),
+    ("x" * 1000, "x" * 120 + ".md"),
+])
+def test_hostile_titles_land_in_the_inbox_and_nowhere_else(start, tmp_path: Path, title: str, name: str) -> None:  # type: ignore[no-untyped-def]
+    served = start(ask=False)
+    before = hashes(tmp_path)
+    saved = served.post({**SAVE, "title": title})
+    assert saved.status_code == 200, saved.text
+    new = set(hashes(tmp_path)) - set(before)
+    assert new and all(p.parent == served.inbox or (tmp_path / "data") in p.parents for p in new)
+    assert served.inbox / name in new
+
+
+def test_a_title_over_the_limit_is_refused_and_nothing_written(start, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    served = start(ask=False)
+    before = hashes(served.notes)
+    refused = served.post({**SAVE, "title": "x" * 10_000})
+    assert refused.status_code == 422 and "title" in refused.json()["error"]["message"]
+    too_long = served.post({**SAVE, "text": "y" * 60_000})
+    assert too_long.status_code in (413, 422)
+    assert hashes(served.notes) == before
+
+
+def test_a_clash_gets_a_new_name_and_the_users_note_is_untouched(start) -> None:  # type: ignore[no-untyped-def]
+    served = start(ask=False)
+    mine = (served.inbox / "Plan.md").read_bytes()
+    first, second = served.post({**SAVE, "title": "Plan"}), served.post({**SAVE, "title": "Plan"})
+    assert [first.json()["path"], second.json()["path"]] == ["Inbox/Plan 2.md", "Inbox/Plan 3.md"]
+    assert (served.inbox / "Plan.md").read_bytes() == mine
+
+
+def test_an_inbox_outside_the_notes_folders_is_indexed_too(start) -> None:  # type: ignore[no-untyped-def]
+    served = start("elsewhere/inbox", ask=False)
+    saved = served.post(SAVE)
+    assert saved.status_code == 200 and saved.json()["path"] == "Lisbon trip.md"
+    assert wait_until(lambda: any(r["note_id"] == saved.json()["id"] for r in served.search("custard tarts")), 10)
+
+
+def test_without_an_inbox_saving_is_refused_and_not_offered(start) -> None:  # type: ignore[no-untyped-def]
+    served = start(None)
+    before = hashes(served.notes)
+    refused = served.post(SAVE)
+    assert refused.status_code == 403 and "inbox folder" in refused.json()["error"]["message"]
+    spec = httpx.get(f"{served.url}/openapi.json").json()
+    assert "/notes" not in spec["paths"]
+    assert "save_note" not in mcp_tools(served)
+    assert hashes(served.notes) == before
+
+
+def test_the_spec_marks_saving_consequential(start) -> None:  # type: ignore[no-untyped-def]
+    served = start()
+    for path in ("/openapi.json", "/openapi.yaml"):
+        assert httpx.get(served.url + path).status_code == 200
+    operation = httpx.get(f"{served.url}/openapi.json").json()["paths"]["/notes"]["post"]
+    assert operation["x-openai-isConsequential"] is True
+    assert operation["operationId"] == "saveNote"
+
+
+def test_headless_without_allow_saves_refuses_and_says_how(start) -> None:  # type: ignore[no-untyped-def]
+    served = start(headless=True)
+    refused = served.post(SAVE)
+    assert refused.status_code == 403 and "--allow-saves" in refused.json()["error"]["message"]
+    assert served.answers.asked == [] and not (served.inbox / "Lisbon trip.md").exists()
+
+
+def test_headless_with_allow_saves_saves_without_asking(start) -> None:  # type: ignore[no-untyped-def]
+    served = start(headless=True, allow_saves=True)
+    assert served.post(SAVE).status_code == 200
+    assert served.answers.asked == [] and (served.inbox / "Lisbon trip.md").exists()
+
+
+# -- MCP, with the official client --------------------------------------------------------
+def mcp_call(served: Running, call: Callable[[Client], Any], token: str | None = None) -> Any:
+    async def main() -> Any:
+        headers = {"Authorization": f"Bearer {token or served.key}"}
+        async with httpx2.AsyncClient(headers=headers, timeout=60) as http:
+            async with Client(streamable_http_client(f"{served.url}/mcp", http_client=http), mode="legacy") as client:
+                return await call(client)
+
+    return anyio.run(main)
+
+
+def mcp_tools(served: Running, token: str | None = None) -> dict[str, Any]:
+    async def tools(client: Client) -> dict[str, Any]:
+        return {tool.name: tool for tool in (await client.list_tools()).tools}
+
+    return mcp_call(served, tools, token)
+
+
+def mcp_save(served: Running, arguments: dict[str, Any], token: str | None = None) -> Any:
+    async def save(client: Client) -> Any:
+        return await client.call_tool("save_note", arguments)
+
+    return mcp_call(served, save, token)
+
+
+def test_mcp_save_note_allowed_and_denied(start) -> None:  # type: ignore[no-untyped-def]
+    served = start()
+    tool = mcp_tools(served)["save_note"]
+    assert tool.annotations.read_only_hint is False and tool.annotations.destructive_hint is False
+    approvals = served.runtime.save_approvals
+    before = hashes(served.notes)
+
+    served.answers.answer = lambda request: approvals.allow_once(request.id)
+    result = mcp_save(served, {"title": "../Ferry times", "text": "The ferry leaves at 7.", "tags": ["boats"]})
+    assert not result.is_error, result.content[0].text
+    payload = json.loads(result.content[0].text)
+    assert payload["path"] == "Inbox/Ferry times.md"
+    assert set(hashes(served.notes)) - set(before) == {served.inbox / "Ferry times.md"}
+    assert wait_until(lambda: any(r["note_id"] == payload["id"] for r in served.search("ferry leaves")), 10)
+
+    served.answers.answer = lambda request: approvals.deny(request.id)
+    denied = mcp_save(served, {"title": "Nope", "text": "Not this one."})
+    assert denied.is_error and "declined" in denied.content[0].text
+    assert not (served.inbox / "Nope.md").exists()
+    assert wait_until(lambda: any(e.endpoint == "/mcp save_note" and e.saved_path
+                                  for e in served.runtime.activity.entries()), 10)
+
+
+# -- OAuth: read-only grants cannot save ----------------------------------------------------
+def oauth_token(served: Running, scope: str) -> str:
+    from types import SimpleNamespace
+
+    from tests.security.oauth_client import REDIRECT, approved_code, authorize, pkce, register
+
+    with httpx.Client(base_url=served.url, timeout=30) as http:
+        client_id = register(http).json()["client_id"]
+        verifier, challenge = pkce()
+        answer = authorize(http, client_id, challenge, resource=served.url + "/mcp", scope=scope)
+        assert answer.status_code == 302, answer.text
+        asked = served.runtime.consents.pending()[-1]
+        assert ("save new notes" in asked.question) == ("notes:write" in scope)
+        code = approved_code(SimpleNamespace(consents=served.runtime.consents), http, answer.headers["location"])
+        issued = http.post("/token", data={"grant_type": "authorization_code", "code": code,
+                                           "redirect_uri": REDIRECT, "client_id": client_id,
+                                           "code_verifier": verifier})
+        assert issued.status_code == 200, issued.text
+        return issued.json()["access_token"]
+
+
+def test_a_read_only_oauth_grant_cannot_save_and_a_write_grant_can(start) -> None:  # type: ignore[no-untyped-def]
+    served = start(ask=False)
+    reader = oauth_token(served, "notes:read")
+    refused = served.post(SAVE, token=reader)
+    assert refused.status_code == 403 and 'error="insufficient_scope"' in refused.headers["www-authenticate"]
+    result = mcp_save(served, {"title": "Via MCP", "text": "Read-only."}, token=reader)
+    assert result.is_error and "insufficient_scope" in result.content[0].text
+    assert sorted(p.name for p in served.inbox.iterdir()) == ["Plan.md", "old.md"]
+
+    writer = oauth_token(served, "notes:read notes:write")
+    saved = served.post(SAVE, token=writer)
+    assert saved.status_code == 200, saved.text
+    assert "saved_by: ChatGPT" in (served.inbox / "Lisbon trip.md").read_text(encoding="utf-8")
+
+
+def test_a_revoked_oauth_client_is_no_longer_trusted_to_save(start) -> None:  # type: ignore[no-untyped-def]
+    served = start()
+    writer = oauth_token(served, "notes:read notes:write")
+    approvals = served.runtime.save_approvals
+    served.answers.answer = lambda request: approvals.allow_always(request.id)
+    assert served.post(SAVE, token=writer).status_code == 200
+    [grant] = served.runtime.oauth_store.grants()
+    assert approvals.trusted.names() == {grant.id: "ChatGPT"}
+    served.runtime.oauth_store.revoke(grant.id)
+    assert approvals.trusted.names() == {}
