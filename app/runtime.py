@@ -58,6 +58,7 @@ class RuntimeOptions:
     watch: bool = True  # follow changes on disk
     fallback_folders: tuple[Path, ...] = ()  # indexed while no folder is set (the sample notes)
     embedder: Embedder | None = None  # tests: a small deterministic model
+    consent_by_code: bool = True  # headless: the browser takes the code serve prints; the app asks itself
 
 
 class RuntimeEvents(IndexEvents, SharingEvents, Protocol):
@@ -163,7 +164,7 @@ class Runtime:
     def _make_app(self, index: NotesIndex) -> Any:
         from .services import create_api, make_oauth
 
-        oauth = make_oauth(self.oauth_store, self.sharing.public_url, self.consents)
+        oauth = make_oauth(self.oauth_store, self.sharing.public_url, self.consents, self.options.consent_by_code)
         return create_api(self.settings, index, self.tokens.get, public_url=self.sharing.public_url,
                           activity=self.activity, oauth=oauth)
 
