@@ -30,6 +30,9 @@ from typing import Literal
 SERVER_NAME = "notewell"
 TOKEN_PLACEHOLDER = "<API key from `notewell token`>"
 PUBLIC_PLACEHOLDER = "https://<your public URL>"
+# First-time sharing: where ngrok's dashboard gives the authtoken and the one free static domain.
+NGROK_AUTHTOKEN_PAGE = "https://dashboard.ngrok.com/get-started/your-authtoken"
+NGROK_DOMAINS_PAGE = "https://dashboard.ngrok.com/domains"
 CLIENTS = ("chatgpt", "gpt-action", "claude-desktop", "claude-code", "cursor", "vscode")
 
 PasteKind = Literal["url", "json", "command", "secret"]

@@ -127,7 +127,7 @@ class Runtime:
         elif changed & SERVER_FIELDS:
             self.sharing.restart()
         if changed & TUNNEL_FIELDS and self.sharing.wanted:
-            self.sharing.start_sharing()
+            self.sharing.restart_sharing()
 
     def close(self) -> None:
         """Stop sharing, the server, the index's writer and the vector store."""
@@ -174,7 +174,7 @@ class Runtime:
         options = self.options
         return make_tunnel(self.settings, self.data_dir, tunnel_kind(self.settings, options),
                            public_url=options.public_url, domain=options.ngrok_domain,
-                           ngrok_path=options.ngrok_path)
+                           ngrok_path=options.ngrok_path or self.settings.ngrok_path or None)
 
     def _address(self) -> tuple[str, int]:
         settings = self.settings

@@ -174,7 +174,7 @@ def build_desktop(
             folders_tab.refresh()
         runtime.settings_changed(changed - {AUTHTOKEN})
         if AUTHTOKEN in changed and sharing.wanted:
-            sharing.start_sharing()
+            sharing.restart_sharing()
         if "start_at_login" in changed:
             set_autostart(prefs.settings.start_at_login, _entry_data_dir(root))
 

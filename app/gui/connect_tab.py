@@ -28,6 +28,8 @@ from PySide6.QtWidgets import (
 )
 
 from notewell.app.connect_help import CLIENTS, Addresses, ClientGuide, Paste, guide
+from notewell.app.connect_help import NGROK_AUTHTOKEN_PAGE as AUTHTOKEN_PAGE
+from notewell.app.connect_help import NGROK_DOMAINS_PAGE as DOMAINS_PAGE
 from notewell.app.secrets import TokenStore
 from notewell.app.sharing import ServerState
 from notewell.plugin_api.tunnel import TunnelStatus
@@ -35,8 +37,6 @@ from notewell.plugin_api.tunnel import TunnelStatus
 from .bridge import Bridge
 from .copy_button import CopyButton
 
-AUTHTOKEN_PAGE = "https://dashboard.ngrok.com/get-started/your-authtoken"
-DOMAINS_PAGE = "https://dashboard.ngrok.com/domains"
 MASK = "••••••••"
 
 

@@ -6,8 +6,10 @@ import typing
 from dataclasses import Field
 from typing import Any, Callable
 
+from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
     QCheckBox,
+    QFileDialog,
     QDoubleSpinBox,
     QFormLayout,
     QGroupBox,
@@ -21,6 +23,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from notewell.app.connect_help import NGROK_AUTHTOKEN_PAGE as AUTHTOKEN_PAGE
+from notewell.app.connect_help import NGROK_DOMAINS_PAGE as DOMAINS_PAGE
 from notewell.app.preferences import INDEX_FIELDS, Preferences
 from notewell.app.secrets import UserSecret
 from notewell.app.settings import SETTINGS_FIELDS, Settings
@@ -28,10 +32,17 @@ from notewell.app.settings import SETTINGS_FIELDS, Settings
 ADVANCED = frozenset({"chroma_url", "host", "ngrok_region", "contact_email", "legal_url"})
 GROUPS = (
     ("Notes", ("extensions", "ignore_patterns", "max_file_mb", "model")),
-    ("Sharing", ("port", "public_url", "ngrok_domain", "ngrok_authtoken", "start_sharing_on_launch")),
+    # First-time sharing in order: the authtoken, the free static domain, then the rest (issue 17).
+    ("Sharing", ("ngrok_authtoken", "ngrok_domain", "ngrok_path", "start_sharing_on_launch", "public_url", "port")),
     ("App", ("start_at_login",)),
 )
 AUTHTOKEN = "ngrok_authtoken"
+HINTS = {
+    AUTHTOKEN: f"Sign up free at ngrok, then copy it from <a href='{AUTHTOKEN_PAGE}'>Your Authtoken</a>.",
+    "ngrok_domain": f"Claim your one free static domain under <a href='{DOMAINS_PAGE}'>Domains</a>, "
+                    "e.g. calm-otter-123.ngrok-free.app: the public URL then stays the same.",
+    "ngrok_path": "Leave empty to use the ngrok on your PATH, or let Notewell download it.",
+}
 _TYPES = typing.get_type_hints(Settings)
 
 
@@ -84,9 +95,12 @@ class FieldEditor:
 
 class SettingsTab(QWidget):
     def __init__(
-        self, prefs: Preferences, authtoken: UserSecret, on_saved: Callable[[frozenset[str]], None] | None = None
+        self, prefs: Preferences, authtoken: UserSecret, on_saved: Callable[[frozenset[str]], None] | None = None,
+        choose_file: Callable[[QWidget, str], str] | None = None,
     ) -> None:
         super().__init__()
+        self._choose_file = choose_file or (lambda parent, title: QFileDialog.getOpenFileName(parent, title)[0])
+        self.hints: dict[str, QLabel] = {}
         self._prefs = prefs
         self._authtoken = authtoken
         self._on_saved = on_saved or (lambda changed: None)
@@ -138,15 +152,41 @@ class SettingsTab(QWidget):
         for name in names:
             if name == AUTHTOKEN:
                 form.addRow("ngrok authtoken", self.authtoken_field)
-                continue
-            editor = self.editors[name]
-            label = "" if editor.kind is bool else editor.field.metadata["label"]
-            if editor.kind is bool:
-                editor.widget.setText(editor.field.metadata["label"])
-            form.addRow(label, editor.widget)
+            else:
+                editor = self.editors[name]
+                label = "" if editor.kind is bool else editor.field.metadata["label"]
+                if editor.kind is bool:
+                    editor.widget.setText(editor.field.metadata["label"])
+                form.addRow(label, self._with_browse(editor.widget) if name == "ngrok_path" else editor.widget)
             if name == "model":
                 form.addRow("", self.model_warning)
+            if name in HINTS:
+                hint = QLabel(HINTS[name])
+                hint.setObjectName(f"{name}_hint")
+                hint.setWordWrap(True)
+                hint.setOpenExternalLinks(True)
+                hint.setTextFormat(Qt.TextFormat.RichText)
+                hint.setStyleSheet("color: palette(placeholder-text)")
+                self.hints[name] = hint
+                form.addRow("", hint)
         return box
+
+    def _with_browse(self, field: QWidget) -> QWidget:
+        self.browse_ngrok = QPushButton("Browse…")
+        self.browse_ngrok.clicked.connect(self._on_browse_ngrok)
+        row = QWidget()
+        layout = QHBoxLayout(row)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(field, 1)
+        layout.addWidget(self.browse_ngrok)
+        return row
+
+    def _on_browse_ngrok(self) -> None:
+        path = self._choose_file(self, "The ngrok agent")
+        if path:
+            field = self.editors["ngrok_path"].widget
+            assert isinstance(field, QLineEdit)
+            field.setText(path)
 
     def load(self) -> None:
         for name, editor in self.editors.items():
