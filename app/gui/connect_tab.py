@@ -9,7 +9,7 @@ import html
 from typing import Callable
 
 from PySide6.QtCore import Qt
-from PySide6.QtGui import QFontDatabase
+from PySide6.QtGui import QFontDatabase, QTextOption
 from PySide6.QtWidgets import (
     QFrame,
     QGridLayout,
@@ -27,7 +27,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from notewell.app.connect_help import CLIENTS, Addresses, ClientGuide, Paste, guide
+from notewell.app.connect_help import CLIENTS, PUBLIC_PLACEHOLDER, Addresses, ClientGuide, Paste, guide
 from notewell.app.connect_help import NGROK_AUTHTOKEN_PAGE as AUTHTOKEN_PAGE
 from notewell.app.connect_help import NGROK_DOMAINS_PAGE as DOMAINS_PAGE
 from notewell.app.secrets import TokenStore
@@ -107,11 +107,14 @@ class ClientCard(QWidget):
             label = QLabel()
             label.setStyleSheet("font-weight: 600")
             field: QLineEdit | QPlainTextEdit
-            if paste.kind == "json":
+            if paste.kind in ("json", "command"):
                 text = QPlainTextEdit()
                 text.setReadOnly(True)
                 text.setFont(mono)
-                text.setLineWrapMode(QPlainTextEdit.LineWrapMode.NoWrap)
+                if paste.kind == "json":
+                    text.setLineWrapMode(QPlainTextEdit.LineWrapMode.NoWrap)
+                else:  # a long command reads best wrapped, whole
+                    text.setWordWrapMode(QTextOption.WrapMode.WrapAnywhere)
                 field = text
             else:
                 line = QLineEdit()
@@ -136,13 +139,16 @@ class ClientCard(QWidget):
         self.summary.setText(card.summary)
         items = "".join(f"<li style='margin-bottom:4px'>{html.escape(step)}</li>" for step in card.steps)
         self.steps.setText(f"<ol style='margin-left:-20px'>{items}</ol>")
-        for paste, label, field in zip(card.pastes, self.paste_labels, self.fields):
+        for paste, label, field, button in zip(card.pastes, self.paste_labels, self.fields, self.copy_buttons):
             label.setText(paste.label)
+            waiting = PUBLIC_PLACEHOLDER in paste.text  # nothing worth pasting until sharing starts
+            button.setEnabled(not waiting)
+            button.setToolTip("Start sharing first: ChatGPT needs the public address." if waiting else "")
             shown = _masked(paste, token)
             if isinstance(field, QPlainTextEdit):
                 if field.toPlainText() != shown:
                     field.setPlainText(shown)
-                lines = shown.count("\n") + 1
+                lines = shown.count("\n") + 1 if paste.kind == "json" else 3
                 field.setFixedHeight(field.fontMetrics().lineSpacing() * lines + 14)
             else:
                 field.setText(shown)
@@ -239,10 +245,13 @@ class ConnectTab(QWidget):
             self.picker.addItem(card.title.text())
             self.pages.addWidget(card)
         self.picker.setFixedWidth(max(170, self.picker.sizeHintForColumn(0) + 24))
+        self.picker.setSpacing(2)
+        self.picker.setFixedHeight(self.picker.sizeHintForRow(0) * self.picker.count()
+                                   + 4 * self.picker.count() + 2 * self.picker.frameWidth() + 4)
         self.picker.currentRowChanged.connect(self.pages.setCurrentIndex)
         self.picker.setCurrentRow(0)
         clients_layout = QHBoxLayout()
-        clients_layout.addWidget(self.picker)
+        clients_layout.addWidget(self.picker, 0, Qt.AlignmentFlag.AlignTop)
         clients_layout.addWidget(self.pages, 1)
         assistants_box = QGroupBox("Connect an assistant")
         assistants_box.setLayout(clients_layout)

@@ -151,25 +151,37 @@ class SettingsTab(QWidget):
         form = QFormLayout(box)
         for name in names:
             if name == AUTHTOKEN:
-                form.addRow("ngrok authtoken", self.authtoken_field)
+                form.addRow("ngrok authtoken", self._field_row(name, self.authtoken_field))
             else:
                 editor = self.editors[name]
                 label = "" if editor.kind is bool else editor.field.metadata["label"]
                 if editor.kind is bool:
                     editor.widget.setText(editor.field.metadata["label"])
-                form.addRow(label, self._with_browse(editor.widget) if name == "ngrok_path" else editor.widget)
+                form.addRow(label, self._field_row(name, editor.widget))
             if name == "model":
                 form.addRow("", self.model_warning)
-            if name in HINTS:
-                hint = QLabel(HINTS[name])
-                hint.setObjectName(f"{name}_hint")
-                hint.setWordWrap(True)
-                hint.setOpenExternalLinks(True)
-                hint.setTextFormat(Qt.TextFormat.RichText)
-                hint.setStyleSheet("color: palette(placeholder-text)")
-                self.hints[name] = hint
-                form.addRow("", hint)
         return box
+
+    def _field_row(self, name: str, field: QWidget) -> QWidget:
+        """The field, a Browse… button for the agent path, and a hint with links under it."""
+        if name == "ngrok_path":
+            field = self._with_browse(field)
+        if name not in HINTS:
+            return field
+        hint = QLabel(HINTS[name])
+        hint.setObjectName(f"{name}_hint")
+        hint.setWordWrap(True)
+        hint.setOpenExternalLinks(True)
+        hint.setTextFormat(Qt.TextFormat.RichText)
+        hint.setStyleSheet("color: palette(placeholder-text)")
+        self.hints[name] = hint
+        row = QWidget()
+        layout = QVBoxLayout(row)
+        layout.setContentsMargins(0, 0, 0, 4)
+        layout.setSpacing(2)
+        layout.addWidget(field)
+        layout.addWidget(hint)
+        return row
 
     def _with_browse(self, field: QWidget) -> QWidget:
         self.browse_ngrok = QPushButton("Browse…")

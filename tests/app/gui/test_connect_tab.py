@@ -54,6 +54,7 @@ def test_chatgpt_cards_use_the_public_url_once_shared_and_never_ask_for_a_code(q
     wait_ready(qtbot, desktop)
     chatgpt = tab.cards["chatgpt"]
     assert "Start sharing" in chatgpt.steps.text() and "code" not in chatgpt.steps.text()
+    assert not chatgpt.copy_buttons[0].isEnabled()  # no placeholder address on the clipboard
     qtbot.waitUntil(tab.share_button.isEnabled)
     tab.share_button.click()
     qtbot.waitUntil(lambda: tab.tunnel_label.text() == f"Sharing at {PUBLIC}")
