@@ -16,7 +16,7 @@ from typing import ContextManager, Sequence
 
 from notewell.plugin_api.printable import EscapingFormatter  # log lines may quote a request
 
-COMMANDS = ("gui", "index", "search", "serve", "token", "clients", "activity", "eval", "doctor")
+COMMANDS = ("gui", "index", "search", "serve", "connect", "token", "clients", "activity", "eval", "doctor")
 
 
 class UsageError(Exception):

@@ -90,8 +90,8 @@ class ConsoleReport:
             _say(f"  manifest: {status.public_url}/.well-known/ai-plugin.json")
             for line in serve_lines(status.public_url):
                 _say(line)
-            _say(f"  ChatGPT connector: {status.public_url}/mcp with OAuth (Settings → Connectors → Create); "
-                 "allow it with the code printed here")
+            _say(f"  ChatGPT connector: {status.public_url}/mcp with OAuth (Settings → Apps & Connectors → "
+                 "Create, in Developer mode); allow it with the code printed here")
             manifest = build_manifest(status.public_url, self._manifest_config)
             for warning in domain_warnings(manifest, urlsplit(status.public_url).hostname or ""):
                 _say(f"Warning: {warning}", err=True)

@@ -63,7 +63,8 @@ class RuntimeOptions:
     holder: str = "notewell serve"  # who holds the data folder's writer lock, as other programs are told
     inbox: Path | None = None  # `serve --inbox DIR`: beats the setting (issue 18)
     allow_saves: bool = False  # `serve --allow-saves`: saves into the inbox never ask
-    headless: bool = False  # nobody can answer a question in a window (`notewell serve`)
+    headless: bool = False  # nobody can answer a question in a window (`notewell serve`):
+    # OAuth consent by the one-time code serve prints; saves only with --allow-saves
 
 
 class RuntimeEvents(IndexEvents, SharingEvents, Protocol):
@@ -159,7 +160,7 @@ class Runtime:
         elif changed & SERVER_FIELDS:
             self.sharing.restart()
         if changed & TUNNEL_FIELDS and self.sharing.wanted:
-            self.sharing.start_sharing()
+            self.sharing.restart_sharing()
 
     def close(self) -> None:
         """Stop sharing, the server, the index's writer and the vector store."""
@@ -198,7 +199,7 @@ class Runtime:
     def _make_app(self, index: NotesIndex) -> Any:
         from .services import create_api, make_oauth
 
-        oauth = make_oauth(self.oauth_store, self.sharing.public_url, self.consents)
+        oauth = make_oauth(self.oauth_store, self.sharing.public_url, self.consents, self.options.headless)
         return create_api(self.settings, index, self.tokens.get, public_url=self.sharing.public_url,
                           activity=self.activity, oauth=oauth, saver=self._saver())
 
@@ -232,7 +233,7 @@ class Runtime:
         options = self.options
         return make_tunnel(self.settings, self.data_dir, tunnel_kind(self.settings, options),
                            public_url=options.public_url, domain=options.ngrok_domain,
-                           ngrok_path=options.ngrok_path)
+                           ngrok_path=options.ngrok_path or self.settings.ngrok_path or None)
 
     def _address(self) -> tuple[str, int]:
         settings = self.settings

@@ -88,11 +88,12 @@ def create_api(
     )
 
 
-def make_oauth(store: OAuthStore, public_url: Callable[[], str | None], consents: ConsentQueue) -> OAuthServer:
+def make_oauth(store: OAuthStore, public_url: Callable[[], str | None], consents: ConsentQueue,
+               code_entry: bool = True) -> OAuthServer:
     """OAuth for /mcp (imports the MCP SDK: call it where the app is built, off the GUI thread)."""
     from notewell.plugin_api.oauth import OAuthServer
 
-    return OAuthServer(store, consents, public_url)
+    return OAuthServer(store, consents, public_url, code_entry=code_entry)
 
 
 def api_config(settings: Settings) -> ApiConfig:

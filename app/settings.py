@@ -57,6 +57,11 @@ class Settings:
     ngrok_domain: str = _setting(
         "", "ngrok domain", "Your free static ngrok domain, so the URL survives restarts."
     )
+    ngrok_path: str = _setting(
+        "", "ngrok agent",
+        "An ngrok agent already on this computer (e.g. /usr/local/bin/ngrok). Empty: the one on your PATH, "
+        "else Notewell downloads it.",
+    )
     ngrok_region: str = _setting("", "ngrok region", "Leave empty for the closest region.")
     ngrok_allow_ips: list[str] = _setting(
         [],

@@ -2,7 +2,8 @@
 
     sharing = SharingController(make_app, make_tunnel, address, events)
     sharing.serve(index)        # (re)start the local server over this index
-    sharing.start_sharing()     # open the tunnel (ngrok, or the user's own URL)
+    sharing.start_sharing()     # open the tunnel (ngrok, or the user's own URL); no-op while it is up or trying
+    sharing.restart_sharing()   # a new tunnel after its settings changed
     sharing.stop_sharing()
     sharing.close()
 
@@ -101,8 +102,14 @@ class SharingController:
         return self._submit(lambda: self._serve(self._index) if self._index is not None else None)
 
     def start_sharing(self) -> Future[None] | None:
+        """Share; while the tunnel is up or still trying, this changes nothing (one loop only)."""
         self.wanted = True
-        return self._submit(self._open_tunnel)
+        return self._submit(self._open_tunnel, False)
+
+    def restart_sharing(self) -> Future[None] | None:
+        """Settings the tunnel was made from changed: a new tunnel with the new settings."""
+        self.wanted = True
+        return self._submit(self._open_tunnel, True)
 
     def stop_sharing(self) -> Future[None] | None:
         self.wanted = False
@@ -142,7 +149,9 @@ class SharingController:
         if self.wanted:
             self._open_tunnel()
 
-    def _open_tunnel(self) -> None:
+    def _open_tunnel(self, restart: bool = True) -> None:
+        if not restart and self._tunnel is not None and self.tunnel_status.active:
+            return
         if self._server is None:  # opens once the server runs (see _serve)
             if self.server_state.state == "error":
                 self._set_tunnel(TunnelStatus("error", message="The local server is not running: "

@@ -74,7 +74,11 @@ _URL = TypeAdapter(AnyHttpUrl, config=ConfigDict(url_preserve_empty_path=True))
 class OAuthServer:
     """The OAuth routes for `create_app` and the hooks the request guard calls."""
 
-    def __init__(self, store: OAuthStore, consents: ConsentQueue, public_url: PublicUrl) -> None:
+    def __init__(self, store: OAuthStore, consents: ConsentQueue, public_url: PublicUrl, *,
+                 code_entry: bool = True) -> None:
+        """`code_entry`: the browser page takes the one-time code `notewell serve` prints; the
+        desktop app asks in its own window instead and prints no code (issue 17)."""
+        self.code_entry = code_entry
         self.store = store
         self.consents = consents
         self.provider = NotewellProvider(store, consents)
@@ -175,7 +179,7 @@ class OAuthServer:
             consent = self.consents.get(self.provider.request_of(ticket) or "")
             return Response(status_code=204 if consent and consent.decision == "pending" else 205)
         wrong_code = False
-        if request.method == "POST":
+        if request.method == "POST" and self.code_entry:  # the app shows no code: nothing to type
             form = await request.form()
             ticket = str(form.get("request") or "")[:64]
             typed = str(form.get("code") or "")[:32]
@@ -188,10 +192,14 @@ class OAuthServer:
             return HTMLResponse(_page("This request is unknown or finished. Start connecting again from "
                                       "your assistant.", ticket, form=False), status_code=404)
         note = "<p><strong>That code is not right.</strong></p>" if wrong_code else ""
+        how = ("type the one-time code that <code>notewell serve</code> printed in its terminal"
+               if self.code_entry else
+               "choose Allow in the Notewell app on your computer, where the same question is open now. "
+               "This page moves on by itself")
         return HTMLResponse(_page(
             f"An app calling itself <strong>{html.escape(consent.client_name)}</strong> (returning to "
-            f"{html.escape(consent.redirect_host)}) wants to {asks_for(consent.scopes)}. Allow it in the Notewell "
-            f"app, or type the code that <code>notewell serve</code> printed.{note}", ticket, form=True),
+            f"{html.escape(consent.redirect_host)}) wants to {asks_for(consent.scopes)}. To allow it, {how}.{note}",
+            ticket, form=True, code=self.code_entry),
             headers={"X-Frame-Options": "DENY", "Cache-Control": "no-store"})
 
     def _base(self, scope: Scope) -> str:
@@ -245,7 +253,7 @@ async def _with_client_secret_field(receive: Receive) -> Receive:
     return replay(body, receive)
 
 
-def _page(message: str, request_id: str, *, form: bool) -> str:
+def _page(message: str, request_id: str, *, form: bool, code: bool = True) -> str:
     poll = json.dumps(f"{CONSENT_PATH}?poll=1&request={request_id}").replace("<", "\\u003c")
     refresh = (f"<script>setInterval(() => fetch({poll}).then(r => {{ if (r.status !== 204) "
                "location.reload(); }), 2000);</script>")
@@ -253,7 +261,7 @@ def _page(message: str, request_id: str, *, form: bool) -> str:
         f'<form method="post" action="{CONSENT_PATH}"><input type="hidden" name="request" '
         f'value="{html.escape(request_id)}"><label>Code <input name="code" autocomplete="off" '
         'autofocus></label> <button>Allow</button></form>'
-    ) if form else ""
+    ) if form and code else ""
     return (
         '<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Notewell: allow access?</title>'
         f'{refresh if form else ""}</head><body style="font-family: sans-serif; max-width: 36em; '

@@ -46,6 +46,13 @@ class TunnelStatus:
     state: TunnelState
     public_url: str | None = None
     message: str = ""
+    retrying: bool = False  # an error the tunnel is still trying to get past (issue 17)
+
+    @property
+    def active(self) -> bool:
+        """The tunnel is up or still trying: "Stop sharing" applies, "Start sharing" would
+        only start a second attempt."""
+        return self.state in ("connecting", "online") or (self.state == "error" and self.retrying)
 
 
 class Tunnel(Protocol):

@@ -44,6 +44,10 @@ _agent_log.addHandler(logging.NullHandler())
 _agent_log.propagate = False
 
 ENDPOINT_NAME = "notewell"
+# Retries end this long after the tunnel last worked (or first tried): a tunnel that can't
+# connect for two minutes needs the person, not another attempt (issue 17).
+GIVE_UP_AFTER = 120.0
+_KEEPS_TRYING = re.compile(r"[;,]?\s*Notewell keeps trying\.?")
 CONFIG_FILE = "ngrok.yml"
 
 _BAD_TOKEN = (
@@ -108,6 +112,7 @@ class NgrokTunnel(_Published):
         download_timeout: float = 10.0,
         check_interval: float = 1.0,
         backoff: Backoff = Backoff(),
+        give_up_after: float | None = None,  # None: GIVE_UP_AFTER
     ) -> None:
         super().__init__()
         self._authtoken = authtoken
@@ -123,6 +128,7 @@ class NgrokTunnel(_Published):
         self._download_timeout = download_timeout
         self._check_interval = check_interval
         self._backoff = backoff
+        self._give_up_after = GIVE_UP_AFTER if give_up_after is None else give_up_after
         self._lock = threading.RLock()
         self._stopping = threading.Event()
         self._worker: threading.Thread | None = None
@@ -166,6 +172,7 @@ class NgrokTunnel(_Published):
 
     def _run(self, port: int, stopping: threading.Event) -> None:
         attempt = 0
+        failing_since = time.monotonic()  # since the tunnel last worked, or first tried
         while not stopping.is_set():
             if attempt:
                 self._publish(stopping, TunnelStatus("connecting", message="Reconnecting to ngrok…"))
@@ -176,9 +183,13 @@ class NgrokTunnel(_Published):
                 if not exc.retry:
                     self._publish(stopping, TunnelStatus("error", message=str(exc)))
                     return
-                delay = self._backoff.delay(attempt)
+                delay = self._retry_delay(attempt, failing_since)
+                if delay is None:
+                    self._publish(stopping, TunnelStatus("error", message=self._gave_up(str(exc))))
+                    return
                 attempt += 1
-                self._publish(stopping, TunnelStatus("error", message=f"{exc} Retrying in {delay:g} s."))
+                self._publish(stopping, TunnelStatus("error", message=f"{exc} Retrying in {delay:g} s.",
+                                                     retrying=True))
                 stopping.wait(delay)
                 continue
             online_since = time.monotonic()
@@ -193,17 +204,32 @@ class NgrokTunnel(_Published):
                 return
             if time.monotonic() - online_since > self._backoff.maximum:
                 attempt = 0  # it had been stable; a fresh failure starts the backoff over
-            delay = self._backoff.delay(attempt)
+            failing_since = time.monotonic()
+            reason = f"The ngrok agent stopped unexpectedly (exit code {code})."
+            delay = self._retry_delay(attempt, failing_since)
+            if delay is None:
+                self._publish(stopping, TunnelStatus("error", message=self._gave_up(reason)))
+                return
             attempt += 1
             self._publish(
-                stopping,
-                TunnelStatus(
-                    "error",
-                    message=f"The ngrok agent stopped unexpectedly (exit code {code}). "
-                    f"Reconnecting in {delay:g} s.",
-                ),
+                stopping, TunnelStatus("error", message=f"{reason} Reconnecting in {delay:g} s.", retrying=True)
             )
             stopping.wait(delay)
+
+    def _retry_delay(self, attempt: int, failing_since: float) -> float | None:
+        """How long to wait before the next try; None once the retries have had their time."""
+        left = self._give_up_after - (time.monotonic() - failing_since)
+        if left <= 0:
+            return None
+        return min(self._backoff.delay(attempt), round(left, 1) or 0.1)
+
+    def _gave_up(self, reason: str) -> str:
+        """The stopped state's message: what went wrong last, then what to do."""
+        reason = _KEEPS_TRYING.sub("", reason).strip()
+        if not reason.endswith("."):
+            reason += "."
+        return (f"{reason} Notewell tried for {_duration(self._give_up_after)} and stopped. Check your internet "
+                "connection and Settings → Sharing, then choose Start sharing.")
 
     def _open(self, port: int, stopping: threading.Event) -> tuple[subprocess.Popen, str]:
         agent = find_agent(self._ngrok_path, search_path=self._search_path, home=self._agent_home)
@@ -351,6 +377,12 @@ def _api_error_detail(body: str) -> str:
         return body
     details = data.get("details") or {}
     return str(details.get("err") or data.get("msg") or body)
+
+
+def _duration(seconds: float) -> str:
+    if seconds >= 90:
+        return f"{seconds / 60:g} minutes"
+    return f"{seconds:g} second{'' if seconds == 1 else 's'}"
 
 
 def _first_line(text: str) -> str:

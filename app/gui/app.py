@@ -26,6 +26,7 @@ from PySide6.QtGui import QGuiApplication, QIcon
 from PySide6.QtWidgets import QApplication, QMessageBox, QSystemTrayIcon, QWidget
 
 from notewell.app.autostart import install_desktop_entry, is_default_data_dir, set_autostart
+from notewell.app.connect_help import Addresses
 from notewell.app.paths import sample_notes_dir
 from notewell.app.preferences import Preferences
 from notewell.app.runtime import Runtime, RuntimeOptions
@@ -147,24 +148,36 @@ def build_desktop(
         links = sharing.links()
         if links and links.mcp:
             copy(links.mcp)
+            tray.notify("MCP URL copied", f"{links.mcp}: paste it into your assistant (see Connect).")
 
     folders_tab = FoldersTab(
         bridge, prefs.folders, lambda folder: prefs.add_folder(folder), prefs.remove_folder, set_paused,
         sample_notes_dir(), choose_folder,
     )
-    clients_box = ClientsBox(runtime.oauth_store.grants, runtime.oauth_store.revoke)
+    clients_box = ClientsBox(runtime.oauth_store.grants, runtime.oauth_store.revoke, confirm)
     bridge.clients_changed.connect(clients_box.refresh)
-    connect_tab = ConnectTab(bridge, runtime.tokens, sharing.links, sharing.start_sharing, sharing.stop_sharing,
-                             confirm, clients_box)
+    def addresses() -> Addresses:
+        server = sharing.server_state
+        return Addresses(server.url if server.state == "running" else None, sharing.public_url())
+
+    def sharing_set_up() -> bool:
+        """ngrok has an authtoken, or the user brings their own public URL."""
+        return bool(authtoken.get() or os.environ.get("NGROK_AUTHTOKEN") or prefs.settings.public_url)
+
+    window_ref: list[MainWindow] = []
+    connect_tab = ConnectTab(bridge, runtime.tokens, addresses, sharing.start_sharing, sharing.stop_sharing,
+                             confirm, clients_box, sharing_set_up,
+                             open_settings=lambda: window_ref[0].show_tab("Settings"))
     search_tab = SearchTab(bridge, indexing.search, open_note)
     activity_tab = ActivityTab(bridge, runtime.activity.entries(), open_note)
 
     def on_settings(changed: frozenset[str]) -> None:
+        connect_tab.refresh()
         if "folders" in changed:
             folders_tab.refresh()
         runtime.settings_changed(changed - {AUTHTOKEN})
         if AUTHTOKEN in changed and sharing.wanted:
-            sharing.start_sharing()
+            sharing.restart_sharing()
         if "start_at_login" in changed:
             set_autostart(prefs.settings.start_at_login, _entry_data_dir(root))
 
@@ -180,6 +193,7 @@ def build_desktop(
     tabs = {"Folders": folders_tab, "Connect": connect_tab, "Search": search_tab,
             "Activity": activity_tab, "Settings": settings_tab}
     window = MainWindow(bridge, tabs, icon, hide_on_close=tray_available)
+    window_ref.append(window)
     consent_prompt = ConsentPrompt(window, bridge, runtime.consents.approve, runtime.consents.deny,
                                    window.bring_to_front)
     approvals = runtime.save_approvals

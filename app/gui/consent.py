@@ -88,10 +88,12 @@ class ConsentPrompt:
 class ClientsBox(QGroupBox):
     """Connected clients (OAuth): who was allowed, when, and a Revoke button."""
 
-    def __init__(self, grants: Callable[[], list[Any]], revoke: Callable[[str], bool]) -> None:
+    def __init__(self, grants: Callable[[], list[Any]], revoke: Callable[[str], bool],
+                 confirm: Callable[[QWidget, str], bool] | None = None) -> None:
         super().__init__("Connected clients (OAuth)")
         self._grants = grants
         self._revoke = revoke
+        self._confirm = confirm or _ask
         self.list = QListWidget()
         self.revoke_button = QPushButton("Revoke")
         self.revoke_button.clicked.connect(self._on_revoke)
@@ -113,6 +115,7 @@ class ClientsBox(QGroupBox):
             item = QListWidgetItem(
                 f"{grant.client_name} ({grant.redirect_host}) — allowed {_when(grant.created_at)}, {used}")
             item.setData(256, grant.id)  # Qt.UserRole
+            item.setData(257, grant.client_name)
             self.list.addItem(item)
         has = self.list.count() > 0
         self.list.setVisible(has)
@@ -121,10 +124,22 @@ class ClientsBox(QGroupBox):
 
     def _on_revoke(self) -> None:
         item = self.list.currentItem()
-        if item is not None:
-            self._revoke(item.data(256))
+        if item is None:
+            return
+        name = item.data(257)
+        if not self._confirm(self, f"Revoke “{name}”? It can no longer search or read your notes; to use it "
+                                   "again, connect it again from the assistant and allow it here."):
+            return
+        self._revoke(item.data(256))
         self.refresh()
 
 
 def _when(timestamp: float) -> str:
     return datetime.fromtimestamp(timestamp).strftime("%Y-%m-%d %H:%M")
+
+
+def _ask(parent: QWidget, question: str) -> bool:
+    box = QMessageBox(QMessageBox.Icon.Question, "Notewell", question,
+                      QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No, parent)
+    box.setTextFormat(Qt.TextFormat.PlainText)  # the name comes from a registration anyone can make
+    return box.exec() == QMessageBox.StandardButton.Yes

@@ -6,6 +6,7 @@ import typing
 from dataclasses import Field
 from typing import Any, Callable
 
+from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
     QCheckBox,
     QFileDialog,
@@ -22,6 +23,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from notewell.app.connect_help import NGROK_AUTHTOKEN_PAGE as AUTHTOKEN_PAGE
+from notewell.app.connect_help import NGROK_DOMAINS_PAGE as DOMAINS_PAGE
 from notewell.app.preferences import INDEX_FIELDS, Preferences
 from notewell.app.secrets import UserSecret
 from notewell.app.settings import SETTINGS_FIELDS, Settings
@@ -29,11 +32,18 @@ from notewell.app.settings import SETTINGS_FIELDS, Settings
 ADVANCED = frozenset({"chroma_url", "host", "ngrok_region", "contact_email", "legal_url"})
 GROUPS = (
     ("Notes", ("extensions", "ignore_patterns", "max_file_mb", "model")),
-    ("Sharing", ("port", "public_url", "ngrok_domain", "ngrok_authtoken", "start_sharing_on_launch")),
+    # First-time sharing in order: the authtoken, the free static domain, then the rest (issue 17).
+    ("Sharing", ("ngrok_authtoken", "ngrok_domain", "ngrok_path", "start_sharing_on_launch", "public_url", "port")),
     ("Saving notes", ("inbox_folder", "ask_before_saving")),
     ("App", ("start_at_login",)),
 )
 AUTHTOKEN = "ngrok_authtoken"
+HINTS = {
+    AUTHTOKEN: f"Sign up free at ngrok, then copy it from <a href='{AUTHTOKEN_PAGE}'>Your Authtoken</a>.",
+    "ngrok_domain": f"Claim your one free static domain under <a href='{DOMAINS_PAGE}'>Domains</a>, "
+                    "e.g. calm-otter-123.ngrok-free.app: the public URL then stays the same.",
+    "ngrok_path": "Leave empty to use the ngrok on your PATH, or let Notewell download it.",
+}
 _TYPES = typing.get_type_hints(Settings)
 
 
@@ -89,10 +99,13 @@ class SettingsTab(QWidget):
         self, prefs: Preferences, authtoken: UserSecret, on_saved: Callable[[frozenset[str]], None] | None = None,
         choose_folder: Callable[[QWidget], str] | None = None,
         extras: typing.Sequence[QWidget] = (),
+        choose_file: Callable[[QWidget, str], str] | None = None,
     ) -> None:
         super().__init__()
         self._choose_folder = choose_folder or (
             lambda parent: QFileDialog.getExistingDirectory(parent, "Inbox folder for saved notes"))
+        self._choose_file = choose_file or (lambda parent, title: QFileDialog.getOpenFileName(parent, title)[0])
+        self.hints: dict[str, QLabel] = {}
         self._prefs = prefs
         self._authtoken = authtoken
         self._on_saved = on_saved or (lambda changed: None)
@@ -145,16 +158,14 @@ class SettingsTab(QWidget):
         form = QFormLayout(box)
         for name in names:
             if name == AUTHTOKEN:
-                form.addRow("ngrok authtoken", self.authtoken_field)
-                continue
-            editor = self.editors[name]
-            label = "" if editor.kind is bool else editor.field.metadata["label"]
-            if editor.kind is bool:
-                editor.widget.setText(editor.field.metadata["label"])
-            if name == "inbox_folder":
-                form.addRow(label, self._inbox_row(editor.widget))
-                continue
-            form.addRow(label, editor.widget)
+                form.addRow("ngrok authtoken", self._field_row(name, self.authtoken_field))
+            else:
+                editor = self.editors[name]
+                label = "" if editor.kind is bool else editor.field.metadata["label"]
+                if editor.kind is bool:
+                    editor.widget.setText(editor.field.metadata["label"])
+                widget = self._inbox_row(editor.widget) if name == "inbox_folder" else editor.widget
+                form.addRow(label, self._field_row(name, widget))
             if name == "model":
                 form.addRow("", self.model_warning)
         return box
@@ -178,6 +189,44 @@ class SettingsTab(QWidget):
         for widget in (line, self.choose_inbox, self.clear_inbox):
             layout.addWidget(widget)
         return row
+
+    def _field_row(self, name: str, field: QWidget) -> QWidget:
+        """The field, a Browse… button for the agent path, and a hint with links under it."""
+        if name == "ngrok_path":
+            field = self._with_browse(field)
+        if name not in HINTS:
+            return field
+        hint = QLabel(HINTS[name])
+        hint.setObjectName(f"{name}_hint")
+        hint.setWordWrap(True)
+        hint.setOpenExternalLinks(True)
+        hint.setTextFormat(Qt.TextFormat.RichText)
+        hint.setStyleSheet("color: palette(placeholder-text)")
+        self.hints[name] = hint
+        row = QWidget()
+        layout = QVBoxLayout(row)
+        layout.setContentsMargins(0, 0, 0, 4)
+        layout.setSpacing(2)
+        layout.addWidget(field)
+        layout.addWidget(hint)
+        return row
+
+    def _with_browse(self, field: QWidget) -> QWidget:
+        self.browse_ngrok = QPushButton("Browse…")
+        self.browse_ngrok.clicked.connect(self._on_browse_ngrok)
+        row = QWidget()
+        layout = QHBoxLayout(row)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(field, 1)
+        layout.addWidget(self.browse_ngrok)
+        return row
+
+    def _on_browse_ngrok(self) -> None:
+        path = self._choose_file(self, "The ngrok agent")
+        if path:
+            field = self.editors["ngrok_path"].widget
+            assert isinstance(field, QLineEdit)
+            field.setText(path)
 
     def load(self) -> None:
         for name, editor in self.editors.items():

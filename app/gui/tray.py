@@ -28,8 +28,10 @@ def tray_state(index_state: str, server: ServerState, tunnel: TunnelStatus) -> T
 
 
 def status_line(index_state: str, index_message: str, server: ServerState, tunnel: TunnelStatus) -> str:
+    if tunnel.state == "error" and tunnel.retrying:
+        return "Sharing: retrying…"
     if tunnel.state == "error":
-        return "Sharing failed"
+        return "Sharing stopped: see Connect"
     if server.state == "error":
         return "Server stopped: see Connect"
     if index_state == "error":
@@ -120,7 +122,7 @@ class Tray:
         return action
 
     def _toggle_sharing(self) -> None:
-        if self._tunnel.state in ("online", "connecting"):
+        if self._tunnel.active:
             self._actions.stop_sharing()
         else:
             self._actions.start_sharing()
@@ -147,7 +149,7 @@ class Tray:
     def _update(self) -> None:
         line = status_line(self._index_state, self._index_message, self._server, self._tunnel)
         self.status_action.setText(line)
-        sharing = self._tunnel.state in ("online", "connecting")
+        sharing = self._tunnel.active
         self.share_action.setText("Stop sharing" if sharing else "Start sharing")
         self.share_action.setEnabled(sharing or self._server.state == "running")
         self.copy_mcp_action.setEnabled(self._server.state == "running")

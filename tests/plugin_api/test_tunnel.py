@@ -298,6 +298,39 @@ def test_another_agent_session_is_explained_and_retried(tunnels, ngrok_dir, echo
     seen.wait_state("online")
 
 
+def test_retries_end_in_a_stopped_state_that_says_what_to_do(tunnels, ngrok_dir, echo_port):
+    set_knobs(ngrok_dir, mode="session_limit")  # fails at once, every time
+    tunnel = tunnels(ngrok_dir, give_up_after=1.0)
+    seen = StatusRecorder(tunnel)
+    tunnel.start(echo_port)
+    retrying = seen.wait_for(lambda s: s.state == "error" and s.retrying)
+    assert retrying.active and "Retrying in" in retrying.message
+    final = seen.wait_for(lambda s: s.state == "error" and not s.retrying, timeout=15)
+    assert not final.active
+    assert final.message == (
+        "Another ngrok agent is already online with your account (the free plan allows one). Stop it "
+        "(see dashboard.ngrok.com/agents). Notewell tried for 1 second and stopped. Check your internet "
+        "connection and Settings → Sharing, then choose Start sharing.")
+    pid = fake_state(ngrok_dir)["pid"]
+    count = len(seen.seen)
+    time.sleep(0.6)  # longer than the backoff: nothing tries again
+    assert len(seen.seen) == count and not alive(pid)
+
+
+def test_stop_while_retrying_ends_the_retries(tunnels, ngrok_dir, echo_port):
+    set_knobs(ngrok_dir, mode="session_limit")
+    tunnel = tunnels(ngrok_dir, backoff=Backoff(initial=0.2, factor=1, maximum=0.2))
+    seen = StatusRecorder(tunnel)
+    tunnel.start(echo_port)
+    seen.wait_for(lambda s: s.retrying)
+    assert finishes(tunnel.stop)
+    assert tunnel.status == TunnelStatus("off")
+    count = len(seen.seen)
+    set_knobs(ngrok_dir, mode="ok")  # a retry now would go online
+    time.sleep(0.8)
+    assert len(seen.seen) == count and tunnel.status == TunnelStatus("off")
+
+
 def test_no_network_with_agent_present_is_a_clear_error_not_a_hang(tunnels, ngrok_dir, echo_port):
     set_knobs(ngrok_dir, mode="offline")
     tunnel = tunnels(ngrok_dir, startup_timeout=1)

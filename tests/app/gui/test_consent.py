@@ -27,10 +27,20 @@ def start_authorizing(url: str) -> tuple[str, str, str]:
 
 
 def test_allow_in_the_app_then_revoke_from_connected_clients(qtbot, make_desktop, notes):
-    desktop = make_desktop([notes])
+    answers: list[bool] = []
+    asked: list[str] = []
+
+    def confirm(parent, question: str) -> bool:
+        asked.append(question)
+        return answers.pop(0)
+
+    desktop = make_desktop([notes], confirm=confirm)
     wait_ready(qtbot, desktop)
     url = desktop.sharing.server_state.url
     client_id, verifier, page = start_authorizing(url)
+    waiting = httpx.get(page).text  # the browser page: the app asks, no code to type (#17)
+    assert "choose Allow in the Notewell app" in waiting
+    assert "notewell serve" not in waiting and 'name="code"' not in waiting
     prompt = desktop.consent_prompt
     qtbot.waitUntil(lambda: len(prompt.open) == 1)
     [question] = prompt.open.values()
@@ -53,6 +63,12 @@ def test_allow_in_the_app_then_revoke_from_connected_clients(qtbot, make_desktop
     qtbot.waitUntil(lambda: clients.list.count() == 1)
     assert clients.list.item(0).text().startswith("ChatGPT (chatgpt.com)")
     clients.list.setCurrentRow(0)
+    answers.append(False)  # Revoke asks first, like Rotate; No keeps the client
+    clients.revoke_button.click()
+    assert asked[-1].startswith("Revoke “ChatGPT”?") and clients.list.count() == 1
+    assert httpx.post(f"{url}/mcp", headers=headers, json=call).status_code == 200
+    clients.list.setCurrentRow(0)
+    answers.append(True)
     clients.revoke_button.click()
     assert clients.list.count() == 0
     assert httpx.post(f"{url}/mcp", headers=headers, json=call).status_code == 401

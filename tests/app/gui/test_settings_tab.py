@@ -80,3 +80,18 @@ def test_revert_drops_unsaved_edits(qtbot, make_desktop):
     widget(tab, "port").setValue(1234)
     tab.revert_button.click()
     assert widget(tab, "port").value() == 0
+
+
+def test_sharing_leads_with_the_authtoken_then_the_free_domain_with_links(qtbot, make_desktop):
+    from PySide6.QtWidgets import QFormLayout, QGroupBox
+
+    tab = make_desktop(start=False).settings_tab
+    sharing = next(box for box in tab.findChildren(QGroupBox) if box.title() == "Sharing")
+    form = sharing.layout()
+    assert isinstance(form, QFormLayout)
+    labels = [form.itemAt(row, QFormLayout.ItemRole.LabelRole).widget().text()
+              for row in range(form.rowCount()) if form.itemAt(row, QFormLayout.ItemRole.LabelRole)]
+    assert labels[:3] == ["ngrok authtoken", "ngrok domain", "ngrok agent"]
+    assert "dashboard.ngrok.com/get-started/your-authtoken" in tab.hints["ngrok_authtoken"].text()
+    assert "dashboard.ngrok.com/domains" in tab.hints["ngrok_domain"].text()
+    assert tab.hints["ngrok_authtoken"].openExternalLinks()
