@@ -41,7 +41,8 @@ from .connect_tab import ConnectTab
 from .consent import ClientsBox, ConsentPrompt
 from .folders_tab import FoldersTab
 from .main_window import MainWindow
-from .search_tab import SearchTab, open_in_default_app
+from .note_view import open_with_desktop
+from .search_tab import SearchTab
 from .settings_tab import AUTHTOKEN, SettingsTab
 from .tray import Tray, TrayActions
 
@@ -121,7 +122,7 @@ def build_desktop(
     embedder: Embedder | None = None,
     tray_available: bool | None = None,
     choose_folder: Callable[[QWidget], str] | None = None,
-    open_note: Callable[[Path], None] = open_in_default_app,
+    open_note: Callable[[Path], bool] = open_with_desktop,
     confirm: Callable[[QWidget, str], bool] | None = None,
     watch: bool = True,
     vectors_in_child: bool = True,
@@ -152,7 +153,7 @@ def build_desktop(
     bridge.clients_changed.connect(clients_box.refresh)
     connect_tab = ConnectTab(bridge, runtime.tokens, sharing.links, sharing.start_sharing, sharing.stop_sharing,
                              confirm, clients_box)
-    search_tab = SearchTab(bridge, indexing.search, open_note)
+    search_tab = SearchTab(bridge, indexing.search, indexing.get_note, open_note)
     activity_tab = ActivityTab(bridge, runtime.activity.entries())
 
     def on_settings(changed: frozenset[str]) -> None:
