@@ -32,6 +32,8 @@ from notewell.app.runtime import Runtime, RuntimeOptions
 from notewell.app.secrets import NGROK_AUTHTOKEN, UserSecret
 from notewell.assets import asset_path
 from notewell.indexer.worker import WorkerOptions
+from notewell.plugin_api.activity import ActivityEntry
+from notewell.plugin_api.auth import KEY_NAME
 from notewell.plugin_api.printable import EscapingFormatter
 from notewell.plugin_api.tunnel import TunnelStatus
 
@@ -151,6 +153,12 @@ def build_desktop(
     )
     clients_box = ClientsBox(runtime.oauth_store.grants, runtime.oauth_store.revoke)
     bridge.clients_changed.connect(clients_box.refresh)
+
+    def client_used(entry: ActivityEntry) -> None:
+        if not entry.refused and entry.client != KEY_NAME:  # an OAuth client: its "last used" moved
+            clients_box.refresh()
+
+    bridge.activity_recorded.connect(client_used)
     connect_tab = ConnectTab(bridge, runtime.tokens, sharing.links, sharing.start_sharing, sharing.stop_sharing,
                              confirm, clients_box)
     search_tab = SearchTab(bridge, indexing.search, indexing.get_note, open_note)
