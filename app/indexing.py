@@ -27,7 +27,7 @@ from notewell.indexer.worker import IndexWorker, WorkerEvents, WorkerOptions, Wo
 
 if TYPE_CHECKING:
     from notewell.indexer.notes_index import NotesIndex
-    from notewell.indexer.types import FolderStatus, Progress, SearchResult
+    from notewell.indexer.types import FolderStatus, NoteContent, Progress, SearchResult
     from notewell.indexer.watcher import WatchEvent
 
 log = logging.getLogger(__name__)
@@ -99,6 +99,12 @@ class IndexingController(WorkerEvents):
         if index is None:
             raise IndexNotReady("The index is still opening; try again in a moment.")
         return index.search(query, k=k)
+
+    def get_note(self, note_id: str) -> NoteContent | None:
+        index = self.worker.index
+        if index is None:
+            raise IndexNotReady("The index is still opening; try again in a moment.")
+        return index.get_note(note_id)
 
     def close(self, timeout: float = 10.0) -> None:
         self.worker.close(timeout)

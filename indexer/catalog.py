@@ -490,6 +490,25 @@ class Catalog:
             return int(self.query("SELECT count(*) FROM chunks_fts WHERE chunks_fts MATCH ?", (match_phrase(term),))[0][0])
         except sqlite3.OperationalError:
             return 0
+    def terms_in_chunks(self, terms: Sequence[str], ids: Sequence[str]) -> dict[str, set[str]]:
+        """Which of `terms` each chunk holds (as the keyword index tokenizes and stems them)."""
+        found: dict[str, set[str]] = {cid: set() for cid in ids}
+        if not ids:
+            return found
+        by_rowid = dict(self.query(f"SELECT rowid, id FROM chunks WHERE id IN ({','.join('?' * len(ids))})", list(ids)))
+        marks = ",".join("?" * len(by_rowid))
+        for term in terms:
+            try:  # FTS5 looks up each rowid: no walk over a common term's whole posting list
+                rows = self.query(
+                    f"SELECT rowid FROM chunks_fts WHERE chunks_fts MATCH ? AND rowid IN ({marks})",
+                    [match_phrase(term), *by_rowid],
+                )
+            except sqlite3.OperationalError:
+                continue
+            for (rowid,) in rows:
+                found[by_rowid[rowid]].add(term)
+        return found
+
     def chunks_by_ids(self, ids: Sequence[str]) -> dict[str, ChunkRow]:
         out: dict[str, ChunkRow] = {}
         for start in range(0, len(ids), 500):

@@ -5,6 +5,10 @@ level: each note's rank is that of its best chunk in each list. A note found by
 both lists rises; a note found by one still counts. Each note then contributes at
 most `per_note` chunks, so one long note can't crowd out the rest.
 
+Fusion only orders the results. Their scores are absolute (see relevance.py): the
+model's similarity, lifted by the query's words the passage really holds, so the
+best of a bad lot reads low and "no good match" can be said.
+
 Dense leads for questions in the model's language. An exact lookup is led by
 the few chunks that match it exactly: chunks holding every query term when one
 term is rare in the index (a ticket number, a code name, a word just typed into
@@ -24,6 +28,7 @@ from .catalog import Catalog, ChunkRow
 from .embedding import Embedder
 from .errors import StoreError
 from .keywords import cjk_share, identifiers, match_expression, match_phrase, query_terms
+from .relevance import Calibration, combined, dense_relevance, keyword_evidence
 from .term_stats import TermStats
 from .types import SearchFilters, SearchMode, SearchResult
 from .vectors import VectorStore
@@ -39,6 +44,8 @@ _MAX_IN_FILTER = 5000
 # A query is treated as Chinese/Japanese/Korean from this share of CJK letters on
 # (one CJK character carries about as much as a whole English word).
 _CJK_QUERY_SHARE = 0.2
+# A result's keyword evidence looks at no more than this many query terms.
+_MAX_SCORED_TERMS = 16
 
 
 @dataclass(frozen=True)
@@ -59,6 +66,7 @@ class SearchTuning:
     # A term (or compound name) in at most this many chunks is rare: the chunks that
     # match such a query exactly lead the fusion. -1 turns exact lookups off.
     rare_term_chunks: int = 10
+    calibration: Calibration = Calibration()
 
 
 class Searcher:
@@ -83,18 +91,21 @@ class Searcher:
         if mode == "dense":
             if not self.catalog.has_vectors():
                 return []
-            return _top_per_note(self.dense(query, n, filters), k, self.tuning.per_note)
+            hits = self.dense(query, n, filters)
+            cal = self.tuning.calibration
+            return [to_result(row, dense_relevance(cosine, cal))
+                    for row, cosine in _top_per_note(hits, k, self.tuning.per_note)]
         if mode == "keyword":
-            return _top_per_note(self.keyword(query, n, filters), k, self.tuning.per_note)
+            return self._scored(query, _top_per_note(self.keyword(query, n, filters), k, self.tuning.per_note), {})
         if not self.dense_ready():  # keywords answer at once; the model joins when it is ready
-            return self._keywords_only(*self._keyword_side(query, n, filters), k)
+            return self._scored(query, self._keywords_only(*self._keyword_side(query, n, filters), k), {})
         # The keyword side runs while the model embeds the query (both release the GIL).
         pending = self._side.submit(self._keyword_side, query, n, filters)
         try:
             dense = self.dense(query, n, filters)
         except StoreError as exc:  # the vectors can't be read (a server down, a read-only disk)
             log.warning("searching by keywords only: %s", exc)
-            return self._keywords_only(*pending.result(), k)
+            return self._scored(query, self._keywords_only(*pending.result(), k), {})
         finally:
             keyword, exact = pending.result()
         dense_weight, keyword_weight = self._weights(query)
@@ -102,10 +113,32 @@ class Searcher:
         if exact:  # the exact matches lead; the model's ranking only breaks ties
             rankings = [(min(dense_weight, keyword_weight), dense), (keyword_weight, keyword),
                         (max(dense_weight, keyword_weight), exact)]
-        return self._fuse(rankings, k)
+        return self._scored(query, self._fuse(rankings, k), {row.id: cosine for row, cosine in dense})
+
+    def _scored(self, query: str, picked: list[tuple[ChunkRow, float]],
+                cosines: dict[str, float]) -> list[SearchResult]:
+        """Results in the order given, each scored by its absolute relevance (relevance.py).
+
+        A passage the dense side did not return is no closer than the last one it did.
+        Scores never rise down the list: a result below another never reads higher.
+        """
+        cal = self.tuning.calibration
+        terms = query_terms(query)[:_MAX_SCORED_TERMS]
+        found = self.catalog.terms_in_chunks(terms, [row.id for row, _ in picked]) if terms else {}
+        total = self.term_stats.total() if terms else 0
+        below = min(cosines.values()) if cosines else None
+        ceiling = 1.0
+        out: list[SearchResult] = []
+        for row, _ in picked:
+            cosine = cosines.get(row.id, below)
+            dense = dense_relevance(cosine, cal) if cosine is not None else 0.0
+            keyword = keyword_evidence(terms, found.get(row.id, set()), self.term_stats.chunks_with, total, cal)
+            ceiling = min(ceiling, combined(dense, keyword, cal))
+            out.append(to_result(row, ceiling))
+        return out
 
     def _keywords_only(self, keyword: list[tuple[ChunkRow, float]], exact: list[tuple[ChunkRow, float]],
-                       k: int) -> list[SearchResult]:
+                       k: int) -> list[tuple[ChunkRow, float]]:
         rankings = [(self.tuning.keyword_weight, keyword)]
         if exact:
             rankings.append((self.tuning.dense_weight, exact))
@@ -181,8 +214,11 @@ class Searcher:
     def _has_rare_term(self, terms: list[str]) -> bool:
         return min(self.term_stats.chunks_with(term) for term in terms) <= self.tuning.rare_term_chunks
 
-    def _fuse(self, rankings: list[tuple[float, list[tuple[ChunkRow, float]]]], k: int) -> list[SearchResult]:
-        """Weighted reciprocal-rank fusion of (weight, ranking) pairs, per note then per chunk."""
+    def _fuse(
+        self, rankings: list[tuple[float, list[tuple[ChunkRow, float]]]], k: int
+    ) -> list[tuple[ChunkRow, float]]:
+        """Weighted reciprocal-rank fusion of (weight, ranking) pairs, per note then per chunk:
+        the top `k` chunks with their fused score (it orders them; it is no relevance)."""
         t = self.tuning
         note_score: dict[str, float] = {}
         chunk_score: dict[str, float] = {}
@@ -214,15 +250,15 @@ def _similarities(hits: list[tuple[ChunkRow, float]]) -> list[tuple[ChunkRow, fl
     return [(row, -bm25 / (1.0 - bm25)) for row, bm25 in hits]
 
 
-def _top_per_note(hits: list[tuple[ChunkRow, float]], k: int, per_note: int) -> list[SearchResult]:
+def _top_per_note(hits: list[tuple[ChunkRow, float]], k: int, per_note: int) -> list[tuple[ChunkRow, float]]:
     hits = sorted(hits, key=lambda h: -h[1])  # stable: equal scores keep their order
     taken: dict[str, int] = {}
-    out: list[SearchResult] = []
+    out: list[tuple[ChunkRow, float]] = []
     for row, score in hits:
         if taken.get(row.note_id, 0) >= per_note:
             continue
         taken[row.note_id] = taken.get(row.note_id, 0) + 1
-        out.append(to_result(row, score))
+        out.append((row, score))
         if len(out) == k:
             break
     return out

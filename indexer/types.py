@@ -154,7 +154,7 @@ class SyncSummary:
     def line(self) -> str:
         return (
             f"{self.indexed} indexed, {self.unchanged} unchanged, {self.removed} removed, "
-            f"{self.skipped} skipped, {self.failed} failed; {self.chunks} chunks embedded"
+            f"{self.skipped} skipped, {self.failed} failed; {self.chunks} passages embedded"
             f" ({self.reused} reused) in {self.seconds:.1f}s"
         )
 

@@ -14,6 +14,7 @@ Never holds a key or token. `describe` turns an entry into one printable line.
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import threading
 from collections import OrderedDict, deque
@@ -25,7 +26,8 @@ from .activity_store import FILE_NAME, RETENTION_DAYS, ActivityEntry, ActivitySt
 from .listeners import Listeners
 from .printable import printable
 
-__all__ = ["ActivityEntry", "ActivityLog", "RefusedCount", "describe", "now_iso"]
+__all__ = ["ActivityEntry", "ActivityLog", "RefusedCount", "describe", "now_iso", "source_label", "summary",
+           "worth_keeping"]
 Listener = Callable[[ActivityEntry], None]
 OLD_LOG = "activity.jsonl"  # before issue 15: one line per request, rotated at 2 MB
 OLD_CLIENT = "an assistant"  # that log did not say which
@@ -58,7 +60,7 @@ class ActivityLog:
     # -- recording ------------------------------------------------------------------------
     def record(self, entry: ActivityEntry) -> None:
         """A request made with a valid key or token: kept if it searched, read or failed."""
-        if _worth_keeping(entry):
+        if worth_keeping(entry):
             if self.store is not None:
                 self.store.add(entry)
             else:
@@ -141,10 +143,45 @@ def describe(entry: ActivityEntry) -> str:
                      f"{entry.status}{outcome} {what}{count}".rstrip(), 400)
 
 
-def _worth_keeping(entry: ActivityEntry) -> bool:
+def worth_keeping(entry: ActivityEntry) -> bool:
     # MCP's own chatter (initialize, tools/list, the GET a client tries for a stream) is
     # not something the user asks "what did it read?" about; the live view still shows it.
     return bool(entry.queries or entry.titles or entry.note_id or entry.saved_path) or (entry.status >= 400 and entry.status != 405)
+
+
+REASONS = {"unauthorized": "no valid key or token", "forbidden": "not allowed", "bad_origin": "from a web page",
+           "locked_out": "locked out after wrong keys", "rate_limited": "too many requests",
+           "bad_host": "to a wrong host name", "payload_too_large": "request too large",
+           "abandoned": "gave up before the answer"}
+
+
+def source_label(source: str) -> str:
+    """Where a request came from, in words: "This computer", "Internet · 203.0.113.5", …"""
+    if source == "tunnel":
+        return "Internet (via sharing)"
+    try:
+        address = ipaddress.ip_network(source, strict=False).network_address
+    except ValueError:
+        return source
+    if address.is_loopback:
+        return "This computer"
+    if address.is_private or address.is_link_local:
+        return f"Local network · {source}"
+    return f"Internet · {source}"
+
+
+def summary(entry: ActivityEntry) -> str:
+    """What a request did, for a person: the searches and the notes' titles, never ids or paths."""
+    if entry.refused:
+        return f"refused ×{entry.count}: {REASONS.get(entry.outcome, entry.outcome)}"
+    if entry.queries:
+        found = f" → {', '.join(entry.titles)}" if entry.titles else " → nothing found"
+        return "searched " + "; ".join(f"“{q}”" for q in entry.queries) + found
+    if entry.titles:
+        return f"read “{entry.titles[0]}”"
+    if entry.note_id:
+        return "asked for a note that is not in the index" if entry.status == 404 else "read a note"
+    return f"a request that failed ({entry.status})"
 
 
 def _is_milestone(count: int) -> bool:

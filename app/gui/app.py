@@ -34,6 +34,8 @@ from notewell.app.secrets import NGROK_AUTHTOKEN, UserSecret
 from notewell.assets import asset_path
 from notewell.indexer.data_lock import DataFolderBusy
 from notewell.indexer.worker import WorkerOptions
+from notewell.plugin_api.activity import ActivityEntry
+from notewell.plugin_api.auth import KEY_NAME
 from notewell.plugin_api.printable import EscapingFormatter
 from notewell.plugin_api.tunnel import TunnelStatus
 
@@ -43,8 +45,9 @@ from .connect_tab import ConnectTab
 from .consent import ClientsBox, ConsentPrompt
 from .folders_tab import FoldersTab
 from .main_window import MainWindow
+from .note_view import open_with_desktop
 from .save_prompt import SaveAnswers, SavePrompt, TrustedSaversBox
-from .search_tab import SearchTab, open_in_default_app
+from .search_tab import SearchTab
 from .settings_tab import AUTHTOKEN, SettingsTab
 from .tray import Tray, TrayActions
 
@@ -126,7 +129,7 @@ def build_desktop(
     embedder: Embedder | None = None,
     tray_available: bool | None = None,
     choose_folder: Callable[[QWidget], str] | None = None,
-    open_note: Callable[[Path], None] = open_in_default_app,
+    open_note: Callable[[Path], bool] = open_with_desktop,
     confirm: Callable[[QWidget, str], bool] | None = None,
     watch: bool = True,
     vectors_in_child: bool = True,
@@ -156,6 +159,13 @@ def build_desktop(
     )
     clients_box = ClientsBox(runtime.oauth_store.grants, runtime.oauth_store.revoke, confirm)
     bridge.clients_changed.connect(clients_box.refresh)
+
+    def client_used(entry: ActivityEntry) -> None:
+        if not entry.refused and entry.client != KEY_NAME:  # an OAuth client: its "last used" moved
+            clients_box.refresh()
+
+    bridge.activity_recorded.connect(client_used)
+
     def addresses() -> Addresses:
         server = sharing.server_state
         return Addresses(server.url if server.state == "running" else None, sharing.public_url())
@@ -168,7 +178,7 @@ def build_desktop(
     connect_tab = ConnectTab(bridge, runtime.tokens, addresses, sharing.start_sharing, sharing.stop_sharing,
                              confirm, clients_box, sharing_set_up,
                              open_settings=lambda: window_ref[0].show_tab("Settings"))
-    search_tab = SearchTab(bridge, indexing.search, open_note)
+    search_tab = SearchTab(bridge, indexing.search, indexing.get_note, open_note)
     activity_tab = ActivityTab(bridge, runtime.activity.entries(), open_note)
 
     def on_settings(changed: frozenset[str]) -> None:

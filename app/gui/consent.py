@@ -109,14 +109,18 @@ class ClientsBox(QGroupBox):
         self.refresh()
 
     def refresh(self) -> None:
+        current = self.list.currentItem()
+        selected = current.data(256) if current is not None else None
         self.list.clear()
         for grant in self._grants():
-            used = _when(grant.last_used_at) if grant.last_used_at else "not used yet"
+            used = f"last used {_when(grant.last_used_at)}" if grant.last_used_at else "not used yet"
             item = QListWidgetItem(
                 f"{grant.client_name} ({grant.redirect_host}) — allowed {_when(grant.created_at)}, {used}")
             item.setData(256, grant.id)  # Qt.UserRole
             item.setData(257, grant.client_name)
             self.list.addItem(item)
+            if grant.id == selected:  # a refresh after a client's search keeps what the user picked
+                self.list.setCurrentItem(item)
         has = self.list.count() > 0
         self.list.setVisible(has)
         self.empty.setVisible(not has)

@@ -27,7 +27,7 @@ from notewell.indexer.types import FolderStatus, Progress
 
 from .bridge import Bridge
 
-COLUMNS = ("Folder", "Notes", "Chunks", "State")
+COLUMNS = ("Folder", "Notes", "Passages", "State")
 STATE_COLUMN = 3
 
 
@@ -181,9 +181,6 @@ class FoldersTab(QWidget):
             for column in (1, 2):
                 item.setTextAlignment(column, Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
             self.tree.addTopLevelItem(item)
-            bar = QProgressBar()
-            bar.setTextVisible(True)
-            self.tree.setItemWidget(item, STATE_COLUMN, bar)
             if folder == selected:
                 item.setSelected(True)
         self._update_rows()
@@ -198,12 +195,21 @@ class FoldersTab(QWidget):
             item.setText(2, str(status.chunks) if status else "–")
             state = row_state(status, folder, self._index_state, self._progress, os.path.isdir(folder))
             item.setText(STATE_COLUMN, state.text)
+            item.setToolTip(STATE_COLUMN, state.text)
             bar = self.tree.itemWidget(item, STATE_COLUMN)
-            if isinstance(bar, QProgressBar):
-                bar.setVisible(state.total > 0)
-                bar.setRange(0, max(state.total, 1))
-                bar.setValue(min(state.done, max(state.total, 1)))
-                bar.setFormat(state.text)
+            if state.total <= 0:
+                # Removed, not hidden: the view shows its cell widgets again on every
+                # layout (a second folder, a resize) and a hidden bar came back empty.
+                if bar is not None:
+                    self.tree.removeItemWidget(item, STATE_COLUMN)
+                continue
+            if not isinstance(bar, QProgressBar):
+                bar = QProgressBar()
+                bar.setTextVisible(True)
+                self.tree.setItemWidget(item, STATE_COLUMN, bar)
+            bar.setRange(0, state.total)
+            bar.setValue(min(state.done, state.total))
+            bar.setFormat(state.text)
         self._show_problems()
 
     def _on_statuses(self, statuses: list[FolderStatus]) -> None:

@@ -1,4 +1,7 @@
-"""Search: try a query and see the passages an assistant would get; open a note."""
+"""Search: try a query and see the passages an assistant would get; read the note they come from.
+
+Scores are absolute (indexer/relevance.py): below GOOD_MATCH a passage is greyed, and when
+even the best one is, the tab says there is no good match rather than dressing it up."""
 
 from __future__ import annotations
 
@@ -6,8 +9,8 @@ import json
 from pathlib import Path
 from typing import Callable
 
-from PySide6.QtCore import Qt, QUrl
-from PySide6.QtGui import QDesktopServices
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QPalette
 from PySide6.QtWidgets import (
     QHBoxLayout,
     QHeaderView,
@@ -23,16 +26,14 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from notewell.indexer.types import SearchResult
+from notewell.indexer.relevance import GOOD_MATCH
+from notewell.indexer.types import NoteContent, SearchResult
 
 from .bridge import Bridge
+from .note_view import NoteView, OpenPath, open_with_desktop
 
 COLUMNS = ("Score", "Title", "Heading", "Path")
 DEFAULT_TOP_K = 3  # what an assistant gets when it does not ask for more (POST /query)
-
-
-def open_in_default_app(path: Path) -> None:
-    QDesktopServices.openUrl(QUrl.fromLocalFile(str(path)))
 
 
 class SearchTab(QWidget):
@@ -40,13 +41,16 @@ class SearchTab(QWidget):
         self,
         bridge: Bridge,
         search: Callable[[str, int], list[SearchResult]],
-        open_note: Callable[[Path], None] = open_in_default_app,
+        read_note: Callable[[str], NoteContent | None],
+        open_path: OpenPath = open_with_desktop,
     ) -> None:
         super().__init__()
         self._bridge = bridge
         self._search = search
-        self._open_note = open_note
+        self._read_note = read_note
+        self._open_path = open_path
         self._results: list[SearchResult] = []
+        self.note_view: NoteView | None = None
 
         self.query = QLineEdit()
         self.query.setPlaceholderText("Ask what an assistant would ask, e.g. “how do I undo a commit”")
@@ -67,14 +71,26 @@ class SearchTab(QWidget):
         self.results = QTreeWidget()
         self.results.setHeaderLabels(COLUMNS)
         self.results.setRootIsDecorated(False)
-        self.results.header().setSectionResizeMode(1, QHeaderView.ResizeMode.Stretch)
+        self.results.setAlternatingRowColors(True)
+        header = self.results.header()
+        header.setStretchLastSection(False)
+        header.setSectionResizeMode(0, QHeaderView.ResizeMode.ResizeToContents)
+        header.setSectionResizeMode(1, QHeaderView.ResizeMode.Interactive)
+        header.setSectionResizeMode(2, QHeaderView.ResizeMode.Stretch)
+        header.setSectionResizeMode(3, QHeaderView.ResizeMode.Interactive)
+        self.results.setColumnWidth(1, 200)
+        self.results.setColumnWidth(3, 220)
         self.results.itemSelectionChanged.connect(self._show_selected)
         self.results.itemActivated.connect(lambda *_: self._open_selected())
         self.detail = QPlainTextEdit()
         self.detail.setReadOnly(True)
         self.open_button = QPushButton("Open note")
+        self.open_button.setToolTip("Read the whole note here, with this passage marked")
         self.open_button.setEnabled(False)
         self.open_button.clicked.connect(self._open_selected)
+        self.folder_button = QPushButton("Show in folder")
+        self.folder_button.setEnabled(False)
+        self.folder_button.clicked.connect(self._show_in_folder)
 
         lower = QWidget()
         lower_layout = QVBoxLayout(lower)
@@ -82,6 +98,7 @@ class SearchTab(QWidget):
         lower_layout.addWidget(self.detail)
         open_row = QHBoxLayout()
         open_row.addStretch()
+        open_row.addWidget(self.folder_button)
         open_row.addWidget(self.open_button)
         lower_layout.addLayout(open_row)
         splitter = QSplitter(Qt.Orientation.Vertical)
@@ -108,14 +125,28 @@ class SearchTab(QWidget):
         self._results = results
         self.results.clear()
         self.detail.clear()
+        weak_colour = self.palette().color(QPalette.ColorGroup.Disabled, QPalette.ColorRole.Text)
         for result in results:
-            item = QTreeWidgetItem([f"{result.score:.3f}", result.title, result.heading, result.path])
-            item.setToolTip(3, str(Path(result.folder) / result.path))
+            item = QTreeWidgetItem([f"{result.score:.2f}", result.title, result.heading, result.path])
+            item.setTextAlignment(0, Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+            for column, tip in enumerate((_score_tip(result.score), result.title, result.heading,
+                                          str(Path(result.folder) / result.path))):
+                item.setToolTip(column, tip)
+            if result.score < GOOD_MATCH:
+                for column in range(len(COLUMNS)):
+                    item.setForeground(column, weak_colour)
             self.results.addTopLevelItem(item)
-        self.status.setText(f"{len(results)} passage(s): this is what an assistant receives."
-                            if results else "No results. Is the folder indexed? Try other words.")
+        self.status.setText(_summary(results))
+        self._fit_columns()
         if results:
             self.results.setCurrentItem(self.results.topLevelItem(0))
+
+    def _fit_columns(self) -> None:
+        """Title and path as wide as they need up to a quarter each; the heading takes the rest."""
+        cap = max(120, self.results.viewport().width() // 4)
+        for column in (1, 3):
+            self.results.resizeColumnToContents(column)
+            self.results.setColumnWidth(column, min(cap, self.results.columnWidth(column)))
 
     def _show_error(self, error: BaseException) -> None:
         self.search_button.setEnabled(True)
@@ -131,6 +162,7 @@ class SearchTab(QWidget):
     def _show_selected(self) -> None:
         result = self._selected()
         self.open_button.setEnabled(result is not None)
+        self.folder_button.setEnabled(result is not None)
         if result is None:
             self.detail.clear()
             return
@@ -143,5 +175,42 @@ class SearchTab(QWidget):
 
     def _open_selected(self) -> None:
         result = self._selected()
-        if result is not None:
-            self._open_note(Path(result.folder) / result.path)
+        if result is None:
+            return
+        self.status.setText("Opening the note…")
+        self._bridge.run(lambda: self._read_note(result.note_id), lambda note: self._show_note(note, result),
+                         self._show_error)
+
+    def _show_note(self, note: NoteContent | None, result: SearchResult) -> None:
+        if note is None:
+            self.status.setText("This note is no longer in the index (moved or deleted?). Search again.")
+            return
+        self.status.setText(_summary(self._results))
+        if self.note_view is not None:
+            self.note_view.close()
+        self.note_view = NoteView(note, result.text, self._open_path, self)
+        self.note_view.show()
+
+    def _show_in_folder(self) -> None:
+        result = self._selected()
+        if result is None:
+            return
+        folder = (Path(result.folder) / result.path).parent
+        if not self._open_path(folder):
+            self.status.setText(f"No file manager answered. The note is in {folder}")
+
+
+def _summary(results: list[SearchResult]) -> str:
+    if not results:
+        return "No results. Is the folder indexed? Try other words."
+    if results[0].score < GOOD_MATCH:
+        return ("No good match. The closest passages are greyed below; an assistant would get them too, "
+                "with these low scores. Try other words.")
+    weak = sum(r.score < GOOD_MATCH for r in results)
+    return (f"{len(results)} passage(s): this is what an assistant receives"
+            + (f" ({weak} greyed: weak matches)." if weak else "."))
+
+
+def _score_tip(score: float) -> str:
+    return ("Relevance from 0 to 1, the same scale for every query. "
+            + ("A good match." if score >= GOOD_MATCH else "Below a good match."))

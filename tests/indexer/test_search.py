@@ -12,6 +12,7 @@ import pytest
 
 from notewell.indexer.embedding import HashEmbedder
 from notewell.indexer.notes_index import NotesIndex
+from notewell.indexer.relevance import GOOD_MATCH
 from notewell.indexer.types import SearchFilters
 from tests.helpers import write_notes
 
@@ -92,6 +93,28 @@ def test_scores_are_similarities_best_first(index: NotesIndex, mode: str) -> Non
     scores = [r.score for r in results]
     assert results and scores == sorted(scores, reverse=True)
     assert results[0].path == "kitchen/sourdough.md"
+
+
+@pytest.mark.parametrize("nonsense", ["xyzzyqq plugh", "blorptang frumious wibble", "qqqq zzkv"])
+@pytest.mark.parametrize("mode", ["hybrid", "dense", "keyword"])
+def test_a_query_that_matches_nothing_scores_below_a_good_match(index: NotesIndex, nonsense: str, mode: str) -> None:
+    weak = index.search(nonsense, k=3, mode=mode)
+    best_weak = weak[0].score if weak else 0.0
+    real = index.search("how do I bake bread with a starter", k=1, mode=mode)[0]
+    assert best_weak < GOOD_MATCH <= real.score
+    assert best_weak < real.score
+
+
+def test_the_best_of_a_weak_lot_is_not_a_perfect_score(index: NotesIndex) -> None:
+    results = index.search("train timetable for the mountain railway", k=3)
+    assert results and results[0].score < 0.5
+
+
+def test_the_words_of_the_query_lift_a_passage_that_holds_them(index: NotesIndex) -> None:
+    """`tzutil` means little to the model; the note that holds the word is still a good match."""
+    (hit,) = index.search("tzutil", k=1)
+    (dense,) = index.search("tzutil", k=1, mode="dense")
+    assert hit.path == "生活/时区.md" and hit.score >= GOOD_MATCH and hit.score > dense.score
 
 
 def test_one_note_contributes_at_most_two_chunks(index: NotesIndex) -> None:

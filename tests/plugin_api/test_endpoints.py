@@ -187,3 +187,14 @@ def test_index_failures_are_503_without_details(start_api) -> None:
             assert response.status_code == 503
             assert response.json()["error"]["code"] == "unavailable"
             assert "secret-path" not in response.text and "Traceback" not in response.text
+
+
+def test_query_scores_are_the_searchs_own(api: Api, index) -> None:
+    """The API passes on the same absolute scores the app shows; a nonsense query scores nothing."""
+    body = query(api, {"query": "extract a tar archive", "top_k": 3}, {"query": "xyzzyqq plugh", "top_k": 3,
+                                                                          "mode": "keyword"})
+    real, nonsense = body["results"]
+    expected = [(r.id, round(r.score, 6)) for r in index.search("extract a tar archive", k=3)]
+    assert [(r["id"], r["score"]) for r in real["results"]] == expected
+    assert all(0.0 <= r["score"] <= 1.0 for r in real["results"])
+    assert [r["score"] for r in nonsense["results"]] in ([], [0.0] * len(nonsense["results"]))

@@ -93,3 +93,32 @@ def status(**counts: int) -> FolderStatus:
 )
 def test_row_state(status, state, progress, exists, expected):
     assert row_state(status, F, state, progress, exists) == expected
+
+
+def state_cell(tab, n: int) -> str:
+    """What a person sees in row n's State cell: the bar's text when a bar is shown, else the item's."""
+    item = tab.tree.topLevelItem(n)
+    bar = tab.tree.itemWidget(item, 3)
+    if bar is not None and bar.isVisible():
+        return bar.text()
+    return item.text(3)
+
+
+def test_state_cells_stay_readable_after_a_second_folder(qtbot, make_desktop, notes, tmp_path):
+    second = tmp_path / "more"
+    second.mkdir()
+    (second / "kayak.md").write_text("# Kayak\n\nPaddle the fjord at dawn.\n")
+    chosen = iter([str(notes), str(second)])
+    desktop = make_desktop(choose_folder=lambda parent: next(chosen))
+    tab = desktop.folders_tab
+    desktop.window.show_tab("Folders")
+    wait_ready(qtbot, desktop)
+    tab.welcome_add.click()
+    qtbot.waitUntil(lambda: rows(tab) and rows(tab)[0][3].startswith("Up to date"))
+    tab.add_button.click()
+    qtbot.waitUntil(lambda: len(rows(tab)) == 2 and all(r[3].startswith("Up to date") for r in rows(tab)))
+    desktop.window.resize(desktop.window.width() - 40, desktop.window.height())  # the view lays rows out again
+    qtbot.wait(200)
+    bars = [tab.tree.itemWidget(tab.tree.topLevelItem(n), 3) for n in range(2)]
+    assert not any(bar is not None and bar.isVisible() for bar in bars)  # no empty progress bars over the text
+    assert all(state_cell(tab, n).startswith("Up to date") for n in range(2))

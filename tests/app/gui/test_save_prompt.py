@@ -52,7 +52,7 @@ def test_each_save_asks_and_the_answer_decides(qtbot, make_desktop, notes, data_
     # The activity record shows the save, and opens the file.
     tab = desktop.activity_tab
     qtbot.waitUntil(lambda: tab.table.topLevelItemCount() > 0
-                    and "saved “Lisbon trip”" in tab.table.topLevelItem(0).text(2), timeout=10_000)
+                    and "saved “Lisbon trip”" in tab.table.topLevelItem(0).text(3), timeout=10_000)
     tab.table.setCurrentItem(tab.table.topLevelItem(0))
     assert tab.open_button.isEnabled()
     tab.open_button.click()
