@@ -12,8 +12,9 @@ that is not in the table needs the key (default deny), and a trailing slash does
 not make a different route: `/mcp/` is `/mcp`.
 
 `POST /notes` (save a note into the inbox, issue 18) takes the key, or an OAuth token
-with `notes:write`: a read-only grant gets 403 insufficient_scope. MCP's `save_note`
-checks the same scope itself (its row is /mcp's, `notes:read`; `mcp.py`).
+with `notes:write`: a read-only grant gets 403 insufficient_scope. On /mcp, a
+`tools/call` of `save_note` needs `notes:write` too (`tool_scopes`): the same 403,
+naming the scope, so an MCP client can ask the user for it (step-up authorization).
 """
 
 from __future__ import annotations
@@ -40,6 +41,7 @@ class Rule:
     methods: frozenset[str] | None = None  # None: every method of the path
     cors: Cors = "assistants"  # any origin / the assistants' origins (see host_check) / none
     checks_host: bool = False
+    tool_scopes: tuple[tuple[str, str], ...] = ()  # (MCP tool, the scope it needs beyond `scope`)
 
     def __post_init__(self) -> None:
         if (self.who == KEY_OR_OAUTH) != (self.scope is not None):
@@ -78,7 +80,7 @@ ACCESS = AccessTable([
     Rule("/query", KEY),
     Rule("/notes/{note_id}", KEY),
     Rule("/notes", KEY_OR_OAUTH, scope=WRITE_SCOPE, methods=frozenset({"POST"})),
-    Rule("/mcp", KEY_OR_OAUTH, scope=READ_SCOPE, checks_host=True),
+    Rule("/mcp", KEY_OR_OAUTH, scope=READ_SCOPE, checks_host=True, tool_scopes=(("save_note", WRITE_SCOPE),)),
     # OAuth 2.1 for MCP clients (oauth.py); browser-based clients discover, register and
     # exchange codes from their own page, so these answer any origin (no cookies are used).
     Rule("/.well-known/oauth-authorization-server", PUBLIC, cors="any"),

@@ -15,6 +15,7 @@ For each request, in order:
 
 from __future__ import annotations
 
+import json
 import time
 from typing import Callable, Protocol
 
@@ -31,6 +32,17 @@ from .host_check import HostCheck
 from .printable import printable
 from .bodies import Abandoned, check_json_depth, declared_length, read_body, replay, too_large
 from .limits import Limits, RateLimiter
+
+
+def called_tools(body: bytes) -> set[str]:
+    """The tool names a JSON-RPC body calls (`tools/call`), one message or a batch."""
+    try:
+        data = json.loads(body)
+    except (ValueError, UnicodeDecodeError):
+        return set()
+    messages = data if isinstance(data, list) else [data]
+    return {str(m["params"].get("name")) for m in messages if isinstance(m, dict)
+            and m.get("method") == "tools/call" and isinstance(m.get("params"), dict)}
 
 
 class OAuthHooks(OAuthTokens, Protocol):
@@ -92,7 +104,9 @@ class RequestGuard:
             else:
                 caller = await self._identify(scope, rule, source)
                 self.rate_limiter.check(caller.id)
-            receive = await self._read_body(scope, receive)
+            receive, body = await self._read_body(scope, receive)
+            if caller is not None and rule.tool_scopes:
+                self._check_tool_scope(scope, rule, caller, body)
         except Abandoned:
             state["outcome"] = "abandoned"
             self._record(scope, caller, source, 499, started)
@@ -109,17 +123,37 @@ class RequestGuard:
             if caller is not None:
                 self._record(scope, caller, source, status, started)
 
-    async def _read_body(self, scope: Scope, receive: Receive) -> Receive:
+    async def _read_body(self, scope: Scope, receive: Receive) -> tuple[Receive, bytes]:
         max_bytes = self.limits.max_body_bytes
         length = declared_length(scope)
         if length is not None and length > max_bytes:
             raise too_large(max_bytes)
         if length == 0 or (length is None and not Headers(scope=scope).get("transfer-encoding")):
-            return receive
+            return receive, b""
         body = await read_body(receive, max_bytes)
         if body.lstrip()[:1] in (b"{", b"["):  # what a JSON parser would take, whatever the type says
             check_json_depth(body)
-        return replay(body, receive)
+        return replay(body, receive), body
+
+    def _check_tool_scope(self, scope: Scope, rule: Rule, caller: Caller, body: bytes) -> None:
+        """An MCP tool that needs more than the row's scope (`save_note`: notes:write) answers an
+        OAuth token without it 403 insufficient_scope, naming the scope, so the client can ask
+        the user for it (MCP's step-up authorization; issue 18)."""
+        if caller.scopes is None:
+            return
+        called = called_tools(body)
+        needed = {rule_scope for tool, rule_scope in rule.tool_scopes if tool in called}
+        missing = sorted(needed - caller.scopes)
+        if missing:
+            scope.setdefault("state", {})["endpoint"] = f"{scope['path']} {' '.join(sorted(called))}"
+            wanted = " ".join(sorted({*caller.scopes, *missing}))
+            metadata = self.oauth.resource_metadata_url(scope) if self.oauth is not None else None
+            raise Forbidden(
+                f"This tool needs the OAuth scope {missing[0]!r}, which this client was not given. "
+                "Connect it again and allow saving, or use the API key.",
+                challenge("insufficient_scope", f"This needs {missing[0]}", scope=wanted,
+                          resource_metadata=metadata),
+            )
 
     async def _identify(self, scope: Scope, rule: Rule, source: str) -> Caller:
         """The caller the credential names, if this row accepts it; raises 401/403/429 otherwise."""

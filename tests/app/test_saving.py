@@ -304,14 +304,24 @@ def test_a_read_only_oauth_grant_cannot_save_and_a_write_grant_can(start) -> Non
     reader = oauth_token(served, "notes:read")
     refused = served.post(SAVE, token=reader)
     assert refused.status_code == 403 and 'error="insufficient_scope"' in refused.headers["www-authenticate"]
-    result = mcp_save(served, {"title": "Via MCP", "text": "Read-only."}, token=reader)
-    assert result.is_error and "insufficient_scope" in result.content[0].text
+    # MCP: the read tools work; calling save_note is refused with the scope to ask for (step-up).
+    assert "search" in mcp_tools(served, reader)
+    call = {"jsonrpc": "2.0", "id": 1, "method": "tools/call",
+            "params": {"name": "save_note", "arguments": {"title": "Via MCP", "text": "Read-only."}}}
+    stepped = httpx.post(f"{served.url}/mcp", json=call, headers={
+        "Authorization": f"Bearer {reader}", "Accept": "application/json, text/event-stream"})
+    assert stepped.status_code == 403
+    challenge = stepped.headers["www-authenticate"]
+    assert 'error="insufficient_scope"' in challenge and 'scope="notes:read notes:write"' in challenge
+    assert "resource_metadata=" in challenge
     assert sorted(p.name for p in served.inbox.iterdir()) == ["Plan.md", "old.md"]
 
     writer = oauth_token(served, "notes:read notes:write")
     saved = served.post(SAVE, token=writer)
     assert saved.status_code == 200, saved.text
     assert "saved_by: ChatGPT" in (served.inbox / "Lisbon trip.md").read_text(encoding="utf-8")
+    by_mcp = mcp_save(served, {"title": "Via MCP", "text": "With notes:write."}, token=writer)
+    assert not by_mcp.is_error and json.loads(by_mcp.content[0].text)["path"] == "Inbox/Via MCP.md"
 
 
 def test_a_revoked_oauth_client_is_no_longer_trusted_to_save(start) -> None:  # type: ignore[no-untyped-def]

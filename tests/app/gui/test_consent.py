@@ -13,7 +13,7 @@ from tests.app.gui.conftest import wait_ready
 REDIRECT = "https://chatgpt.com/connector_platform_oauth_redirect"
 
 
-def start_authorizing(url: str) -> tuple[str, str, str]:
+def start_authorizing(url: str, scope: str | None = None) -> tuple[str, str, str]:
     """A client registers and sends the browser to /authorize; returns (client_id, verifier, page)."""
     client_id = httpx.post(f"{url}/register", json={
         "client_name": "ChatGPT", "redirect_uris": [REDIRECT], "token_endpoint_auth_method": "none"}).json()["client_id"]
@@ -21,7 +21,7 @@ def start_authorizing(url: str) -> tuple[str, str, str]:
     challenge = base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).decode().rstrip("=")
     answer = httpx.get(f"{url}/authorize", params={
         "response_type": "code", "client_id": client_id, "redirect_uri": REDIRECT, "state": "s",
-        "code_challenge": challenge, "code_challenge_method": "S256"})
+        "code_challenge": challenge, "code_challenge_method": "S256", **({"scope": scope} if scope else {})})
     assert answer.status_code == 302
     return client_id, verifier, url + answer.headers["location"]
 
@@ -84,3 +84,17 @@ def test_deny_in_the_app_sends_access_denied(qtbot, make_desktop, notes):
     back = httpx.get(page)
     assert back.status_code == 302 and "error=access_denied" in back.headers["location"]
     assert desktop.clients_box.list.count() == 0
+
+
+def test_a_client_that_asks_to_save_is_named_as_such(qtbot, make_desktop, notes):
+    """Issue 18: the question and the browser's page name the write scope when it is asked for."""
+    desktop = make_desktop([notes])
+    wait_ready(qtbot, desktop)
+    _, _, page = start_authorizing(desktop.sharing.server_state.url, "notes:read notes:write")
+    qtbot.waitUntil(lambda: len(desktop.consent_prompt.open) == 1)
+    [question] = desktop.consent_prompt.open.values()
+    assert question.box.text() == ("An app calling itself “ChatGPT” wants to read your notes and save new notes "
+                                   "into your inbox folder.")
+    assert "ask to save new notes" in question.box.informativeText()
+    assert "save new notes into your inbox folder" in httpx.get(page).text
+    question.deny.click()
