@@ -16,8 +16,9 @@ Each client's config is in the format its own documentation gives today:
   (code.visualstudio.com/docs/copilot/reference/mcp-configuration, "HTTP and SSE servers").
 - Claude Desktop: claude_desktop_config.json starts local commands only, so the URL goes
   through mcp-remote (npx) with the key as a header (github.com/geelen/mcp-remote, "--header").
-- ChatGPT: a connector takes the public MCP URL and signs in with OAuth; ChatGPT sends no
-  static key (DESIGN.md). A custom GPT's Action imports /openapi.json and sends the key as Bearer.
+- ChatGPT: a connector (Settings → Connectors → Advanced → Developer mode, then Create) takes
+  the public MCP URL and signs in with OAuth; ChatGPT sends no static key (DESIGN.md;
+  developers.openai.com/apps-sdk/deploy/connect-chatgpt). A custom GPT's Action imports /openapi.json and sends the key as Bearer.
 """
 
 from __future__ import annotations
@@ -152,11 +153,12 @@ def guide(key: str, addresses: Addresses, token: str, surface: Surface = "app") 
         return ClientGuide(
             key, "ChatGPT", "A connector: ChatGPT searches and reads your notes after you allow it once.",
             (share,
-             "In ChatGPT, open Settings → Apps & Connectors → Advanced settings and turn on Developer mode.",
+             "In ChatGPT, open Settings → Apps & Connectors (Connectors on some plans) → Advanced and turn on "
+             "Developer mode.",
              "Back in Apps & Connectors, choose Create. Name it Notewell, paste the MCP URL below as the "
-             "MCP Server URL, and choose OAuth as the authentication.",
+             "connector URL, and choose OAuth as the authentication.",
              allow,
-             "In a new chat, pick Notewell from the + menu and ask about your notes."),
+             "In a new chat, choose + → Developer mode, turn on Notewell, and ask about your notes."),
             (Paste("MCP URL", url, "url"),),
             _dump(chatgpt_json(url)), True)
     if key == "gpt-action":
