@@ -16,8 +16,9 @@ Each client's config is in the format its own documentation gives today:
   (code.visualstudio.com/docs/copilot/reference/mcp-configuration, "HTTP and SSE servers").
 - Claude Desktop: claude_desktop_config.json starts local commands only, so the URL goes
   through mcp-remote (npx) with the key as a header (github.com/geelen/mcp-remote, "--header").
-- ChatGPT: a connector takes the public MCP URL and signs in with OAuth; ChatGPT sends no
-  static key (DESIGN.md). A custom GPT's Action imports /openapi.json and sends the key as Bearer.
+- ChatGPT: a connector (Settings → Connectors → Advanced → Developer mode, then Create) takes
+  the public MCP URL and signs in with OAuth; ChatGPT sends no static key (DESIGN.md;
+  developers.openai.com/apps-sdk/deploy/connect-chatgpt). A custom GPT's Action imports /openapi.json and sends the key as Bearer.
 """
 
 from __future__ import annotations
@@ -25,7 +26,10 @@ from __future__ import annotations
 import json
 import shlex
 from dataclasses import dataclass
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
+
+if TYPE_CHECKING:
+    from .settings import Settings
 
 SERVER_NAME = "notewell"
 TOKEN_PLACEHOLDER = "<API key from `notewell token`>"
@@ -41,10 +45,22 @@ Surface = Literal["app", "cli"]
 
 @dataclass(frozen=True)
 class Addresses:
-    """Where Notewell answers: `local` while the server runs, `public` while shared."""
+    """Where Notewell answers: `local` on this computer, `public` once shared (None before)."""
 
-    local: str | None
+    local: str
     public: str | None = None
+
+
+def addresses_for(settings: Settings, running_url: str | None = None, public: str | None = None) -> Addresses:
+    """The running server's address, else the one the settings give it; the public URL when
+    sharing, else the one the settings fix (the user's own URL, or the static ngrok domain)."""
+    host = settings.host if settings.host not in ("0.0.0.0", "::", "") else "127.0.0.1"
+    local = running_url or f"http://{host}:{settings.port}"
+    if public is None and settings.public_url:
+        public = settings.public_url.strip().rstrip("/")
+    elif public is None and settings.ngrok_domain:
+        public = "https://" + settings.ngrok_domain.strip().rstrip("/").split("://")[-1]
+    return Addresses(local=local, public=public)
 
 
 @dataclass(frozen=True)
@@ -120,8 +136,8 @@ def guide(key: str, addresses: Addresses, token: str, surface: Surface = "app") 
         raise KeyError(f"unknown assistant {key!r}; choose one of {', '.join(CLIENTS)}")
     public = addresses.public or PUBLIC_PLACEHOLDER
     # Assistants on this computer use the local address: it works without sharing, and their
-    # requests never leave the machine. A missing local address means the server is not up yet.
-    local = addresses.local or addresses.public or "http://127.0.0.1:3333"
+    # requests never leave the machine.
+    local = addresses.local
     share = ("Share your notes: choose Start sharing above, so ChatGPT can reach Notewell at a public "
              "https:// address." if surface == "app" else
              "Share your notes: run `notewell serve --tunnel ngrok` (or choose Start sharing in the app), "
@@ -137,11 +153,12 @@ def guide(key: str, addresses: Addresses, token: str, surface: Surface = "app") 
         return ClientGuide(
             key, "ChatGPT", "A connector: ChatGPT searches and reads your notes after you allow it once.",
             (share,
-             "In ChatGPT, open Settings → Apps & Connectors → Advanced settings and turn on Developer mode.",
+             "In ChatGPT, open Settings → Apps & Connectors (Connectors on some plans) → Advanced and turn on "
+             "Developer mode.",
              "Back in Apps & Connectors, choose Create. Name it Notewell, paste the MCP URL below as the "
-             "MCP Server URL, and choose OAuth as the authentication.",
+             "connector URL, and choose OAuth as the authentication.",
              allow,
-             "In a new chat, pick Notewell from the + menu and ask about your notes."),
+             "In a new chat, choose + → Developer mode, turn on Notewell, and ask about your notes."),
             (Paste("MCP URL", url, "url"),),
             _dump(chatgpt_json(url)), True)
     if key == "gpt-action":

@@ -229,7 +229,8 @@ class NgrokTunnel(_Published):
         if not reason.endswith("."):
             reason += "."
         return (f"{reason} Notewell tried for {_duration(self._give_up_after)} and stopped. Check your internet "
-                "connection and Settings → Sharing, then choose Start sharing.")
+                "connection and the ngrok settings (Settings → Sharing, or serve's --ngrok-* options), then "
+                "start sharing again.")
 
     def _open(self, port: int, stopping: threading.Event) -> tuple[subprocess.Popen, str]:
         agent = find_agent(self._ngrok_path, search_path=self._search_path, home=self._agent_home)

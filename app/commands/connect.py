@@ -18,7 +18,7 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
 
 def run(args: argparse.Namespace) -> int:
     from notewell.app.cli import UsageError
-    from notewell.app.connect_help import Addresses, guide, guides
+    from notewell.app.connect_help import addresses_for, guide, guides
     from notewell.app.paths import data_dir
     from notewell.app.secrets import open_token_store
     from notewell.app.settings import Settings
@@ -26,7 +26,7 @@ def run(args: argparse.Namespace) -> int:
     root = data_dir(args.data_dir)
     settings = Settings.load(root)
     token = open_token_store(root).get()
-    addresses = addresses_from(settings)
+    addresses = addresses_for(settings)
     if args.json:
         if args.client is None:
             raise UsageError(f"--json prints one client's config: name one of {', '.join(CLIENTS)}")
@@ -54,20 +54,3 @@ def run(args: argparse.Namespace) -> int:
         print("\nThe API key is printed above: keep it secret (`notewell token --rotate` replaces it).",
               file=sys.stderr)
     return 0
-
-
-def addresses_from(settings: "Settings") -> "Addresses":  # noqa: F821
-    """Where `notewell serve` / the app would answer with these settings: the local port, and
-    the public URL when one is fixed (the user's own URL, or the static ngrok domain)."""
-    from notewell.app.connect_help import Addresses
-    from notewell.plugin_api.tunnel import validate_public_url
-
-    host = settings.host if settings.host not in ("0.0.0.0", "::", "") else "127.0.0.1"
-    local = f"http://{host}:{settings.port}"
-    public = None
-    if settings.public_url:
-        public = validate_public_url(settings.public_url)
-    elif settings.ngrok_domain:
-        domain = settings.ngrok_domain.strip().rstrip("/").split("://")[-1]
-        public = f"https://{domain}"
-    return Addresses(local=local, public=public)

@@ -26,7 +26,7 @@ from PySide6.QtGui import QGuiApplication, QIcon
 from PySide6.QtWidgets import QApplication, QMessageBox, QSystemTrayIcon, QWidget
 
 from notewell.app.autostart import install_desktop_entry, is_default_data_dir, set_autostart
-from notewell.app.connect_help import Addresses
+from notewell.app.connect_help import Addresses, addresses_for
 from notewell.app.paths import sample_notes_dir
 from notewell.app.preferences import Preferences
 from notewell.app.runtime import Runtime, RuntimeOptions
@@ -167,8 +167,10 @@ def build_desktop(
     bridge.activity_recorded.connect(client_used)
 
     def addresses() -> Addresses:
+        """For the cards: the running server, and the public URL only while it is shared."""
         server = sharing.server_state
-        return Addresses(server.url if server.state == "running" else None, sharing.public_url())
+        local = addresses_for(prefs.settings, server.url if server.state == "running" else None).local
+        return Addresses(local, sharing.public_url())
 
     def sharing_set_up() -> bool:
         """ngrok has an authtoken, or the user brings their own public URL."""

@@ -24,6 +24,10 @@ def test_serve_prints_the_mcp_url_and_snippets_and_serves_mcp(data_dir: Path) ->
         snippet = next(line for line in lines if "mcp.json:" in line).split("mcp.json: ", 1)[1]
         assert json.loads(snippet)["mcpServers"]["notewell"] == {
             "url": mcp_url, "headers": {"Authorization": "Bearer <API key from `notewell token`>"}}
+        vscode = next(line for line in lines if "VS Code .vscode/mcp.json:" in line).split("mcp.json: ", 1)[1]
+        assert json.loads(vscode)["servers"]["notewell"]["type"] == "http"  # VS Code's own format (#17)
+        assert any(f"Claude Code: claude mcp add --transport http --scope user notewell {mcp_url}" in line
+                   for line in lines)
         claude = json.loads(next(line for line in lines if "Claude Desktop config:" in line).split(": ", 1)[1])
         assert mcp_url in claude["mcpServers"]["notewell"]["args"]
         assert any(f"import {url}/openapi.json" in line for line in lines)

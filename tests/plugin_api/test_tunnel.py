@@ -310,7 +310,8 @@ def test_retries_end_in_a_stopped_state_that_says_what_to_do(tunnels, ngrok_dir,
     assert final.message == (
         "Another ngrok agent is already online with your account (the free plan allows one). Stop it "
         "(see dashboard.ngrok.com/agents). Notewell tried for 1 second and stopped. Check your internet "
-        "connection and Settings → Sharing, then choose Start sharing.")
+        "connection and the ngrok settings (Settings → Sharing, or serve's --ngrok-* options), then start "
+        "sharing again.")
     pid = fake_state(ngrok_dir)["pid"]
     count = len(seen.seen)
     time.sleep(0.6)  # longer than the backoff: nothing tries again

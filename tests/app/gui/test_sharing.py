@@ -78,7 +78,7 @@ def test_retries_end_in_sharing_stopped_with_what_to_do(qtbot, make_desktop, not
     qtbot.waitUntil(lambda: connect.tunnel_label.text().startswith("Sharing stopped: "), timeout=30_000)
     text = connect.tunnel_label.text()
     assert "Notewell tried for 1.5 seconds and stopped." in text
-    assert text.endswith("then choose Start sharing.") and "keeps trying" not in text
+    assert text.endswith("then start sharing again.") and "keeps trying" not in text
     assert connect.share_button.text() == "Start sharing"
     qtbot.waitUntil(lambda: desktop.tray.status_action.text() == "Sharing stopped: see Connect")
     set_knobs(desktop.prefs.data_dir / "ngrok", mode="ok")
