@@ -161,11 +161,13 @@ class Runtime:
                           embedder=self.options.embedder)
 
     def _make_app(self, index: NotesIndex) -> Any:
+        from notewell.plugin_api.open_links import OpenLinks
+
         from .services import create_api, make_oauth
 
         oauth = make_oauth(self.oauth_store, self.sharing.public_url, self.consents)
         return create_api(self.settings, index, self.tokens.get, public_url=self.sharing.public_url,
-                          activity=self.activity, oauth=oauth)
+                          activity=self.activity, oauth=oauth, links=OpenLinks.load(self.data_dir))
 
     def _make_tunnel(self) -> Tunnel:
         from .services import make_tunnel

@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from notewell.plugin_api.consent import ConsentQueue
     from notewell.plugin_api.oauth import OAuthServer
     from notewell.plugin_api.oauth_store import OAuthStore
+    from notewell.plugin_api.open_links import OpenLinks
     from notewell.plugin_api.tunnel import Tunnel, TunnelKind
 
 
@@ -72,16 +73,17 @@ def create_api(
     public_url: Callable[[], str | None],
     activity: ActivityLog | None,
     oauth: OAuthServer | None = None,
+    links: OpenLinks | None = None,
 ) -> Starlette:
     """The HTTP API over `index`, with /mcp (and OAuth for it), from the settings (serve and the GUI)."""
     from notewell.plugin_api.app import create_app
     from notewell.plugin_api.mcp import McpEndpoint
 
     config = api_config(settings)
-    mcp = McpEndpoint(index, config.limits, public_url, version=config.version)
+    mcp = McpEndpoint(index, config.limits, public_url, version=config.version, links=links)
     return create_app(
         index, config, token=token, public_url=public_url, activity=activity,
-        extra_routes=[mcp.route()], lifespan=mcp.lifespan, oauth=oauth,
+        extra_routes=[mcp.route()], lifespan=mcp.lifespan, oauth=oauth, links=links,
     )
 
 

@@ -91,9 +91,9 @@ def test_the_activity_tab_shows_the_record_after_a_restart(serve: Serve, qtbot) 
     try:
         tab = ActivityTab(Bridge(), record.entries())
         qtbot.addWidget(tab)
-        rows = [[tab.table.topLevelItem(i).text(c) for c in range(5)] for i in range(tab.table.topLevelItemCount())]
-        assert any(QUERY in row[2] and row[1] == "API key" for row in rows), rows
-        assert any("Sourdough" in row[2] for row in rows), rows
+        rows = [[tab.table.topLevelItem(i).text(c) for c in range(6)] for i in range(tab.table.topLevelItemCount())]
+        assert any(QUERY in row[3] and row[1] == "API key" for row in rows), rows
+        assert any("Sourdough" in row[3] for row in rows), rows
         assert "20 refused" in tab.summary.text()
     finally:
         record.close()
