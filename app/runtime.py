@@ -197,11 +197,14 @@ class Runtime:
                           embedder=self.options.embedder)
 
     def _make_app(self, index: NotesIndex) -> Any:
+        from notewell.plugin_api.open_links import OpenLinks
+
         from .services import create_api, make_oauth
 
         oauth = make_oauth(self.oauth_store, self.sharing.public_url, self.consents, self.options.headless)
         return create_api(self.settings, index, self.tokens.get, public_url=self.sharing.public_url,
-                          activity=self.activity, oauth=oauth, saver=self._saver())
+                          activity=self.activity, oauth=oauth, saver=self._saver(),
+                          links=OpenLinks.load(self.data_dir))
 
     def _saver(self) -> Any:
         from notewell.plugin_api.saving import NoteSaver

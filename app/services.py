@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     from notewell.plugin_api.oauth import OAuthServer
     from notewell.plugin_api.oauth_store import OAuthStore
     from notewell.plugin_api.saving import NoteSaver
+    from notewell.plugin_api.open_links import OpenLinks
     from notewell.plugin_api.tunnel import Tunnel, TunnelKind
 
 
@@ -74,6 +75,7 @@ def create_api(
     activity: ActivityLog | None,
     oauth: OAuthServer | None = None,
     saver: NoteSaver | None = None,
+    links: OpenLinks | None = None,
 ) -> Starlette:
     """The HTTP API over `index`, with /mcp (and OAuth for it), from the settings (serve and the GUI);
     with `saver`, POST /notes and MCP's save_note save into the inbox."""
@@ -81,10 +83,10 @@ def create_api(
     from notewell.plugin_api.mcp import McpEndpoint
 
     config = api_config(settings)
-    mcp = McpEndpoint(index, config.limits, public_url, version=config.version, saver=saver)
+    mcp = McpEndpoint(index, config.limits, public_url, version=config.version, saver=saver, links=links)
     return create_app(
         index, config, token=token, public_url=public_url, activity=activity,
-        extra_routes=[mcp.route()], lifespan=mcp.lifespan, oauth=oauth, saver=saver,
+        extra_routes=[mcp.route()], lifespan=mcp.lifespan, oauth=oauth, saver=saver, links=links,
     )
 
 

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import logging
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 
 from .catalog import Catalog, ChunkRow
@@ -76,6 +76,12 @@ class Searcher:
         self.catalog = catalog
         self.vectors = vectors
         self.embedder = embedder
+        # A model other than the bundled one places unrelated text at another cosine: it may
+        # say where (`cosine_range`: what nonsense gets, what a near-paraphrase gets).
+        cosine_range = getattr(embedder, "cosine_range", None)
+        if cosine_range is not None:
+            floor, full = cosine_range
+            tuning = replace(tuning, calibration=replace(tuning.calibration, cosine_floor=floor, cosine_full=full))
         self.tuning = tuning
         self._side = ThreadPoolExecutor(max_workers=2, thread_name_prefix="notewell-keyword")
         self.term_stats = TermStats(catalog)

@@ -3,6 +3,9 @@
     PUBLIC        anyone: the manifest, the spec, health, OAuth's own endpoints
     KEY           the API key from `notewell token`
     KEY_OR_OAUTH  the API key, or an OAuth access token that carries the row's scope
+    LOCAL_SIGNED  the person at this computer, straight to the loopback address (never
+                  through the tunnel), with a link the app signed (open_links: a
+                  citation's page); no key, since a browser clicking a link has none
 
 Each row also says which web pages may call the route from a browser (`cors`) and
 whether the route checks Host and Origin against DNS rebinding (`checks_host`, the
@@ -23,11 +26,12 @@ import re
 from dataclasses import dataclass
 from typing import Iterable, Literal
 
-Who = Literal["public", "key", "key_or_oauth"]
+Who = Literal["public", "key", "key_or_oauth", "local_signed"]
 Cors = Literal["none", "any", "assistants"]
 PUBLIC: Who = "public"
 KEY: Who = "key"
 KEY_OR_OAUTH: Who = "key_or_oauth"
+LOCAL_SIGNED: Who = "local_signed"
 READ_SCOPE = "notes:read"
 WRITE_SCOPE = "notes:write"
 SCOPES = (READ_SCOPE, WRITE_SCOPE)
@@ -80,6 +84,7 @@ ACCESS = AccessTable([
     Rule("/query", KEY),
     Rule("/notes/{note_id}", KEY),
     Rule("/notes", KEY_OR_OAUTH, scope=WRITE_SCOPE, methods=frozenset({"POST"})),
+    Rule("/open/{token}", LOCAL_SIGNED, methods=frozenset({"GET", "HEAD"}), cors="none"),
     Rule("/mcp", KEY_OR_OAUTH, scope=READ_SCOPE, checks_host=True, tool_scopes=(("save_note", WRITE_SCOPE),)),
     # OAuth 2.1 for MCP clients (oauth.py); browser-based clients discover, register and
     # exchange codes from their own page, so these answer any origin (no cookies are used).

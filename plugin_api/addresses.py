@@ -84,6 +84,21 @@ def _group(address: str) -> str:
 _HOST_HEADER = re.compile(r"[A-Za-z0-9.-]+(:[0-9]{1,5})?|\[[0-9A-Fa-f:.]+\](:[0-9]{1,5})?")
 
 
+# Headers a proxy or tunnel agent adds (ngrok sets X-Forwarded-For/-Proto/-Host).
+_FORWARDING_HEADERS = ("x-forwarded-for", "x-forwarded-host", "x-forwarded-proto", "forwarded", "x-real-ip",
+                       "cf-connecting-ip", "true-client-ip", "x-original-host")
+
+
+def is_direct_local(scope: Scope) -> bool:
+    """From this machine straight to the loopback address: no tunnel or proxy in between
+    (the tunnel agent runs here too, so its requests come from loopback, but it forwards
+    the public Host and adds forwarding headers)."""
+    if not is_local(scope):
+        return False
+    headers = Headers(scope=scope)
+    return not any(name in headers for name in _FORWARDING_HEADERS)
+
+
 def is_local(scope: Scope) -> bool:
     """From this machine to a loopback address: not a visitor through the tunnel."""
     peer = scope.get("client")

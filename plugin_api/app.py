@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any, Callable, Sequence
 
 import yaml
 from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
 from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
@@ -38,6 +39,7 @@ from .host_check import HostCheck
 from .limits import Limits, RateLimiter
 from .manifest import ManifestConfig, build_manifest
 from .notes import NotesReader
+from .open_links import OPEN_PATH, OpenLinks, note_page, process_links
 from .openapi import BodyValidator, OpenApiVersion, build_spec
 from .schemas import build_schemas
 
@@ -73,11 +75,13 @@ def create_app(
     lifespan: Lifespan[Starlette] | None = None,
     oauth: OAuthServer | None = None,
     saver: NoteSaver | None = None,
+    links: OpenLinks | None = None,
 ) -> Starlette:
     build_manifest("https://example.com", config.manifest)  # bad settings fail at start
     schemas = build_schemas(config.limits)
     logo_png = logo_png_bytes()
-    endpoints = make_endpoints(notes, config.limits, BodyValidator(schemas), public_url, saver)
+    links = links or process_links()
+    endpoints = make_endpoints(notes, config.limits, BodyValidator(schemas), public_url, links, saver)
     # POST /notes is always routed (403 without an inbox: a clear answer, not a 404), and
     # described only when there is an inbox to save into (issue 18).
     described = [*OPERATIONS, SAVE_NOTE] if saver is not None else OPERATIONS
@@ -116,6 +120,14 @@ def create_app(
     async def healthz(request: Request) -> Response:
         return JSONResponse({"status": "ok"})
 
+    async def open_note(request: Request) -> Response:
+        """A citation's page (access row LOCAL_SIGNED: only from this computer, never the tunnel)."""
+        note_id = links.note_id(request.path_params["token"])
+        note = await run_in_threadpool(notes.get_note, note_id) if note_id else None
+        if note is None:
+            return HTMLResponse(NOT_FOUND_PAGE, status_code=404, headers=PAGE_HEADERS)
+        return HTMLResponse(note_page(note), headers=PAGE_HEADERS)
+
     public_routes = [
         Route("/.well-known/ai-plugin.json", manifest),
         Route("/openapi.yaml", openapi_yaml),
@@ -123,6 +135,7 @@ def create_app(
         Route("/logo.png", logo),
         Route("/legal", legal),
         Route("/healthz", healthz),
+        Route(OPEN_PATH + "{token}", open_note, methods=["GET", "HEAD"]),
     ]
     api_routes = [
         Route(op.path, endpoints[op.operation_id], methods=[op.method]) for op in [*OPERATIONS, SAVE_NOTE]
@@ -155,6 +168,17 @@ def create_app(
     app.router.redirect_slashes = False
     return app
 
+
+# The page runs no script and loads nothing; no other site may frame it or learn its address.
+PAGE_HEADERS = {"Cache-Control": "no-store", "X-Frame-Options": "DENY", "Referrer-Policy": "no-referrer",
+                "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'"}
+NOT_FOUND_PAGE = """<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>Note not found — Notewell</title></head>
+<body style="font-family: sans-serif; max-width: 40em; margin: 2em auto; line-height: 1.5">
+<h1>This note can't be opened</h1>
+<p>The link is not one Notewell made, or the note was moved or deleted since. Ask the assistant
+again, or search in the Notewell app.</p></body></html>
+"""
 
 LEGAL_PAGE = """<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>Notewell: what is shared</title></head>

@@ -20,10 +20,10 @@ from starlette.responses import JSONResponse, Response
 from notewell.indexer.errors import IndexerError
 from notewell.indexer.types import NoteContent, SearchFilters, SearchResult
 
-from .addresses import base_url
 from .errors import BadRequest, NotFound, ServiceUnavailable
 from .limits import Limits, cut_to_fit, json_chars, share_budget
 from .notes import NotesReader
+from .open_links import NoteUrl, OpenLinks
 from .openapi import BodyValidator, Operation, Parameter, parse_date, parse_parameters
 from .saving import NoteSaver, no_inbox
 from .schemas import MAX_OFFSET, NOTE_ID_PATTERN
@@ -106,6 +106,7 @@ def make_endpoints(
     limits: Limits,
     validator: BodyValidator,
     public_url: Callable[[], str | None],
+    links: OpenLinks,
     saver: NoteSaver | None = None,
 ) -> dict[str, Endpoint]:
     async def query(request: Request) -> Response:
@@ -121,8 +122,8 @@ def make_endpoints(
         found = await run_in_threadpool(_search_all, notes, parsed)
         request.state.result_count = sum(len(results) for results in found)
         request.state.titles = titles_of(r for results in found for r in results)
-        notes_url = base_url(request.scope, public_url()) + "/notes/"
-        payload = query_payload(parsed, found, notes_url, limits.max_response_chars)
+        payload = query_payload(parsed, found, lambda note_id: links.url(request.scope, note_id),
+                                limits.max_response_chars)
         request.state.truncated = payload["truncated"]
         return JSONResponse(payload)
 
@@ -239,7 +240,7 @@ def _unavailable(exc: IndexerError) -> ServiceUnavailable:
     )
 
 
-def passage(result: SearchResult, notes_url: str) -> dict[str, Any]:
+def passage(result: SearchResult, note_url: NoteUrl) -> dict[str, Any]:
     data = result.to_dict()
     score = data["score"]
     data["score"] = score if isinstance(score, float) and math.isfinite(score) else 0.0
@@ -248,7 +249,7 @@ def passage(result: SearchResult, notes_url: str) -> dict[str, Any]:
         "source_id": result.path,
         "document_id": result.note_id,
         "created_at": result.modified_at,
-        "url": notes_url + result.note_id,
+        "url": note_url(result.note_id),
         "author": None,
     }
     data["title"] = _clip(result.title)
@@ -264,11 +265,11 @@ def _clip(label: str, limit: int = MAX_LABEL) -> str:
 def query_payload(
     queries: list[ParsedQuery],
     found: list[list[SearchResult]],
-    notes_url: str,
+    note_url: NoteUrl,
     max_chars: int,
 ) -> dict[str, Any]:
     groups = [
-        {"query": q.query, "results": [passage(r, notes_url) for r in results]}
+        {"query": q.query, "results": [passage(r, note_url) for r in results]}
         for q, results in zip(queries, found)
     ]
     payload: dict[str, Any] = {"results": groups, "truncated": False}

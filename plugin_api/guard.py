@@ -23,9 +23,9 @@ import anyio
 from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from .access import KEY, KEY_OR_OAUTH, PUBLIC, AccessTable, Rule
+from .access import KEY, KEY_OR_OAUTH, LOCAL_SIGNED, PUBLIC, AccessTable, Rule
 from .activity import ActivityEntry, ActivityLog, now_iso
-from .addresses import client_address
+from .addresses import client_address, is_direct_local
 from .auth import Caller, FailureThrottle, OAuthTokens, TokenProvider, bearer_token, challenge, key_caller
 from .errors import ApiError, Forbidden, Unauthorized, error_response
 from .host_check import HostCheck
@@ -99,7 +99,10 @@ class RequestGuard:
         try:
             if rule.checks_host:
                 self.host_check.check(scope)
-            if rule.who == PUBLIC:
+            if rule.who == LOCAL_SIGNED and not is_direct_local(scope):
+                raise Forbidden("This link opens only on the computer that runs Notewell, "
+                                "not through sharing or another computer.")
+            if rule.who in (PUBLIC, LOCAL_SIGNED):  # a LOCAL_SIGNED endpoint checks its signature
                 self.rate_limiter.check(source)
             else:
                 caller = await self._identify(scope, rule, source)

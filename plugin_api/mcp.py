@@ -40,13 +40,13 @@ from starlette.types import Receive, Scope, Send
 from notewell.indexer.errors import IndexerError
 from notewell.indexer.types import NoteContent, SearchFilters, SearchResult
 
-from .addresses import base_url
 from .access import WRITE_SCOPE
 from .auth import Caller
 from .endpoints import note_payload, saved_title, titles_of
 from .errors import ApiError
 from .limits import Limits, cut_to_fit, json_chars
 from .notes import NotesReader
+from .open_links import NoteUrl, OpenLinks, process_links
 from .saving import NoteSaver
 from .openapi import parse_date
 from .schemas import MAX_OFFSET, NOTE_ID_PATTERN
@@ -91,8 +91,10 @@ class McpEndpoint:
         *,
         version: str = "0.1.0",
         saver: NoteSaver | None = None,
+        links: OpenLinks | None = None,
     ) -> None:
-        self.server = build_server(notes, limits, public_url, version, saver)
+        # `public_url` is no longer read: a result's url opens on this computer (open_links).
+        self.server = build_server(notes, limits, links or process_links(), version, saver)
         self.limits = limits
         self._manager: StreamableHTTPSessionManager | None = None
 
@@ -125,7 +127,7 @@ class McpEndpoint:
         await self._manager.handle_request(scope, receive, send)
 
 
-def build_server(notes: NotesReader, limits: Limits, public_url: PublicUrl, version: str,
+def build_server(notes: NotesReader, limits: Limits, links: OpenLinks, version: str,
                  saver: NoteSaver | None = None) -> MCPServer:
     with _root_logging_untouched():
         server: MCPServer = MCPServer(
@@ -166,8 +168,7 @@ def build_server(notes: NotesReader, limits: Limits, public_url: PublicUrl, vers
             _search, notes, query, top_k * CANDIDATES_PER_RESULT, mode,
             None if filters.is_empty() else filters,
         )
-        notes_url = _notes_url(ctx, public_url)
-        results = search_results(found, top_k, notes_url, limits.max_response_chars)
+        results = search_results(found, top_k, _note_url(ctx, links), limits.max_response_chars)
         state["result_count"] = len(results)
         shown = {result["id"] for result in results}
         state["titles"] = titles_of(r for r in found if r.note_id in shown)
@@ -184,7 +185,7 @@ def build_server(notes: NotesReader, limits: Limits, public_url: PublicUrl, vers
         note = await anyio.to_thread.run_sync(_get_note, notes, id)
         if note is None:
             raise ToolError(f"There is no note {id}; it may have been moved or deleted. Search again.")
-        document = fetch_document(note, offset, _notes_url(ctx, public_url), limits.max_response_chars)
+        document = fetch_document(note, offset, _note_url(ctx, links), limits.max_response_chars)
         state["result_count"] = 1
         state["titles"] = titles_of([note])
         state["truncated"] = document["metadata"]["truncated"]
@@ -236,7 +237,7 @@ def add_save_tool(server: MCPServer, saver: NoteSaver, limits: Limits) -> None:
 
 
 def search_results(
-    found: list[SearchResult], top_k: int, notes_url: str, max_chars: int
+    found: list[SearchResult], top_k: int, note_url: NoteUrl, max_chars: int
 ) -> list[dict[str, str]]:
     """One result per note, best passage first, within the response limit."""
     results: list[dict[str, str]] = []
@@ -245,7 +246,7 @@ def search_results(
         if result.note_id in seen:
             continue
         seen.add(result.note_id)
-        results.append({"id": result.note_id, "title": _clip(result.title), "url": notes_url + result.note_id})
+        results.append({"id": result.note_id, "title": _clip(result.title), "url": note_url(result.note_id)})
         if len(results) == top_k:
             break
     while results and json_chars({"results": results}) > max_chars - SLACK:
@@ -253,18 +254,18 @@ def search_results(
     return results
 
 
-def fetch_document(note: NoteContent, offset: int, notes_url: str, max_chars: int) -> dict[str, Any]:
+def fetch_document(note: NoteContent, offset: int, note_url: NoteUrl, max_chars: int) -> dict[str, Any]:
     """The note from `offset`, cut so the JSON-RPC body (JSON text inside JSON) fits `max_chars`."""
     budget = max_chars - 2 * SLACK  # room for url and metadata keys
     while True:
-        document = _document(note, offset, notes_url, budget)
+        document = _document(note, offset, note_url, budget)
         over = json_chars(json.dumps(document, ensure_ascii=False)) - (max_chars - SLACK)
         if over <= 0 or budget <= 0:
             return document
         budget -= over  # escapes (\n, \") count twice on the wire
 
 
-def _document(note: NoteContent, offset: int, notes_url: str, budget: int) -> dict[str, Any]:
+def _document(note: NoteContent, offset: int, note_url: NoteUrl, budget: int) -> dict[str, Any]:
     page = note_payload(note, offset, budget)
     metadata: dict[str, Any] = {
         "path": note.path,
@@ -281,7 +282,7 @@ def _document(note: NoteContent, offset: int, notes_url: str, budget: int) -> di
         "id": note.note_id,
         "title": page["title"],
         "text": page["text"],
-        "url": notes_url + note.note_id,
+        "url": note_url(note.note_id),
         "metadata": metadata,
     }
 
@@ -316,10 +317,10 @@ def _state(ctx: Context) -> dict[str, Any]:
     return {}
 
 
-def _notes_url(ctx: Context, public_url: PublicUrl) -> str:
+def _note_url(ctx: Context, links: OpenLinks) -> NoteUrl:
     request = ctx.request_context.request
     scope = request.scope if isinstance(request, Request) else {}
-    return base_url(scope, public_url()) + "/notes/"
+    return lambda note_id: links.url(scope, note_id)
 
 
 def _date(value: str | None, name: str) -> str | None:

@@ -120,7 +120,9 @@ def build_schemas(limits: Limits) -> dict[str, Schema]:
                 "source_id": {"type": "string", "description": "Path of the note in its folder."},
                 "document_id": {"type": "string", "description": "The note_id."},
                 "created_at": {"type": "string", "description": "Last modified, ISO 8601."},
-                "url": {"type": "string", "description": "GET this URL to read the whole note."},
+                "url": {"type": "string", "description": (
+                    "A link to cite: it opens the note for the person who runs Notewell, on their computer "
+                    "only. To read the whole note, GET /notes/{document_id}.")},
                 "author": {"type": ["string", "null"]},
             },
         },

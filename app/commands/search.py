@@ -21,6 +21,7 @@ def run(args: argparse.Namespace) -> int:
     from notewell.app.paths import data_dir
     from notewell.app.services import open_index
     from notewell.app.settings import Settings
+    from notewell.indexer.relevance import GOOD_MATCH
 
     if not 1 <= args.k <= 100:
         raise UsageError("-k must be between 1 and 100")
@@ -41,6 +42,8 @@ def run(args: argparse.Namespace) -> int:
         return 0
     if not results:
         print("No results.")
+    elif results[0].score < GOOD_MATCH:
+        print(f"No good match (every score is below {GOOD_MATCH}); the closest passages:")
     for n, r in enumerate(results, 1):
         heading = f" › {r.heading}" if r.heading else ""
         print(f"{n}. {r.title}{heading}  [{r.score:.3f}]")

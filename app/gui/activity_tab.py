@@ -78,7 +78,7 @@ class ActivityTab(QWidget):
         header = self.table.header()
         header.setStretchLastSection(False)
         header.setSectionResizeMode(3, QHeaderView.ResizeMode.Stretch)
-        for column, width in ((0, 150), (1, 130), (2, 150), (4, 70), (5, 110)):
+        for column, width in ((0, 150), (1, 130), (2, 150), (4, 70), (5, 120)):
             header.resizeSection(column, width)
         self.open_button = QPushButton("Open saved note")
         self.open_button.setEnabled(False)
@@ -100,7 +100,7 @@ class ActivityTab(QWidget):
         if not entry.refused and not worth_keeping(entry):
             return  # protocol chatter: nothing a person asked about
         count = "" if entry.result_count is None else str(entry.result_count)
-        status = "OK" if entry.status < 400 else f"{entry.status} {entry.outcome}"
+        status = "OK" if entry.status < 400 else ("Refused" if entry.refused else "Failed") + f" ({entry.status})"
         client = REFUSED if entry.refused else printable(entry.client, 100)
         who = "Unknown" if entry.refused else client
         item = QTreeWidgetItem([local_time(entry.time), who, source_label(printable(entry.source, 100)),

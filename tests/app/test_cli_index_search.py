@@ -157,3 +157,12 @@ def test_vectors_can_live_on_a_chroma_server(tmp_path: Path, chroma_server: str)
     host, port = chroma_server.rsplit(":", 1)
     client = chromadb.HttpClient(host="127.0.0.1", port=int(port))
     assert client.get_collection("notewell-chunks").count() >= 3
+
+
+def test_search_says_when_nothing_matches_well(indexed: tuple[Path, Path]) -> None:
+    _, data = indexed
+    weak = notewell("search", "xyzzyqq plugh", "--data-dir", str(data))
+    assert weak.returncode == 0, weak.stderr
+    assert weak.stdout.startswith("No good match")
+    good = notewell("search", "how do I undo a commit", "--data-dir", str(data))
+    assert good.stdout.startswith("1. Git › Git > Undo")

@@ -251,3 +251,21 @@ def test_a_name_written_as_the_note_writes_it_finds_that_note(tmp_path: Path, re
         assert top(idx, "what is quarantine for")[0].startswith("security/")
     finally:
         idx.close()
+
+
+def test_a_model_can_say_where_its_cosines_lie(tmp_path: Path, corpus: Path) -> None:
+    """Another model places nonsense at another cosine: its own range sets the scale."""
+
+    class Wide(HashEmbedder):
+        cosine_range = (-1.0, 1.0)
+
+    class Narrow(HashEmbedder):
+        cosine_range = (0.99, 1.0)
+
+    scores = {}
+    for name, embedder in (("wide", Wide()), ("narrow", Narrow())):
+        idx = NotesIndex.open(tmp_path / name, embedder)
+        idx.sync([corpus])
+        scores[name] = idx.search("Pancakes", k=1, mode="dense")[0].score
+        idx.close()
+    assert scores["wide"] > 0.4 and scores["narrow"] == 0.0

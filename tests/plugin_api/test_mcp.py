@@ -80,7 +80,7 @@ def test_initialize_list_tools_search_and_fetch(mcp_api: Api) -> None:
     assert results and all(set(r) == {"id", "title", "url"} for r in results)
     assert len({r["id"] for r in results}) == len(results)  # one result per note
     assert results[0]["title"].startswith("Tar")
-    assert results[0]["url"] == f"{mcp_api.url}/notes/{results[0]['id']}"
+    assert results[0]["url"].startswith(f"{mcp_api.url}/open/{results[0]['id']}.")
     assert set(note) == {"id", "title", "text", "url", "metadata"}
     assert note["id"] == results[0]["id"] and "tar -xzf" in note["text"]
     assert note["metadata"]["path"] == "tar.md" and note["metadata"]["truncated"] is False
@@ -205,7 +205,7 @@ def test_fetch_fits_the_response_limit_even_with_many_escapes() -> None:
 
     text = '"quoted"\n\\path\\\n' * 20_000  # every character needs escaping, twice on the wire
     note = NoteContent("n1", "a.md", "/notes", "A", text, "2024-01-01T00:00:00+00:00")
-    document = fetch_document(note, 0, "http://x/notes/", 100_000)
+    document = fetch_document(note, 0, lambda note_id: "http://x/open/" + note_id, 100_000)
     wire = json.dumps({"jsonrpc": "2.0", "id": 1, "result": {"content": [
         {"type": "text", "text": json.dumps(document, ensure_ascii=False)}]}}, ensure_ascii=False)
     assert len(wire) <= 100_000

@@ -14,12 +14,12 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from notewell.plugin_api.access import ACCESS, KEY, KEY_OR_OAUTH, PUBLIC, AccessTable, Rule
+from notewell.plugin_api.access import ACCESS, KEY, KEY_OR_OAUTH, LOCAL_SIGNED, PUBLIC, AccessTable, Rule
 from notewell.plugin_api.app import ApiConfig
 from tests.security.conftest import TOKEN, Serve
 from tests.security.oauth_client import MCP_ACCEPT, connect
 
-SAMPLE = {"note_id": "0123456789abcdef0123"}
+SAMPLE = {"note_id": "0123456789abcdef0123", "token": "0123456789abcdef0123.forged"}
 
 
 def route_paths(app: object) -> set[str]:
@@ -51,6 +51,9 @@ def test_every_route_has_a_row_and_every_row_is_enforced(serve: Serve) -> None:
             keyed, oauth = call(http, rule, TOKEN), call(http, rule, oauth_token)
             if rule.who == PUBLIC:
                 assert anonymous.status_code != 401 and wrong.status_code != 401, rule
+                continue
+            if rule.who == LOCAL_SIGNED:  # no key or token opens it: only a link the app signed
+                assert {r.status_code for r in (anonymous, wrong, keyed, oauth)} == {404}, rule
                 continue
             assert anonymous.status_code == 401 and wrong.status_code == 401, rule
             if rule.scope == "notes:write":  # POST /notes: this server has no inbox (issue 18)

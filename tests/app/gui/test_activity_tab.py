@@ -25,7 +25,7 @@ def test_requests_appear_and_refused_ones_stand_out(qtbot, make_desktop, notes):
     assert ok.text(3).startswith("searched “sourdough starter” → Sourdough, ") and ok.text(4) == "2"
     assert ok.text(5) == "OK"
     assert (ok.text(1), ok.text(2)) == ("API key", "This computer")
-    assert refused.text(5).startswith("401") and refused.text(3) == "refused ×1: no valid key or token"
+    assert refused.text(5) == "Refused (401)" and refused.text(3) == "refused ×1: no valid key or token"
     assert refused.text(2) == "This computer"
     assert refused.background(0).color() == REFUSED_BACKGROUND
     assert ok.background(0).color() != REFUSED_BACKGROUND
