@@ -27,7 +27,7 @@ from notewell.app.settings import SETTINGS_FIELDS, Settings
 
 ADVANCED = frozenset({"chroma_url", "host", "ngrok_region", "contact_email", "legal_url"})
 GROUPS = (
-    ("Notes", ("extensions", "ignore_patterns", "max_file_mb", "model")),
+    ("Notes", ("extensions", "ignore_patterns", "max_file_mb", "model", "model_precision")),
     ("Sharing", ("port", "public_url", "ngrok_domain", "ngrok_authtoken", "start_sharing_on_launch")),
     ("App", ("start_at_login",)),
 )
