@@ -10,7 +10,8 @@ import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable
 
-from notewell.indexer.embedding import Embedder, SentenceTransformerEmbedder
+from notewell.indexer.embedding import DEFAULT_MODEL, Embedder, SentenceTransformerEmbedder
+from notewell.indexer.multilingual import AUTO_MODEL, USE_MODEL, AutoEmbedder, UseEmbedder
 from notewell.indexer.errors import EmbeddingError
 from notewell.indexer.onnx_encoder import PRECISIONS
 from notewell.indexer.notes_index import NotesIndex
@@ -54,7 +55,13 @@ def make_embedder(settings: Settings, data_dir: Path | None = None) -> Embedder:
         raise EmbeddingError(
             f"The model precision setting is {settings.model_precision!r}: set it to int8 or fp32."
         )
-    return SentenceTransformerEmbedder(settings.model, cache_dir=cache, precision=precision)
+    model = settings.model.strip()
+    if model == USE_MODEL:
+        return UseEmbedder()
+    if model == AUTO_MODEL:
+        english = SentenceTransformerEmbedder(DEFAULT_MODEL, cache_dir=cache, precision=precision)
+        return AutoEmbedder(english, UseEmbedder())
+    return SentenceTransformerEmbedder(model, cache_dir=cache, precision=precision)
 
 
 def open_index(

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from notewell.indexer.embedding import DEFAULT_MODEL
+from notewell.indexer.multilingual import AUTO_MODEL, USE_MODEL
 
 SETTINGS_FILE = "settings.json"
 
@@ -28,9 +29,12 @@ def _setting(default: Any, label: str, help: str) -> Any:
 class Settings:
     folders: list[str] = _setting([], "Notes folders", "Folders Notewell indexes and watches.")
     model: str = _setting(
-        DEFAULT_MODEL,
+        AUTO_MODEL,
         "Embedding model",
-        "A sentence-transformers model name or path. Changing it re-embeds every note.",
+        f"{AUTO_MODEL} (default): the bundled English model, plus a multilingual one for Chinese "
+        f"and other languages, so questions also find notes written in another language. "
+        f"{USE_MODEL}: the multilingual one alone. {DEFAULT_MODEL}: the English one alone. "
+        "Or any sentence-transformers model name or path. Changing it re-embeds every note.",
     )
     model_precision: str = _setting(
         "int8",
