@@ -27,6 +27,7 @@ import math
 import os
 import re
 import threading
+from collections import OrderedDict
 from typing import TYPE_CHECKING, Sequence
 
 from .errors import EmbeddingError
@@ -50,6 +51,7 @@ class UseEmbedder:
     def __init__(self, max_tokens: int = 254) -> None:
         self._use = None
         self._lock = threading.Lock()
+        self._recent: OrderedDict[str, np.ndarray] = OrderedDict()
         self._max_tokens = max_tokens
 
     @property
@@ -77,7 +79,19 @@ class UseEmbedder:
         return np.asarray(self._model().encode(list(texts)), dtype=np.float32)
 
     def embed_query(self, text: str) -> np.ndarray:
-        return self.embed_documents([text])[0]
+        """One query's vector (the last few hundred distinct queries are remembered)."""
+        with self._lock:
+            vector = self._recent.get(text)
+            if vector is not None:
+                self._recent.move_to_end(text)
+                return vector
+        vector = self.embed_documents([text])[0]
+        vector.setflags(write=False)
+        with self._lock:
+            self._recent[text] = vector
+            while len(self._recent) > 256:
+                self._recent.popitem(last=False)
+        return vector
 
     def _model(self):  # type: ignore[no-untyped-def]
         with self._lock:
