@@ -8,17 +8,21 @@ do I list files in a directory" / "如何列出目录中的文件"), so an Engli
 the Chinese note that answers it, and the reverse.
 
 `AutoEmbedder` (the "auto" model setting) keeps the English model where it is better
-and the multilingual one where the English one can't read: every passage's vector is
-the two models' vectors side by side, weighted, so a dot product is a weighted sum of
-the two models' cosines:
+and the multilingual one where the English one can't read. A passage's vector is the
+two models' vectors side by side, weighted, plus one spare dimension, so a dot
+product is a weighted sum of the two models' cosines (a^2 + b^2 = 1, a^2 = ENGLISH_SHARE):
 
-* mostly-CJK passages (`cjk_share` >= CJK_PASSAGE_SHARE) are embedded by USE alone
-  (the English model places them almost at random, and skipping it makes these
-  passages ~7x cheaper): [0, u];
-* other passages by both: [a*m, b*u] with a^2 + b^2 = 1 (ENGLISH_SHARE = a^2).
+* other passages, embedded by both: [a*m, b*u, 0];
+* mostly-CJK passages (`cjk_share` >= CJK_PASSAGE_SHARE), by USE alone (the English
+  model places them almost at random, and skipping it makes them several times
+  cheaper): [0, b*u, a]; the spare dimension keeps them unit length and no query
+  ever points along it;
+* an English query: [a*m, b*u, 0]; a Chinese one: [0, u, 0] (USE alone).
 
-A query is embedded the same way (a Chinese query by USE alone), so one vector space
-holds mixed folders, and nothing per folder has to be decided or stored.
+So a Chinese question scores every passage b*cos_u (USE decides alone, for both
+languages), and an English question scores Chinese passages b^2*cos_u beside
+a^2*cos_m + b^2*cos_u for English ones (the English model's part only ever adds): one
+vector space holds mixed folders, nothing per folder has to be decided or stored.
 """
 
 from __future__ import annotations
@@ -41,7 +45,7 @@ if TYPE_CHECKING:
 USE_MODEL = "use-multilingual-v3"
 AUTO_MODEL = "auto"
 CJK_PASSAGE_SHARE = 0.2  # the share of CJK characters from which a text counts as Chinese
-ENGLISH_SHARE = 0.7  # a^2: the English model's part of the score for non-CJK text
+ENGLISH_SHARE = 0.6  # a^2: the English model's part of the score for non-CJK text
 _WORD = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]|\w+", re.UNICODE)
 
 
@@ -115,6 +119,7 @@ class AutoEmbedder:
         self.multi = multilingual
         self._a = math.sqrt(english_share)
         self._b = math.sqrt(1.0 - english_share)
+        self._c = self._b
 
     @property
     def name(self) -> str:
@@ -138,11 +143,13 @@ class AutoEmbedder:
         u = self.multi.embed_documents(texts)
         m = self.english.embed_documents([texts[i] for i in english_rows]) if english_rows else None
         width = _english_width(self.english, m)
-        out = np.zeros((len(texts), width + u.shape[1]), dtype=np.float32)
-        out[:, width:] = u
+        out = np.zeros((len(texts), width + u.shape[1] + 1), dtype=np.float32)
+        out[:, width:-1] = self._c * u
+        out[:, -1] = math.sqrt(1.0 - self._c**2)
         if m is not None:
             out[english_rows, :width] = self._a * m
-            out[english_rows, width:] *= self._b
+            out[english_rows, width:-1] = self._b * u[english_rows]
+            out[english_rows, -1] = 0.0
         return out
 
     def embed_query(self, text: str) -> np.ndarray:
@@ -150,10 +157,10 @@ class AutoEmbedder:
 
         u = self.multi.embed_query(text)
         if cjk_share(text) >= CJK_PASSAGE_SHARE:
-            return np.concatenate([np.zeros(_english_width(self.english, None), dtype=np.float32), u])
+            return np.concatenate([np.zeros(_english_width(self.english, None), dtype=np.float32), u, [0.0]]).astype(np.float32)
         m = self.english.embed_query(text)  # (remembered, and batched with queries arriving together)
         _WIDTHS.setdefault(self.english.name, int(m.shape[0]))
-        return np.concatenate([self._a * m, self._b * u]).astype(np.float32)
+        return np.concatenate([self._a * m, self._b * u, [0.0]]).astype(np.float32)
 
     # The English model's one-time preparation (its ONNX export) is the auto model's too.
     def prepare_onnx(self, wait: bool = True) -> bool:
