@@ -98,9 +98,16 @@ class SettingsTab(QWidget):
         self.model_warning = QLabel("Changing the model re-embeds every note: this can take a while.")
         self.model_warning.setStyleSheet("color: #b45309")
         self.model_warning.setVisible(False)
-        model = self.editors["model"].widget
-        assert isinstance(model, QLineEdit)
-        model.textChanged.connect(lambda text: self.model_warning.setVisible(text.strip() != prefs.settings.model))
+        model, precision = self.editors["model"].widget, self.editors["model_precision"].widget
+        assert isinstance(model, QLineEdit) and isinstance(precision, QLineEdit)
+
+        def changed(_text: str = "") -> None:
+            self.model_warning.setVisible(
+                model.text().strip() != prefs.settings.model
+                or precision.text().strip() != prefs.settings.model_precision)
+
+        model.textChanged.connect(changed)
+        precision.textChanged.connect(changed)
 
         content = QWidget()
         layout = QVBoxLayout(content)
@@ -144,7 +151,7 @@ class SettingsTab(QWidget):
             if editor.kind is bool:
                 editor.widget.setText(editor.field.metadata["label"])
             form.addRow(label, editor.widget)
-            if name == "model":
+            if name == "model_precision":
                 form.addRow("", self.model_warning)
         return box
 
