@@ -29,12 +29,13 @@ def _setting(default: Any, label: str, help: str) -> Any:
 class Settings:
     folders: list[str] = _setting([], "Notes folders", "Folders Notewell indexes and watches.")
     model: str = _setting(
-        AUTO_MODEL,
+        DEFAULT_MODEL,
         "Embedding model",
-        f"{AUTO_MODEL} (default): the bundled English model, plus a multilingual one for Chinese "
-        f"and other languages, so questions also find notes written in another language. "
-        f"{USE_MODEL}: the multilingual one alone. {DEFAULT_MODEL}: the English one alone. "
-        "Or any sentence-transformers model name or path. Changing it re-embeds every note.",
+        f"{DEFAULT_MODEL} (default): the bundled English model; Chinese notes are found by their "
+        f"words. {AUTO_MODEL}: that model plus a multilingual one, so Chinese notes are also found "
+        f"by meaning and an English question finds a Chinese note (and the reverse). "
+        f"{USE_MODEL}: the multilingual one alone. Or any sentence-transformers model name or path. "
+        "Changing it re-embeds every note.",
     )
     model_precision: str = _setting(
         "int8",
