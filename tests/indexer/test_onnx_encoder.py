@@ -83,7 +83,7 @@ def test_indexing_and_search_never_import_torch(onnx_dir: Path, real_embedder: S
 def test_a_new_process_uses_the_cached_export_without_loading_pytorch(
     onnx_dir: Path, torch_model: SentenceTransformerEmbedder
 ) -> None:
-    assert sorted(p.name.split(".", 1)[1] for p in onnx_dir.iterdir()) == ["int8.onnx", "json", "onnx"]
+    assert sorted(p.name.split(".", 1)[1] for p in onnx_dir.iterdir()) == ["int8.ffn-fp32.onnx", "json", "onnx"]
 
     later = SentenceTransformerEmbedder(cache_dir=onnx_dir, precision="fp32")
     vector = later.embed_query("how do I extract a tar archive")
