@@ -17,7 +17,7 @@ from .settings import Settings
 Listener = Callable[[frozenset[str]], None]
 
 # Fields whose change means the index must be reopened (and perhaps re-embedded).
-INDEX_FIELDS = frozenset({"model", "chroma_url", "extensions", "ignore_patterns", "max_file_mb"})
+INDEX_FIELDS = frozenset({"model", "model_precision", "chroma_url", "extensions", "ignore_patterns", "max_file_mb"})
 SERVER_FIELDS = frozenset({"host", "port", "contact_email", "legal_url", "inbox_folder"})
 TUNNEL_FIELDS = frozenset({"public_url", "ngrok_domain", "ngrok_region", "ngrok_path", "ngrok_allow_ips", "ngrok_rate_limit"})
 

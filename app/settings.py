@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from notewell.indexer.embedding import DEFAULT_MODEL
+from notewell.indexer.multilingual import AUTO_MODEL, USE_MODEL
 
 SETTINGS_FILE = "settings.json"
 
@@ -30,7 +31,17 @@ class Settings:
     model: str = _setting(
         DEFAULT_MODEL,
         "Embedding model",
-        "A sentence-transformers model name or path. Changing it re-embeds every note.",
+        f"{DEFAULT_MODEL} (default): the bundled English model; Chinese notes are found by their "
+        f"words. {AUTO_MODEL}: that model plus a multilingual one, so Chinese notes are also found "
+        f"by meaning and an English question finds a Chinese note (and the reverse). "
+        f"{USE_MODEL}: the multilingual one alone. Or any sentence-transformers model name or path. "
+        "Changing it re-embeds every note.",
+    )
+    model_precision: str = _setting(
+        "int8",
+        "Model precision",
+        "int8 (default): the model runs 2-2.5x faster, search quality within 0.01 nDCG@10 of fp32. "
+        "fp32: full precision. Changing it re-embeds every note.",
     )
     chroma_url: str = _setting(
         "", "Chroma server URL", "Keep vectors on this Chroma server instead of this computer."

@@ -24,8 +24,24 @@ def isolated_home(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.
 
 @pytest.fixture(scope="session")
 def onnx_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The session's ONNX export of the bundled model (built once, by `real_embedder`)."""
+    """The session's ONNX export of the bundled model (built once, by `real_embedder` or by
+    the first app process a test starts)."""
     return tmp_path_factory.mktemp("onnx")
+
+
+@pytest.fixture(scope="session", autouse=True)
+def shared_model_cache(onnx_dir: Path):  # type: ignore[no-untyped-def]
+    """App processes and indexes the tests open use the session's one export (NOTEWELL_MODEL_CACHE)
+    instead of exporting the model again into each data dir (15-40 s each)."""
+    from notewell.app.services import MODEL_CACHE_ENV
+
+    previous = os.environ.get(MODEL_CACHE_ENV)
+    os.environ[MODEL_CACHE_ENV] = str(onnx_dir)
+    yield onnx_dir
+    if previous is None:
+        os.environ.pop(MODEL_CACHE_ENV, None)
+    else:
+        os.environ[MODEL_CACHE_ENV] = previous
 
 
 @pytest.fixture(scope="session")

@@ -31,7 +31,7 @@ from notewell.app.settings import SETTINGS_FIELDS, Settings
 
 ADVANCED = frozenset({"chroma_url", "host", "ngrok_region", "contact_email", "legal_url"})
 GROUPS = (
-    ("Notes", ("extensions", "ignore_patterns", "max_file_mb", "model")),
+    ("Notes", ("extensions", "ignore_patterns", "max_file_mb", "model", "model_precision")),
     # First-time sharing in order: the authtoken, the free static domain, then the rest (issue 17).
     ("Sharing", ("ngrok_authtoken", "ngrok_domain", "ngrok_path", "start_sharing_on_launch", "public_url", "port")),
     ("Saving notes", ("inbox_folder", "ask_before_saving")),
@@ -117,9 +117,16 @@ class SettingsTab(QWidget):
         self.model_warning = QLabel("Changing the model re-embeds every note: this can take a while.")
         self.model_warning.setStyleSheet("color: #b45309")
         self.model_warning.setVisible(False)
-        model = self.editors["model"].widget
-        assert isinstance(model, QLineEdit)
-        model.textChanged.connect(lambda text: self.model_warning.setVisible(text.strip() != prefs.settings.model))
+        model, precision = self.editors["model"].widget, self.editors["model_precision"].widget
+        assert isinstance(model, QLineEdit) and isinstance(precision, QLineEdit)
+
+        def changed(_text: str = "") -> None:
+            self.model_warning.setVisible(
+                model.text().strip() != prefs.settings.model
+                or precision.text().strip() != prefs.settings.model_precision)
+
+        model.textChanged.connect(changed)
+        precision.textChanged.connect(changed)
 
         content = QWidget()
         layout = QVBoxLayout(content)
@@ -166,7 +173,7 @@ class SettingsTab(QWidget):
                     editor.widget.setText(editor.field.metadata["label"])
                 widget = self._inbox_row(editor.widget) if name == "inbox_folder" else editor.widget
                 form.addRow(label, self._field_row(name, widget))
-            if name == "model":
+            if name == "model_precision":
                 form.addRow("", self.model_warning)
         return box
 

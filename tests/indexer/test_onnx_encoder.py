@@ -28,25 +28,33 @@ def torch_model() -> SentenceTransformerEmbedder:
     return SentenceTransformerEmbedder()
 
 
+@pytest.fixture(scope="module")
+def fp32_embedder(onnx_dir: Path, real_embedder: SentenceTransformerEmbedder) -> SentenceTransformerEmbedder:
+    """The session's export run in fp32 (`real_embedder`, like the app, runs its int8 copy)."""
+    embedder = SentenceTransformerEmbedder(cache_dir=onnx_dir, precision="fp32")
+    assert embedder.prepare_onnx(wait=True)
+    return embedder
+
+
 def _torch_vector(embedder: SentenceTransformerEmbedder, text: str) -> np.ndarray:
     return embedder.embed_documents([text])[0]
 
 
 def test_onnx_query_vectors_equal_pytorch(
-    real_embedder: SentenceTransformerEmbedder, torch_model: SentenceTransformerEmbedder
+    fp32_embedder: SentenceTransformerEmbedder, torch_model: SentenceTransformerEmbedder
 ) -> None:
     for query in QUERIES:
-        fast = real_embedder.embed_query(query)
+        fast = fp32_embedder.embed_query(query)
         slow = _torch_vector(torch_model, query)
         assert float(fast @ slow) > 0.9999, query
         assert abs(float(np.linalg.norm(fast)) - 1.0) < 1e-4
 
 
 def test_document_batches_of_mixed_lengths_equal_pytorch(
-    real_embedder: SentenceTransformerEmbedder, torch_model: SentenceTransformerEmbedder
+    fp32_embedder: SentenceTransformerEmbedder, torch_model: SentenceTransformerEmbedder
 ) -> None:
     texts = QUERIES + [f"# Note {i}\n\n" + "tar and gzip archives. " * (i * 7) for i in range(40)]
-    ours, theirs = real_embedder.embed_documents(texts), torch_model.embed_documents(texts)
+    ours, theirs = fp32_embedder.embed_documents(texts), torch_model.embed_documents(texts)
     assert ours.shape == theirs.shape == (len(texts), 384)
     assert float(np.min(np.sum(ours * theirs, axis=1))) > 0.9999  # and in the same order
 
@@ -75,9 +83,9 @@ def test_indexing_and_search_never_import_torch(onnx_dir: Path, real_embedder: S
 def test_a_new_process_uses_the_cached_export_without_loading_pytorch(
     onnx_dir: Path, torch_model: SentenceTransformerEmbedder
 ) -> None:
-    assert sorted(p.suffix for p in onnx_dir.iterdir()) == [".json", ".onnx"]
+    assert sorted(p.name.split(".", 1)[1] for p in onnx_dir.iterdir()) == ["int8.ffn-fp32.onnx", "json", "onnx"]
 
-    later = SentenceTransformerEmbedder(cache_dir=onnx_dir)
+    later = SentenceTransformerEmbedder(cache_dir=onnx_dir, precision="fp32")
     vector = later.embed_query("how do I extract a tar archive")
     assert not later.loaded  # the model weights (and torch) were never needed
     assert float(vector @ _torch_vector(torch_model, "how do I extract a tar archive")) > 0.9999
@@ -89,11 +97,11 @@ def test_a_damaged_cache_is_rebuilt(
 ) -> None:
     for built in onnx_dir.iterdir():
         shutil.copy(built, tmp_path)
-    graph = next(tmp_path.glob("*.onnx"))
+    graph = next(p for p in tmp_path.glob("*.onnx") if ".int8." not in p.name)
     graph.write_bytes(b"not a model")
     (tmp_path / "x.partial-99999").write_bytes(b"half an export from a killed process")
 
-    again = SentenceTransformerEmbedder(cache_dir=tmp_path)
+    again = SentenceTransformerEmbedder(cache_dir=tmp_path, precision="fp32")
     assert again.prepare_onnx(wait=True)
     assert graph.stat().st_size > 1_000_000
     assert not list(tmp_path.glob("*.partial-*"))
@@ -101,23 +109,58 @@ def test_a_damaged_cache_is_rebuilt(
     assert float(again.embed_query(query) @ _torch_vector(torch_model, query)) > 0.9999
 
 
-def test_without_a_cache_dir_the_model_runs_on_pytorch(real_embedder: SentenceTransformerEmbedder) -> None:
+def test_without_a_cache_dir_the_model_runs_on_pytorch(fp32_embedder: SentenceTransformerEmbedder) -> None:
     plain = SentenceTransformerEmbedder()
     assert not plain.prepare_onnx(wait=True)
     vector = plain.embed_query(QUERIES[1])
-    assert plain.loaded
-    assert float(vector @ real_embedder.embed_query(QUERIES[1])) > 0.9999
+    assert plain.loaded and plain.precision == "fp32"
+    assert float(vector @ fp32_embedder.embed_query(QUERIES[1])) > 0.9999
+
+
+def test_int8_is_the_default_and_stays_close_to_fp32(
+    real_embedder: SentenceTransformerEmbedder, fp32_embedder: SentenceTransformerEmbedder
+) -> None:
+    assert real_embedder.precision == "int8"
+    # Changing precision changes the model's name: the index re-embeds instead of mixing vectors.
+    assert real_embedder.name != fp32_embedder.name
+    texts = QUERIES + ["# Backups\n\nrsync -a --delete src/ dest/ mirrors a folder."] * 2
+    fast, full = real_embedder.embed_documents(texts), fp32_embedder.embed_documents(texts)
+    assert float(np.min(np.sum(fast * full, axis=1))) > 0.97
+    assert float(np.min(np.sum(fast * full, axis=1))) < 0.99999  # really another graph
+
+
+@pytest.mark.parametrize("precision", ["int8", "fp32"])
+def test_both_precisions_rank_the_note_that_answers_first(
+    precision: str, onnx_dir: Path, real_embedder: SentenceTransformerEmbedder, tmp_path: Path
+) -> None:
+    from notewell.indexer.notes_index import NotesIndex
+    from tests.helpers import write_notes
+
+    notes = write_notes(tmp_path / "notes", {
+        "bread.md": "# Sourdough\n\nFeed the starter, knead the dough, let it rise overnight and bake at 230 C.",
+        "tar.md": "# Archives\n\nUse tar -xzf file.tar.gz to unpack a gzip-compressed tarball.",
+        "ssh.md": "# Remote login\n\nssh-keygen makes a key pair; ssh-copy-id installs it on the server.",
+    })
+    index = NotesIndex.open(tmp_path / "data", SentenceTransformerEmbedder(cache_dir=onnx_dir, precision=precision))
+    try:
+        index.sync([notes])
+        assert index.search("how do I unpack a compressed archive", mode="dense")[0].path == "tar.md"
+        assert index.search("baking a loaf at home", mode="dense")[0].path == "bread.md"
+    finally:
+        index.close()
 
 
 def test_concurrent_queries_get_the_same_vectors_as_one_at_a_time(
     onnx_dir: Path, real_embedder: SentenceTransformerEmbedder
 ) -> None:
-    embedder = SentenceTransformerEmbedder(cache_dir=onnx_dir)
+    # fp32: int8 quantizes activations per model run, so a query run beside others gets a
+    # vector a little (cosine ~0.98) unlike its own; fp32 shows that nothing is mixed up.
+    embedder = SentenceTransformerEmbedder(cache_dir=onnx_dir, precision="fp32")
     assert embedder.prepare_onnx(wait=True)
     queries = [f"note number {i} about {word}" for i, word in enumerate(["tar", "git", "ssh", "awk"] * 10)]
     with ThreadPoolExecutor(8) as pool:
         together = list(pool.map(embedder.embed_query, queries))
-    fresh = SentenceTransformerEmbedder(cache_dir=onnx_dir)
+    fresh = SentenceTransformerEmbedder(cache_dir=onnx_dir, precision="fp32")
     for query, vector in zip(queries, together):
         assert float(vector @ fresh.embed_query(query)) > 0.99999, query
 

@@ -60,10 +60,13 @@ def test_closing_the_writer_ends_the_models_preparation_with_it(tmp_path: Path) 
     assert not worker._thread.is_alive()
 
 
-def test_the_cli_says_when_it_answers_from_keywords_only(real_embedder, tmp_path: Path, capsys) -> None:
+def test_the_cli_says_when_it_answers_from_keywords_only(real_embedder, tmp_path: Path, capsys, monkeypatch) -> None:
     """After an upgrade the model needs preparing again: `notewell search` said nothing and
     quietly ranked by keywords (review of #14)."""
     from notewell.app import cli
+    from notewell.app.services import MODEL_CACHE_ENV
+
+    monkeypatch.delenv(MODEL_CACHE_ENV)  # the data dir's own cache, which has no export yet
 
     notes = write_notes(tmp_path / "notes", {"kayak.md": "# Kayak\n\nPaddle the fjord at dawn.\n"})
     built = NotesIndex.open(tmp_path / "data", real_embedder)  # vectors exist; data/onnx does not

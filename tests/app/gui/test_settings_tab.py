@@ -43,6 +43,11 @@ def test_settings_survive_a_restart(qtbot, make_desktop, data_dir):
     model.setText("sentence-transformers/paraphrase-multilingual-MiniLM-L12-v2")
     assert tab.model_warning.isVisibleTo(tab)
     model.setText(desktop.prefs.settings.model)
+    assert not tab.model_warning.isVisibleTo(tab)
+    precision = widget(tab, "model_precision")
+    precision.setText("fp32")  # another precision is another model: it re-embeds too
+    assert tab.model_warning.isVisibleTo(tab)
+    precision.setText(desktop.prefs.settings.model_precision)
     changed = tab.save()
     assert {"port", "extensions", "ignore_patterns", "max_file_mb", "ngrok_domain",
             "start_sharing_on_launch", "start_at_login", "ngrok_authtoken"} <= changed

@@ -1,0 +1,126 @@
+"""Chinese notes by meaning (issue 16): an English question finds the Chinese note that
+answers it and the reverse, with the real models; changing the model re-embeds with
+progress while keyword search keeps answering."""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from notewell.indexer.embedding import HashEmbedder
+from notewell.indexer.multilingual import AutoEmbedder, UseEmbedder
+from notewell.indexer.notes_index import NotesIndex
+from notewell.indexer.types import Progress
+from notewell.indexer.worker import IndexWorker, WorkerEvents, WorkerOptions
+from tests.helpers import wait_until, write_notes
+
+NOTES = {
+    "zh/tar.md": "# 压缩包\n\n解压 tar.gz 压缩文件：tar -xzf 文件名.tar.gz。打包一个目录用 tar -czf。",
+    "zh/ssh.md": "# 免密码登录\n\n用 ssh-keygen 生成一对密钥，再用 ssh-copy-id 把公钥复制到服务器上，以后登录就不用输入密码。",
+    "zh/bread.md": "# 做面包\n\n面粉、水和盐揉成面团，发酵一夜，第二天放进烤箱烤四十分钟。",
+    "en/git.md": "# Publishing a branch\n\nTo send your local branch to the remote repository, run git push -u origin my-branch.",
+    "en/disk.md": "# Disk space\n\nTo see which folders take the most room, run du -sh * | sort -h.",
+}
+
+
+@pytest.fixture(scope="module")
+def auto_embedder(real_embedder) -> AutoEmbedder:  # type: ignore[no-untyped-def]
+    return AutoEmbedder(real_embedder, UseEmbedder())
+
+
+@pytest.fixture(scope="module")
+def mixed_index(auto_embedder: AutoEmbedder, tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
+    root = tmp_path_factory.mktemp("mixed")
+    notes = write_notes(root / "notes", NOTES)
+    index = NotesIndex.open(root / "data", auto_embedder)
+    index.sync([notes])
+    yield index
+    index.close()
+
+
+def _first(index: NotesIndex, query: str, mode: str) -> str:
+    return index.search(query, k=5, mode=mode)[0].path  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("mode", ["dense", "hybrid"])
+def test_an_english_question_finds_the_chinese_note_that_answers_it(mixed_index: NotesIndex, mode: str) -> None:
+    assert _first(mixed_index, "how do I unpack a compressed archive", mode) == "zh/tar.md"
+    assert _first(mixed_index, "log in to a server without typing a password", mode) == "zh/ssh.md"
+    assert _first(mixed_index, "baking a loaf of bread", mode) == "zh/bread.md"
+
+
+def test_a_chinese_question_finds_the_english_note_that_answers_it(mixed_index: NotesIndex) -> None:
+    # Dense only: in a five-note folder any shared Chinese word (文件) is rare enough for
+    # hybrid search's exact-match rule to put its note first.
+    assert _first(mixed_index, "怎么把本地分支推送到远程仓库", "dense") == "en/git.md"
+    assert _first(mixed_index, "哪个文件夹占用的磁盘空间最多", "dense") == "en/disk.md"
+
+
+def test_english_questions_still_find_english_notes_first(mixed_index: NotesIndex) -> None:
+    assert _first(mixed_index, "which directories use up my disk", "dense") == "en/disk.md"
+
+
+def test_chinese_passages_skip_the_english_model(auto_embedder: AutoEmbedder) -> None:
+    vectors = auto_embedder.embed_documents(["解压 tar.gz 压缩文件的命令", "extract a tar.gz file"])
+    width = vectors.shape[1] - 513
+    assert not np.any(vectors[0, :width])  # the English part of a Chinese passage is empty
+    assert np.any(vectors[1, :width])
+    assert np.allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-4)
+
+
+class _Events(WorkerEvents):
+    def __init__(self) -> None:
+        self.progress: list[Progress] = []
+
+    def index_progress(self, progress: Progress) -> None:
+        self.progress.append(progress)
+
+
+class _Gated:
+    """The auto model, held at its first batch until the test lets it go."""
+
+    def __init__(self, inner: AutoEmbedder) -> None:
+        self.inner = inner
+        self.gate = threading.Event()
+        self.waiting = threading.Event()
+
+    def __getattr__(self, name: str):  # type: ignore[no-untyped-def]
+        return getattr(self.inner, name)
+
+    @property
+    def name(self) -> str:
+        return self.inner.name
+
+    def embed_documents(self, texts):  # type: ignore[no-untyped-def]
+        self.waiting.set()
+        self.gate.wait(60)
+        return self.inner.embed_documents(texts)
+
+
+def test_changing_to_the_auto_model_reembeds_with_progress_while_keywords_answer(
+    auto_embedder: AutoEmbedder, tmp_path: Path
+) -> None:
+    notes = write_notes(tmp_path / "notes", NOTES)
+    events = _Events()
+    worker = IndexWorker(lambda: NotesIndex.open(tmp_path / "data", HashEmbedder()), [notes], events,
+                         options=WorkerOptions(watch=False))
+    worker.start()
+    gated = _Gated(auto_embedder)
+    try:
+        assert worker.wait_idle(60)
+        worker.reopen(lambda: NotesIndex.open(tmp_path / "data", gated))  # type: ignore[arg-type]
+        assert gated.waiting.wait(60)  # re-embedding every note with the new model
+        index = worker.index
+        assert index is not None and index.embedder is gated
+        assert _first(index, "ssh-copy-id", "keyword") == "zh/ssh.md"  # keywords answer meanwhile
+        gated.gate.set()
+        assert worker.wait_idle(120)
+        assert index.catalog.count_pending() == 0
+        assert _first(index, "how do I unpack a compressed archive", "dense") == "zh/tar.md"
+        assert any(p.phase == "embedding" and p.total for p in events.progress)  # with progress
+    finally:
+        gated.gate.set()
+        worker.close()
