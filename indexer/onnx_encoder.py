@@ -31,6 +31,7 @@ import os
 import subprocess
 import sys
 import threading
+import time
 from dataclasses import asdict, dataclass
 from importlib import metadata
 from pathlib import Path
@@ -320,7 +321,7 @@ def export_in_child(
     proc = subprocess.Popen(
         [sys.executable, "-m", "notewell.indexer.onnx_encoder", model_path, str(cache_dir), key, precision],
         stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
-        env={**os.environ, "TOKENIZERS_PARALLELISM": "false"},
+        env={**os.environ, "TOKENIZERS_PARALLELISM": "false", _PARENT_ENV: str(os.getpid())},
     )
     started(proc)
     try:
@@ -334,9 +335,27 @@ def export_in_child(
         raise RuntimeError(f"the ONNX export failed: {last[0]}")
 
 
+_PARENT_ENV = "NOTEWELL_EXPORT_PARENT"
+
+
+def _end_with_parent() -> None:
+    """The export serves the process that asked for it: when that one ends, however it
+    ends (os._exit at a 5 s quit deadline, kill -9), the export ends too instead of
+    running on for a minute at full CPU (review of #14)."""
+    parent = int(os.environ.get(_PARENT_ENV) or os.getppid())
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(0.5)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="notewell-export-parent", daemon=True).start()
+
+
 def main(argv: Sequence[str]) -> int:
     """`python -m indexer.onnx_encoder MODEL_PATH CACHE_DIR KEY [PRECISION]`: export and check,
     once; with PRECISION int8, also the quantized copy (from the fp32 export, made if missing)."""
+    _end_with_parent()
     model_path, cache_dir, key = argv[:3]
     precision = argv[3] if len(argv) > 3 else "fp32"
     cache = Path(cache_dir)

@@ -246,3 +246,46 @@ def test_long_passages_run_in_small_groups_so_memory_stays_flat(real_embedder: S
         del encoder._run
     assert vectors.shape == (46, 384)
     assert max(runs) <= BATCH_TOKENS and len(runs) > 3  # long ones in groups of two, short ones together
+
+
+ORPHANING_PARENT = """
+import os, sys, time
+from pathlib import Path
+import psutil
+from notewell.indexer.embedding import SentenceTransformerEmbedder
+
+embedder = SentenceTransformerEmbedder(cache_dir=Path(sys.argv[1]))
+embedder.prepare_onnx(wait=False)  # the export starts in its own process
+me = psutil.Process()
+while not me.children():
+    time.sleep(0.05)
+print(me.children()[0].pid, flush=True)
+os._exit(0)  # as the app's 5 s quit deadline leaves: no cleanup runs
+"""
+
+
+def test_an_export_ends_with_the_process_that_asked_for_it(tmp_path: Path) -> None:
+    """Review of #14: a quit that ended by the deadline left the export child running for a
+    minute at full CPU, and a later start found a second export racing the first."""
+    import os
+    import subprocess
+    import sys
+
+    import psutil
+
+    from tests.helpers import wait_until
+
+    cache = tmp_path / "onnx"
+    env = {k: v for k, v in os.environ.items() if k != "NOTEWELL_MODEL_CACHE"}  # its own, empty cache
+    parent = subprocess.run([sys.executable, "-c", ORPHANING_PARENT, str(cache)], env=env,
+                            capture_output=True, text=True, timeout=120)
+    child = int(parent.stdout.split()[0])
+
+    def gone() -> bool:
+        try:
+            return psutil.Process(child).status() == psutil.STATUS_ZOMBIE
+        except psutil.NoSuchProcess:
+            return True
+
+    assert wait_until(gone)
+    assert not list(cache.glob("*.onnx")), "the orphaned export ran to the end"
