@@ -66,8 +66,10 @@ def test_the_vector_store_process_ends_when_the_app_is_killed(tmp_path: Path) ->
 def test_the_app_quits_cleanly_on_sigterm_and_takes_the_vector_store_with_it(tmp_path: Path) -> None:
     data = tmp_path / "data"
     env = {**os.environ, "QT_QPA_PLATFORM": "offscreen", "NOTEWELL_DATA_DIR": str(data)}
-    app = subprocess.Popen([sys.executable, "-m", "notewell.app", "gui"], env=env, cwd=REPO,
-                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    errors = tmp_path / "stderr.txt"
+    with errors.open("w") as stderr:
+        app = subprocess.Popen([sys.executable, "-m", "notewell.app", "gui"], env=env, cwd=REPO,
+                               stdout=subprocess.DEVNULL, stderr=stderr)
     try:
         log = data / "notewell.log"
         assert wait_until(lambda: log.exists() and "window up" in log.read_text(), 60), "the window never came up"
@@ -80,7 +82,7 @@ def test_the_app_quits_cleanly_on_sigterm_and_takes_the_vector_store_with_it(tmp
 
         assert wait_until(vector_store_started, 60), "the vector store process never started"
         app.send_signal(signal.SIGTERM)
-        assert app.wait(30) == 0
+        assert app.wait(30) == 0, errors.read_text()[-2000:]
         assert "quitting on a signal" in log.read_text()
         assert wait_until(lambda: all(gone(pid) for pid in children), 15)
     finally:
