@@ -29,6 +29,8 @@ from notewell.app.preferences import INDEX_FIELDS, Preferences
 from notewell.app.secrets import UserSecret
 from notewell.app.settings import SETTINGS_FIELDS, Settings
 
+from .theme import set_role
+
 ADVANCED = frozenset({"chroma_url", "host", "ngrok_region", "contact_email", "legal_url"})
 GROUPS = (
     ("Notes", ("extensions", "ignore_patterns", "max_file_mb", "model", "model_precision")),
@@ -115,7 +117,7 @@ class SettingsTab(QWidget):
         self.authtoken_field.setObjectName(AUTHTOKEN)
         self.authtoken_field.setPlaceholderText("from dashboard.ngrok.com → Your Authtoken")
         self.model_warning = QLabel("Changing the model re-embeds every note: this can take a while.")
-        self.model_warning.setStyleSheet("color: #b45309")
+        set_role(self.model_warning, "warning")
         self.model_warning.setVisible(False)
         model, precision = self.editors["model"].widget, self.editors["model_precision"].widget
         assert isinstance(model, QLineEdit) and isinstance(precision, QLineEdit)
@@ -208,7 +210,7 @@ class SettingsTab(QWidget):
         hint.setWordWrap(True)
         hint.setOpenExternalLinks(True)
         hint.setTextFormat(Qt.TextFormat.RichText)
-        hint.setStyleSheet("color: palette(placeholder-text)")
+        set_role(hint, "caption")
         self.hints[name] = hint
         row = QWidget()
         layout = QVBoxLayout(row)
