@@ -58,7 +58,7 @@ def row_state(status: FolderStatus | None, folder: str, index_state: str, progre
     if index_state == "paused" and status.pending_chunks:
         return RowState(f"Paused ({status.pending_chunks} passages to embed)")
     if index_state == "error" and status.pending_chunks:  # never "Up to date" when it is not
-        return RowState(f"{status.pending_chunks} passages waiting: indexing stopped (see the status bar)")
+        return RowState(f"{status.pending_chunks} passages waiting: indexing stopped (see the top of the window)")
     if busy and status.pending_chunks:
         return RowState("Waiting to embed…")
     errors = f"{status.failed} error{'s' if status.failed != 1 else ''}" if status.failed else ""

@@ -1,14 +1,16 @@
-"""The main window: one tab per task, a status bar, a Quit menu, and close-to-tray."""
+"""The main window: a status header, one tab per task, a Quit menu, and close-to-tray."""
 
 from __future__ import annotations
 
-from PySide6.QtCore import Signal
+from PySide6.QtCore import QSize, Signal
 from PySide6.QtGui import QAction, QCloseEvent, QIcon, QKeySequence
-from PySide6.QtWidgets import QLabel, QMainWindow, QTabWidget, QWidget
+from PySide6.QtWidgets import QMainWindow, QTabWidget, QVBoxLayout, QWidget
 
 from .bridge import Bridge
+from .status_header import StatusHeader
 
 TAB_NAMES = ("Folders", "Connect", "Search", "Activity", "Settings")
+MINIMUM_SIZE = QSize(900, 600)  # fits a 1280×800 screen with room for the panel and title bar
 
 
 class MainWindow(QMainWindow):
@@ -19,15 +21,22 @@ class MainWindow(QMainWindow):
         super().__init__()
         self.setWindowTitle("Notewell")
         self.setWindowIcon(icon)
-        self.resize(880, 600)
+        self.resize(1040, 700)
+        self.setMinimumSize(MINIMUM_SIZE)
         self.hide_on_close = hide_on_close
         self.quitting = False  # set by Quit: closing then really closes
         self.tabs = QTabWidget()
         for name, widget in tabs.items():
             self.tabs.addTab(widget, name)
-        self.setCentralWidget(self.tabs)
-        self.state_label = QLabel("Starting…")
-        self.statusBar().addWidget(self.state_label, 1)
+        self.tabs.setDocumentMode(True)
+        self.header = StatusHeader(bridge)
+        central = QWidget()
+        layout = QVBoxLayout(central)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.setSpacing(0)
+        layout.addWidget(self.header)
+        layout.addWidget(self.tabs, 1)
+        self.setCentralWidget(central)
         menu = self.menuBar().addMenu("&Notewell")
         close = QAction("&Close window", self)
         close.setShortcut(QKeySequence.StandardKey.Close)
@@ -39,7 +48,6 @@ class MainWindow(QMainWindow):
         menu.addAction(close)
         menu.addSeparator()
         menu.addAction(self.quit_action)
-        bridge.index_state_changed.connect(self._on_index_state)
 
     def show_tab(self, name: str) -> None:
         for n in range(self.tabs.count()):
@@ -59,6 +67,3 @@ class MainWindow(QMainWindow):
             self.hidden_to_tray.emit()
         else:
             event.accept()
-
-    def _on_index_state(self, state: str, message: str) -> None:
-        self.state_label.setText(message)
