@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from PySide6.QtCore import QSize, Signal
 from PySide6.QtGui import QAction, QCloseEvent, QIcon, QKeySequence
-from PySide6.QtWidgets import QMainWindow, QTabWidget, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QMainWindow, QStackedWidget, QTabWidget, QVBoxLayout, QWidget
 
 from .bridge import Bridge
 from .status_header import StatusHeader
 
 TAB_NAMES = ("Folders", "Connect", "Search", "Activity", "Settings")
+PAGE_MARGIN = 12
 MINIMUM_SIZE = QSize(900, 600)  # fits a 1280×800 screen with room for the panel and title bar
 
 
@@ -29,6 +30,9 @@ class MainWindow(QMainWindow):
         for name, widget in tabs.items():
             self.tabs.addTab(widget, name)
         self.tabs.setDocumentMode(True)
+        pages = self.tabs.findChild(QStackedWidget)
+        if pages is not None:  # breathing room around every tab's page
+            pages.setContentsMargins(PAGE_MARGIN, PAGE_MARGIN - 4, PAGE_MARGIN, PAGE_MARGIN - 4)
         self.header = StatusHeader(bridge)
         central = QWidget()
         layout = QVBoxLayout(central)

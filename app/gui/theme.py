@@ -95,9 +95,15 @@ QPushButton:default, QPushButton[primary="true"] {{ background: palette(highligh
     color: palette(highlighted-text); border-color: palette(highlight); font-weight: 600; }}
 QPushButton:default:disabled, QPushButton[primary="true"]:disabled {{ background: palette(mid);
     border-color: palette(mid); color: palette(window-text); }}
-QLineEdit, QPlainTextEdit, QTextBrowser, QSpinBox, QDoubleSpinBox, QComboBox {{
+QLineEdit, QPlainTextEdit, QTextBrowser {{
     border: 1px solid palette(mid); border-radius: 5px; padding: 4px 6px; background: palette(base); }}
-QLineEdit:focus, QPlainTextEdit:focus, QSpinBox:focus, QDoubleSpinBox:focus {{ border-color: palette(highlight); }}
+QLineEdit:focus, QPlainTextEdit:focus {{ border-color: palette(highlight); }}
+QScrollBar:vertical {{ width: 10px; background: transparent; margin: 2px; }}
+QScrollBar:horizontal {{ height: 10px; background: transparent; margin: 2px; }}
+QScrollBar::handle {{ background: palette(mid); border-radius: 3px; min-height: 24px; min-width: 24px; }}
+QScrollBar::handle:hover {{ background: palette(dark); }}
+QScrollBar::add-line, QScrollBar::sub-line {{ width: 0; height: 0; }}
+QScrollBar::add-page, QScrollBar::sub-page {{ background: none; }}
 QTreeView, QTableView, QListView {{ border: 1px solid palette(mid); border-radius: 6px; background: palette(base);
     alternate-background-color: palette(alternate-base); }}
 QTreeView::item, QTableView::item {{ min-height: {ROW_HEIGHT - 6}px; padding: 3px 4px; }}
