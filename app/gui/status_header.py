@@ -49,8 +49,10 @@ def headline(index_state: str, message: str, notes: int | None, progress: Progre
         index_part, mood = f"Indexing stopped: {message}" if message else "Indexing stopped", "error"
     else:
         index_part = "Up to date"
+    if notes == 0 and index_state == "idle":
+        index_part = "No notes yet: add a folder"
     parts = [index_part]
-    if notes is not None and index_state != "opening":
+    if notes and index_state != "opening":
         parts.append(f"{notes:,} note{'s' if notes != 1 else ''}")
     parts.append(_sharing_part(tunnel))
     if tunnel.state == "error" and not tunnel.retrying and mood == "ok":

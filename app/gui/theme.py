@@ -76,6 +76,7 @@ def stylesheet(body_pt: float, scheme: Scheme = "light") -> str:
     title = round(body_pt * TITLE_PT, 1)
     caption = round(body_pt * CAPTION_PT, 1)
     return f"""
+QTabWidget::tab-bar {{ left: 8px; }}
 QTabWidget::pane {{ border: none; border-top: 1px solid palette(mid); top: -1px; }}
 QTabBar::tab {{ padding: 8px 18px; margin-right: 2px; border: none; border-bottom: 2px solid transparent;
     background: transparent; color: palette(placeholder-text); }}
@@ -92,7 +93,7 @@ QPushButton:hover {{ border-color: palette(highlight); }}
 QPushButton:pressed {{ background: palette(midlight); }}
 QPushButton:disabled {{ color: palette(placeholder-text); background: palette(window); }}
 QPushButton:default, QPushButton[primary="true"] {{ background: palette(highlight);
-    color: palette(highlighted-text); border-color: palette(highlight); font-weight: 600; }}
+    color: palette(highlighted-text); border-color: palette(highlight); }}
 QPushButton:default:disabled, QPushButton[primary="true"]:disabled {{ background: palette(mid);
     border-color: palette(mid); color: palette(window-text); }}
 QLineEdit, QPlainTextEdit, QTextBrowser {{

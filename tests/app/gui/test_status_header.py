@@ -17,6 +17,7 @@ ONLINE = TunnelStatus("online", "https://calm-otter-123.ngrok-free.app")
     [
         ("opening", "", None, None, OFF, Headline("Opening your index… · Sharing off", "busy")),
         ("idle", "Up to date", 1234, None, OFF, Headline("Up to date · 1,234 notes · Sharing off", "ok")),
+        ("idle", "Up to date", 0, None, OFF, Headline("No notes yet: add a folder · Sharing off", "ok")),
         ("idle", "Up to date", 1, None, ONLINE,
          Headline("Up to date · 1 note · Sharing at https://calm-otter-123.ngrok-free.app", "ok")),
         ("embedding", "Embedding passages…", 10, Progress("embedding", None, 40, 100), OFF,
