@@ -34,7 +34,7 @@ _COLOURS: dict[QPalette.ColorRole, tuple[str, str]] = {
     QPalette.ColorRole.Button: ("#ffffff", "#30343c"),
     QPalette.ColorRole.ButtonText: ("#1c2128", "#e4e6eb"),
     QPalette.ColorRole.BrightText: ("#ffffff", "#ffffff"),
-    QPalette.ColorRole.Highlight: ("#3451c7", "#5b7cf0"),
+    QPalette.ColorRole.Highlight: ("#3451c7", "#4665dc"),
     QPalette.ColorRole.HighlightedText: ("#ffffff", "#ffffff"),
     QPalette.ColorRole.Link: ("#2a4bc0", "#93aaff"),
     QPalette.ColorRole.LinkVisited: ("#6a3fb8", "#c0a4ff"),

@@ -169,3 +169,26 @@ def test_a_chosen_scheme_stays_whatever_the_system_says(qapp, make_desktop, rest
     monkeypatch.setattr(theme, "system_scheme", lambda: "dark")
     QGuiApplication.styleHints().colorSchemeChanged.emit(Qt.ColorScheme.Dark)
     assert not theme.is_dark(desktop.window.palette())
+
+
+@pytest.mark.parametrize("scheme", ["light", "dark"])
+@pytest.mark.parametrize(("text", "background"), [
+    ("HighlightedText", "Highlight"),  # primary buttons, selected rows
+    ("PlaceholderText", "Window"), ("PlaceholderText", "Base"),  # captions, tab names
+    ("Link", "Base"), ("Link", "Window"), ("Text", "AlternateBase"),
+])
+def test_palette_pairs_read_at_4_5_to_1(scheme, text, background) -> None:
+    colours = theme.palette(scheme)
+    ratio = contrast(colours.color(getattr(QPalette.ColorRole, text)),
+                     colours.color(getattr(QPalette.ColorRole, background)))
+    assert ratio >= 4.5, f"{text} on {background} in {scheme}: {ratio:.2f}"
+
+
+@pytest.mark.parametrize("scheme", ["light", "dark"])
+def test_meaningful_tints_read_on_their_backgrounds(scheme) -> None:
+    colours = theme.palette(scheme)
+    base, text = colours.color(QPalette.ColorRole.Base), colours.color(QPalette.ColorRole.Text)
+    for mood in ("ok", "busy", "error", "warning"):
+        assert contrast(theme.tint(mood, colours), base) >= 4.5, mood
+    for background in ("refused", "match"):  # rows and marks keep the scheme's text colour
+        assert contrast(text, theme.tint(background, colours)) >= 4.5, background
