@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from PySide6.QtCore import QSize, Signal
-from PySide6.QtGui import QAction, QCloseEvent, QIcon, QKeySequence
-from PySide6.QtWidgets import QMainWindow, QStackedWidget, QTabWidget, QVBoxLayout, QWidget
+from PySide6.QtGui import QAction, QCloseEvent, QIcon, QKeySequence, QShowEvent
+from PySide6.QtWidgets import QMainWindow, QStackedWidget, QTabWidget, QTreeView, QVBoxLayout, QWidget
 
 from .bridge import Bridge
 from .status_header import StatusHeader
@@ -26,6 +26,7 @@ class MainWindow(QMainWindow):
         self.setMinimumSize(MINIMUM_SIZE)
         self.hide_on_close = hide_on_close
         self.quitting = False  # set by Quit: closing then really closes
+        self._laid_out = False
         self.tabs = QTabWidget()
         for name, widget in tabs.items():
             self.tabs.addTab(widget, name)
@@ -63,6 +64,13 @@ class MainWindow(QMainWindow):
         self.setWindowState(self.windowState() & ~self.windowState().WindowMinimized)
         self.raise_()
         self.activateWindow()
+
+    def showEvent(self, event: QShowEvent) -> None:
+        super().showEvent(event)
+        if not self._laid_out:  # rows filled before the theme polished the views take its row height
+            self._laid_out = True
+            for view in self.findChildren(QTreeView):
+                view.doItemsLayout()
 
     def closeEvent(self, event: QCloseEvent) -> None:
         if self.hide_on_close and not self.quitting:
