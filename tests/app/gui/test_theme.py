@@ -192,3 +192,28 @@ def test_meaningful_tints_read_on_their_backgrounds(scheme) -> None:
         assert contrast(theme.tint(mood, colours), base) >= 4.5, mood
     for background in ("refused", "match"):  # rows and marks keep the scheme's text colour
         assert contrast(text, theme.tint(background, colours)) >= 4.5, background
+
+
+def test_rows_kept_from_before_get_the_themes_row_height(qtbot, qapp) -> None:
+    from PySide6.QtGui import QIcon
+
+    from notewell.app.gui.activity_tab import ActivityTab
+    from notewell.app.gui.bridge import Bridge
+    from notewell.app.gui.main_window import MainWindow
+    from notewell.plugin_api.activity_store import ActivityEntry
+
+    theme.apply_theme(qapp, "system")
+    bridge = Bridge()
+    history = [ActivityEntry("2026-12-07T02:39:31+00:00", "API key", "127.0.0.1", "POST", "/query", 200,
+                             queries=(f"query {n}",), titles=("Git tips",), result_count=1) for n in range(3)]
+    tab = ActivityTab(bridge, history)
+    window = MainWindow(bridge, {"Folders": QWidget(), "Activity": tab}, QIcon(), hide_on_close=False)
+    qtbot.addWidget(window)
+    window.show()
+    qtbot.waitExposed(window)
+    window.show_tab("Activity")
+    qapp.processEvents()
+    assert tab.table.topLevelItemCount() == 3
+    rows = [tab.table.visualItemRect(tab.table.topLevelItem(n)).height() for n in range(3)]
+    assert min(rows) >= theme.ROW_HEIGHT - 2, rows
+    bridge.shutdown()
