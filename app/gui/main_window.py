@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from PySide6.QtCore import QSize, Signal
-from PySide6.QtGui import QAction, QCloseEvent, QIcon, QKeySequence, QShowEvent
+from PySide6.QtGui import QAction, QCloseEvent, QGuiApplication, QIcon, QKeySequence, QShowEvent
 from PySide6.QtWidgets import QMainWindow, QStackedWidget, QTabWidget, QTreeView, QVBoxLayout, QWidget
 
 from .bridge import Bridge
@@ -11,7 +11,8 @@ from .status_header import StatusHeader
 
 TAB_NAMES = ("Folders", "Connect", "Search", "Activity", "Settings")
 PAGE_MARGIN = 12
-MINIMUM_SIZE = QSize(900, 600)  # fits a 1280×800 screen with room for the panel and title bar
+MINIMUM_SIZE = QSize(720, 480)  # fits 1920×1080 at 200% (960×540) with a panel and title bar
+START_SIZE = QSize(1040, 700)
 
 
 class MainWindow(QMainWindow):
@@ -22,7 +23,9 @@ class MainWindow(QMainWindow):
         super().__init__()
         self.setWindowTitle("Notewell")
         self.setWindowIcon(icon)
-        self.resize(1040, 700)
+        screen = self.screen() or QGuiApplication.primaryScreen()
+        room = screen.availableGeometry().size() * 0.92 if screen is not None else START_SIZE
+        self.resize(START_SIZE.boundedTo(room).expandedTo(MINIMUM_SIZE))
         self.setMinimumSize(MINIMUM_SIZE)
         self.hide_on_close = hide_on_close
         self.quitting = False  # set by Quit: closing then really closes
