@@ -49,7 +49,7 @@ from .note_view import open_with_desktop
 from .save_prompt import SaveAnswers, SavePrompt, TrustedSaversBox
 from .search_tab import SearchTab
 from .settings_tab import AUTHTOKEN, SettingsTab
-from .theme import Theme, apply_theme
+from .theme import Theme, apply_theme, chosen
 from .tray import Tray, TrayActions
 
 if TYPE_CHECKING:
@@ -138,7 +138,8 @@ def build_desktop(
 ) -> Desktop:
     root = prefs.data_dir
     app = QApplication.instance()
-    theme = apply_theme(app) if isinstance(app, QApplication) else None  # palette, type, spacing; follows the system
+    # palette, type, spacing; follows the system unless Settings → Appearance says Light or Dark
+    theme = apply_theme(app, chosen(prefs.settings.appearance)) if isinstance(app, QApplication) else None
     bridge = Bridge()
     authtoken = UserSecret(root, NGROK_AUTHTOKEN)
     runtime = Runtime(prefs, RuntimeOptions(vectors_in_child=vectors_in_child, watch=watch, embedder=embedder,
@@ -194,6 +195,8 @@ def build_desktop(
         runtime.settings_changed(changed - {AUTHTOKEN})
         if AUTHTOKEN in changed and sharing.wanted:
             sharing.restart_sharing()
+        if "appearance" in changed and theme is not None:
+            theme.apply(chosen(prefs.settings.appearance))
         if "start_at_login" in changed:
             set_autostart(prefs.settings.start_at_login, _entry_data_dir(root))
 

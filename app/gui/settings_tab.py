@@ -9,6 +9,7 @@ from typing import Any, Callable
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
     QCheckBox,
+    QComboBox,
     QFileDialog,
     QDoubleSpinBox,
     QFormLayout,
@@ -37,7 +38,7 @@ GROUPS = (
     # First-time sharing in order: the authtoken, the free static domain, then the rest (issue 17).
     ("Sharing", ("ngrok_authtoken", "ngrok_domain", "ngrok_path", "start_sharing_on_launch", "public_url", "port")),
     ("Saving notes", ("inbox_folder", "ask_before_saving")),
-    ("App", ("start_at_login",)),
+    ("App", ("start_at_login", "appearance")),
 )
 AUTHTOKEN = "ngrok_authtoken"
 HINTS = {
@@ -56,7 +57,12 @@ class FieldEditor:
         self.field = field
         kind = _TYPES[field.name]
         self.kind = kind
-        if kind is bool:
+        if "choices" in field.metadata:
+            combo = QComboBox()
+            for choice in field.metadata["choices"]:
+                combo.addItem(choice.capitalize(), choice)
+            self.widget = combo
+        elif kind is bool:
             self.widget: QWidget = QCheckBox(field.metadata["help"])
         elif kind is int:
             spin = QSpinBox()
@@ -77,7 +83,9 @@ class FieldEditor:
 
     def set(self, value: Any) -> None:
         w = self.widget
-        if isinstance(w, QCheckBox):
+        if isinstance(w, QComboBox):
+            w.setCurrentIndex(max(0, w.findData(value)))
+        elif isinstance(w, QCheckBox):
             w.setChecked(bool(value))
         elif isinstance(w, (QSpinBox, QDoubleSpinBox)):
             w.setValue(value)
@@ -86,6 +94,8 @@ class FieldEditor:
 
     def get(self) -> Any:
         w = self.widget
+        if isinstance(w, QComboBox):
+            return w.currentData()
         if isinstance(w, QCheckBox):
             return w.isChecked()
         if isinstance(w, (QSpinBox, QDoubleSpinBox)):

@@ -165,18 +165,21 @@ def tint(name: Tint, colours: QPalette | None = None) -> QColor:
     return QColor(_TINTS[name][1 if is_dark(colours) else 0])
 
 
-def choice_from_env() -> Choice:
-    value = os.environ.get(THEME_ENV, "system").strip().lower()
-    return value if value in ("light", "dark") else "system"  # type: ignore[return-value]
+def chosen(setting: str = "system") -> Choice:
+    """NOTEWELL_THEME when set (screenshots, a quick try), else the Appearance setting."""
+    for value in (os.environ.get(THEME_ENV, "").strip().lower(), setting):
+        if value in ("system", "light", "dark"):
+            return value  # type: ignore[return-value]
+    return "system"
 
 
 def apply_theme(app: QApplication, choice: Choice | None = None) -> Theme:
     """Once per app: later calls return the same Theme (re-applied with the new choice)."""
     existing = app.findChild(Theme)
     if isinstance(existing, Theme):
-        existing.apply(choice or choice_from_env())
+        existing.apply(choice or chosen())
         return existing
-    return Theme(app, choice or choice_from_env())
+    return Theme(app, choice or chosen())
 
 
 def set_role(widget: QWidget, role: Literal["title", "caption", "warning"]) -> QWidget:

@@ -217,3 +217,25 @@ def test_rows_kept_from_before_get_the_themes_row_height(qtbot, qapp) -> None:
     rows = [tab.table.visualItemRect(tab.table.topLevelItem(n)).height() for n in range(3)]
     assert min(rows) >= theme.ROW_HEIGHT - 2, rows
     bridge.shutdown()
+
+
+def test_settings_appearance_switches_light_and_dark(qapp, make_desktop, data_dir, restore_theme,
+                                                     monkeypatch) -> None:
+    from PySide6.QtWidgets import QComboBox
+
+    from notewell.app.settings import Settings
+
+    monkeypatch.delenv(theme.THEME_ENV, raising=False)
+    desktop = make_desktop(start=False)
+    combo = desktop.settings_tab.findChild(QComboBox, "appearance")
+    assert [combo.itemText(n) for n in range(combo.count())] == ["System", "Light", "Dark"]
+    combo.setCurrentIndex(combo.findData("dark"))
+    assert "appearance" in desktop.settings_tab.save()
+    assert theme.is_dark(desktop.window.palette())
+    assert Settings.load(data_dir).appearance == "dark"
+    monkeypatch.setattr(theme, "system_scheme", lambda: "light")
+    QGuiApplication.styleHints().colorSchemeChanged.emit(Qt.ColorScheme.Light)
+    assert theme.is_dark(desktop.window.palette()), "a chosen scheme ignores the system"
+    combo.setCurrentIndex(combo.findData("system"))
+    desktop.settings_tab.save()
+    assert not theme.is_dark(desktop.window.palette())
