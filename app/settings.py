@@ -91,6 +91,9 @@ class Settings:
         False, "Start sharing on launch", "Open the tunnel when Notewell starts."
     )
     start_at_login: bool = _setting(False, "Start at login", "Launch Notewell when you log in.")
+    appearance: str = field(default="system", metadata={
+        "label": "Appearance", "help": "System follows your desktop's light or dark setting as it changes.",
+        "choices": ("system", "light", "dark")})
     inbox_folder: str = _setting(
         "", "Inbox folder",
         "Where an assistant may save a new note, with your OK. It never edits or overwrites a file. "

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Callable
 
 from PySide6.QtCore import Qt
-from PySide6.QtGui import QBrush, QColor
+from PySide6.QtGui import QBrush
 from PySide6.QtWidgets import (
     QComboBox,
     QHBoxLayout,
@@ -26,9 +26,9 @@ from notewell.plugin_api.activity import SAVE_ENDPOINTS, ActivityEntry, source_l
 from notewell.plugin_api.printable import printable
 
 from .bridge import Bridge
+from .theme import tint
 
 COLUMNS = ("Time", "Client", "From", "What", "Results", "Status")
-REFUSED_BACKGROUND = QColor("#fde2e2")
 REFUSED = "Refused requests"
 ALL = "All clients"
 MAX_ROWS = 1000
@@ -118,7 +118,7 @@ class ActivityTab(QWidget):
                 self.table.takeTopLevelItem(self.table.indexOfTopLevelItem(old[0]))
             self._refused[key] = (item, entry.count)
             for column in range(len(COLUMNS)):
-                item.setBackground(column, QBrush(REFUSED_BACKGROUND))
+                item.setBackground(column, QBrush(tint("refused", self.palette())))
             item.setToolTip(5, "Refused: the request did not carry a valid key or token, or came too often. "
                                "Refused requests are counted, not listed one by one.")
         elif self.client_filter.findText(client) < 0:

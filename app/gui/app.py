@@ -49,6 +49,7 @@ from .note_view import open_with_desktop
 from .save_prompt import SaveAnswers, SavePrompt, TrustedSaversBox
 from .search_tab import SearchTab
 from .settings_tab import AUTHTOKEN, SettingsTab
+from .theme import Theme, apply_theme, chosen
 from .tray import Tray, TrayActions
 
 if TYPE_CHECKING:
@@ -74,6 +75,7 @@ class Desktop:
     clients_box: ClientsBox
     save_prompt: SavePrompt
     trusted_box: TrustedSaversBox
+    theme: Theme | None = None
 
     @property
     def prefs(self) -> Preferences:
@@ -135,6 +137,9 @@ def build_desktop(
     vectors_in_child: bool = True,
 ) -> Desktop:
     root = prefs.data_dir
+    app = QApplication.instance()
+    # palette, type, spacing; follows the system unless Settings → Appearance says Light or Dark
+    theme = apply_theme(app, chosen(prefs.settings.appearance)) if isinstance(app, QApplication) else None
     bridge = Bridge()
     authtoken = UserSecret(root, NGROK_AUTHTOKEN)
     runtime = Runtime(prefs, RuntimeOptions(vectors_in_child=vectors_in_child, watch=watch, embedder=embedder,
@@ -190,6 +195,8 @@ def build_desktop(
         runtime.settings_changed(changed - {AUTHTOKEN})
         if AUTHTOKEN in changed and sharing.wanted:
             sharing.restart_sharing()
+        if "appearance" in changed and theme is not None:
+            theme.apply(chosen(prefs.settings.appearance))
         if "start_at_login" in changed:
             set_autostart(prefs.settings.start_at_login, _entry_data_dir(root))
 
@@ -261,7 +268,7 @@ def build_desktop(
                                    f"{folder} is not there any more; its notes stay searchable.", warning=True)
     )
     desktop = Desktop(runtime, window, tray, bridge, folders_tab, connect_tab, search_tab, activity_tab,
-                      settings_tab, consent_prompt, clients_box, save_prompt, trusted_box)
+                      settings_tab, consent_prompt, clients_box, save_prompt, trusted_box, theme)
     desktop_ref.append(desktop)
     return desktop
 

@@ -36,6 +36,7 @@ from notewell.plugin_api.tunnel import TunnelStatus
 
 from .bridge import Bridge
 from .copy_button import CopyButton
+from .theme import set_role
 
 MASK = "••••••••"
 
@@ -83,10 +84,7 @@ class ClientCard(QWidget):
         self._card = card
         self.title = QLabel()
         self.title.setObjectName("cardTitle")
-        font = self.title.font()
-        font.setPointSizeF(font.pointSizeF() * 1.25)
-        font.setBold(True)
-        self.title.setFont(font)
+        set_role(self.title, "title")
         self.summary = QLabel()
         self.summary.setWordWrap(True)
         self.steps = QLabel()

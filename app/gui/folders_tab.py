@@ -7,7 +7,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
-from PySide6.QtCore import Qt
+from PySide6.QtCore import QSize, Qt
+from PySide6.QtGui import QIcon
 from PySide6.QtWidgets import (
     QFileDialog,
     QHBoxLayout,
@@ -23,12 +24,15 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from notewell.assets import asset_path
 from notewell.indexer.types import FolderStatus, Progress
 
 from .bridge import Bridge
+from .theme import set_role
 
 COLUMNS = ("Folder", "Notes", "Passages", "State")
 STATE_COLUMN = 3
+LOGO_SIZE = 96
 
 
 @dataclass(frozen=True)
@@ -58,7 +62,7 @@ def row_state(status: FolderStatus | None, folder: str, index_state: str, progre
     if index_state == "paused" and status.pending_chunks:
         return RowState(f"Paused ({status.pending_chunks} passages to embed)")
     if index_state == "error" and status.pending_chunks:  # never "Up to date" when it is not
-        return RowState(f"{status.pending_chunks} passages waiting: indexing stopped (see the status bar)")
+        return RowState(f"{status.pending_chunks} passages waiting: indexing stopped (see the top of the window)")
     if busy and status.pending_chunks:
         return RowState("Waiting to embed…")
     errors = f"{status.failed} error{'s' if status.failed != 1 else ''}" if status.failed else ""
@@ -104,12 +108,16 @@ class FoldersTab(QWidget):
     # -- building ------------------------------------------------------------
     def _welcome_page(self) -> QWidget:
         page = QWidget()
-        title = QLabel("<h2>Add your notes folder</h2>")
+        logo = QLabel()
+        logo.setPixmap(QIcon(str(asset_path("logo.png"))).pixmap(QSize(LOGO_SIZE, LOGO_SIZE)))  # sharp at any scale
+        title = set_role(QLabel("Add your notes folder"), "title")
         text = QLabel(
             "Notewell indexes the folders you choose (Markdown, text, HTML, PDF; Obsidian vaults) "
             "on this computer. Nothing leaves it until you start sharing."
         )
         text.setWordWrap(True)
+        text.setFixedWidth(560)
+        text.setMinimumHeight(text.heightForWidth(560))  # centred, a wrapped label is otherwise cut
         self.welcome_add = QPushButton("Add your notes folder…")
         self.welcome_add.setDefault(True)
         self.welcome_sample = QPushButton("Try the sample notes")
@@ -122,10 +130,12 @@ class FoldersTab(QWidget):
         buttons.addStretch()
         layout = QVBoxLayout(page)
         layout.addStretch()
-        for widget in (title, text):
+        layout.setSpacing(12)
+        for widget in (logo, title, text):
             widget.setAlignment(Qt.AlignmentFlag.AlignCenter)
-            widget.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Maximum)
-            layout.addWidget(widget)
+            widget.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Minimum)
+            layout.addWidget(widget, 0, Qt.AlignmentFlag.AlignHCenter)
+        layout.addSpacing(8)
         layout.addLayout(buttons)
         layout.addStretch(2)
         return page

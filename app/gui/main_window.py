@@ -1,14 +1,18 @@
-"""The main window: one tab per task, a status bar, a Quit menu, and close-to-tray."""
+"""The main window: a status header, one tab per task, a Quit menu, and close-to-tray."""
 
 from __future__ import annotations
 
-from PySide6.QtCore import Signal
-from PySide6.QtGui import QAction, QCloseEvent, QIcon, QKeySequence
-from PySide6.QtWidgets import QLabel, QMainWindow, QTabWidget, QWidget
+from PySide6.QtCore import QSize, Signal
+from PySide6.QtGui import QAction, QCloseEvent, QGuiApplication, QIcon, QKeySequence, QShowEvent
+from PySide6.QtWidgets import QMainWindow, QStackedWidget, QTabWidget, QTreeView, QVBoxLayout, QWidget
 
 from .bridge import Bridge
+from .status_header import StatusHeader
 
 TAB_NAMES = ("Folders", "Connect", "Search", "Activity", "Settings")
+PAGE_MARGIN = 12
+MINIMUM_SIZE = QSize(720, 480)  # fits 1920×1080 at 200% (960×540) with a panel and title bar
+START_SIZE = QSize(1040, 700)
 
 
 class MainWindow(QMainWindow):
@@ -19,15 +23,28 @@ class MainWindow(QMainWindow):
         super().__init__()
         self.setWindowTitle("Notewell")
         self.setWindowIcon(icon)
-        self.resize(880, 600)
+        screen = self.screen() or QGuiApplication.primaryScreen()
+        room = screen.availableGeometry().size() * 0.92 if screen is not None else START_SIZE
+        self.resize(START_SIZE.boundedTo(room).expandedTo(MINIMUM_SIZE))
+        self.setMinimumSize(MINIMUM_SIZE)
         self.hide_on_close = hide_on_close
         self.quitting = False  # set by Quit: closing then really closes
+        self._laid_out = False
         self.tabs = QTabWidget()
         for name, widget in tabs.items():
             self.tabs.addTab(widget, name)
-        self.setCentralWidget(self.tabs)
-        self.state_label = QLabel("Starting…")
-        self.statusBar().addWidget(self.state_label, 1)
+        self.tabs.setDocumentMode(True)
+        pages = self.tabs.findChild(QStackedWidget)
+        if pages is not None:  # breathing room around every tab's page
+            pages.setContentsMargins(PAGE_MARGIN, PAGE_MARGIN - 4, PAGE_MARGIN, PAGE_MARGIN - 4)
+        self.header = StatusHeader(bridge)
+        central = QWidget()
+        layout = QVBoxLayout(central)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.setSpacing(0)
+        layout.addWidget(self.header)
+        layout.addWidget(self.tabs, 1)
+        self.setCentralWidget(central)
         menu = self.menuBar().addMenu("&Notewell")
         close = QAction("&Close window", self)
         close.setShortcut(QKeySequence.StandardKey.Close)
@@ -39,7 +56,6 @@ class MainWindow(QMainWindow):
         menu.addAction(close)
         menu.addSeparator()
         menu.addAction(self.quit_action)
-        bridge.index_state_changed.connect(self._on_index_state)
 
     def show_tab(self, name: str) -> None:
         for n in range(self.tabs.count()):
@@ -52,6 +68,13 @@ class MainWindow(QMainWindow):
         self.raise_()
         self.activateWindow()
 
+    def showEvent(self, event: QShowEvent) -> None:
+        super().showEvent(event)
+        if not self._laid_out:  # rows filled before the theme polished the views take its row height
+            self._laid_out = True
+            for view in self.findChildren(QTreeView):
+                view.doItemsLayout()
+
     def closeEvent(self, event: QCloseEvent) -> None:
         if self.hide_on_close and not self.quitting:
             event.ignore()
@@ -59,6 +82,3 @@ class MainWindow(QMainWindow):
             self.hidden_to_tray.emit()
         else:
             event.accept()
-
-    def _on_index_state(self, state: str, message: str) -> None:
-        self.state_label.setText(message)

@@ -6,8 +6,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Callable
 
-from PySide6.QtCore import QUrl
-from PySide6.QtGui import QColor, QDesktopServices, QGuiApplication, QTextCharFormat, QTextCursor
+from PySide6.QtCore import Qt, QUrl
+from PySide6.QtGui import QDesktopServices, QGuiApplication, QTextCharFormat, QTextCursor
 from PySide6.QtWidgets import (
     QDialog,
     QHBoxLayout,
@@ -20,6 +20,8 @@ from PySide6.QtWidgets import (
 )
 
 from notewell.indexer.types import NoteContent
+
+from .theme import set_role, tint
 
 # Opens a file or folder with the desktop's default program; False when there is none.
 OpenPath = Callable[[Path], bool]
@@ -54,9 +56,11 @@ class NoteView(QDialog):
         self._open_path = open_path
         self.file = Path(note.folder) / note.path
 
-        title = QLabel(f"<b>{_escape(note.title)}</b>")
+        title = QLabel(note.title)
+        title.setTextFormat(Qt.TextFormat.PlainText)
+        set_role(title, "title")
         where = QLabel(str(self.file))
-        where.setStyleSheet("color: palette(placeholder-text);")
+        set_role(where, "caption")
         where.setWordWrap(True)
         self.text = QPlainTextEdit()
         self.text.setReadOnly(True)
@@ -94,7 +98,7 @@ class NoteView(QDialog):
         cursor.setPosition(end, QTextCursor.MoveMode.KeepAnchor)
         mark = QTextEdit.ExtraSelection()
         fmt = QTextCharFormat()
-        fmt.setBackground(QColor(255, 214, 102, 150))
+        fmt.setBackground(tint("match", self.palette()))
         mark.format = fmt
         mark.cursor = cursor
         self.text.setExtraSelections([mark])
@@ -123,6 +127,3 @@ class NoteView(QDialog):
         QGuiApplication.clipboard().setText(str(self.file))
         self.message.setText("Path copied.")
 
-
-def _escape(text: str) -> str:
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")

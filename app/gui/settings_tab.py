@@ -9,6 +9,7 @@ from typing import Any, Callable
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
     QCheckBox,
+    QComboBox,
     QFileDialog,
     QDoubleSpinBox,
     QFormLayout,
@@ -29,13 +30,15 @@ from notewell.app.preferences import INDEX_FIELDS, Preferences
 from notewell.app.secrets import UserSecret
 from notewell.app.settings import SETTINGS_FIELDS, Settings
 
+from .theme import set_role
+
 ADVANCED = frozenset({"chroma_url", "host", "ngrok_region", "contact_email", "legal_url"})
 GROUPS = (
     ("Notes", ("extensions", "ignore_patterns", "max_file_mb", "model", "model_precision")),
     # First-time sharing in order: the authtoken, the free static domain, then the rest (issue 17).
     ("Sharing", ("ngrok_authtoken", "ngrok_domain", "ngrok_path", "start_sharing_on_launch", "public_url", "port")),
     ("Saving notes", ("inbox_folder", "ask_before_saving")),
-    ("App", ("start_at_login",)),
+    ("App", ("start_at_login", "appearance")),
 )
 AUTHTOKEN = "ngrok_authtoken"
 HINTS = {
@@ -54,7 +57,12 @@ class FieldEditor:
         self.field = field
         kind = _TYPES[field.name]
         self.kind = kind
-        if kind is bool:
+        if "choices" in field.metadata:
+            combo = QComboBox()
+            for choice in field.metadata["choices"]:
+                combo.addItem(choice.capitalize(), choice)
+            self.widget = combo
+        elif kind is bool:
             self.widget: QWidget = QCheckBox(field.metadata["help"])
         elif kind is int:
             spin = QSpinBox()
@@ -75,7 +83,9 @@ class FieldEditor:
 
     def set(self, value: Any) -> None:
         w = self.widget
-        if isinstance(w, QCheckBox):
+        if isinstance(w, QComboBox):
+            w.setCurrentIndex(max(0, w.findData(value)))
+        elif isinstance(w, QCheckBox):
             w.setChecked(bool(value))
         elif isinstance(w, (QSpinBox, QDoubleSpinBox)):
             w.setValue(value)
@@ -84,6 +94,8 @@ class FieldEditor:
 
     def get(self) -> Any:
         w = self.widget
+        if isinstance(w, QComboBox):
+            return w.currentData()
         if isinstance(w, QCheckBox):
             return w.isChecked()
         if isinstance(w, (QSpinBox, QDoubleSpinBox)):
@@ -115,7 +127,7 @@ class SettingsTab(QWidget):
         self.authtoken_field.setObjectName(AUTHTOKEN)
         self.authtoken_field.setPlaceholderText("from dashboard.ngrok.com → Your Authtoken")
         self.model_warning = QLabel("Changing the model re-embeds every note: this can take a while.")
-        self.model_warning.setStyleSheet("color: #b45309")
+        set_role(self.model_warning, "warning")
         self.model_warning.setVisible(False)
         model, precision = self.editors["model"].widget, self.editors["model_precision"].widget
         assert isinstance(model, QLineEdit) and isinstance(precision, QLineEdit)
@@ -208,7 +220,7 @@ class SettingsTab(QWidget):
         hint.setWordWrap(True)
         hint.setOpenExternalLinks(True)
         hint.setTextFormat(Qt.TextFormat.RichText)
-        hint.setStyleSheet("color: palette(placeholder-text)")
+        set_role(hint, "caption")
         self.hints[name] = hint
         row = QWidget()
         layout = QVBoxLayout(row)

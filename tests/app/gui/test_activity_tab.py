@@ -4,7 +4,7 @@ import json
 
 import httpx
 
-from notewell.app.gui.activity_tab import REFUSED_BACKGROUND
+from notewell.app.gui.theme import tint
 from tests.app.gui.conftest import wait_ready
 
 
@@ -27,8 +27,8 @@ def test_requests_appear_and_refused_ones_stand_out(qtbot, make_desktop, notes):
     assert (ok.text(1), ok.text(2)) == ("API key", "This computer")
     assert refused.text(5) == "Refused (401)" and refused.text(3) == "refused ×1: no valid key or token"
     assert refused.text(2) == "This computer"
-    assert refused.background(0).color() == REFUSED_BACKGROUND
-    assert ok.background(0).color() != REFUSED_BACKGROUND
+    assert refused.background(0).color() == tint("refused")
+    assert ok.background(0).color() != tint("refused")
     assert "1 refused" in tab.summary.text()
 
 

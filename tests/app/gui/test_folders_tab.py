@@ -85,7 +85,7 @@ def status(**counts: int) -> FolderStatus:
         (status(files=3), "embedding", Progress("embedding", None, 4, 9), True, RowState("Up to date")),
         (status(files=3, pending_chunks=9), "paused", None, True, RowState("Paused (9 passages to embed)")),
         (status(files=3, pending_chunks=5), "error", None, True,
-         RowState("5 passages waiting: indexing stopped (see the status bar)")),
+         RowState("5 passages waiting: indexing stopped (see the top of the window)")),
         (status(files=3, failed=2, skipped=1), "idle", None, True, RowState("Up to date (2 errors, 1 skipped)")),
         (status(files=3), "idle", None, False, RowState("Folder not found: reconnect the drive or remove it")),
         (None, "idle", None, True, RowState("Not indexed yet")),
