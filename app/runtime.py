@@ -132,12 +132,30 @@ class Runtime:
 
     def folders(self) -> list[Path]:
         """The folders being indexed: the user's, or the sample notes until there are any;
-        and the inbox, when it is not inside one of them (a saved note is searchable)."""
-        chosen = [Path(f) for f in self.settings.folders] or list(self.options.fallback_folders)
+        and the inbox, when it is not inside one of them and saving may happen (a saved note
+        is searchable; of that folder, only the notes Notewell saved: `_saved_only`)."""
+        chosen = self._chosen_folders()
+        inbox = self._outside_inbox()
+        return [*chosen, inbox] if inbox is not None else chosen
+
+    def saves_possible(self) -> bool:
+        """False: every save would be refused (`serve --inbox` without --allow-saves)."""
+        return not self.options.headless or self.options.allow_saves or not self.settings.ask_before_saving
+
+    def _chosen_folders(self) -> list[Path]:
+        return [Path(f) for f in self.settings.folders] or list(self.options.fallback_folders)
+
+    def _outside_inbox(self) -> Path | None:
+        """The inbox, when it is indexed as a folder of its own (outside the notes folders)."""
         inbox = self.inbox()
-        if inbox is not None and not any(_inside(inbox, folder) for folder in chosen):
-            chosen.append(inbox)
-        return chosen
+        if inbox is None or not self.saves_possible():
+            return None
+        return None if any(_inside(inbox, folder) for folder in self._chosen_folders()) else inbox
+
+    def _saved_only(self, folder: str) -> bool:
+        """Review of #18, finding 1: an inbox like ~/Downloads must not publish what was there."""
+        inbox = self._outside_inbox()
+        return inbox is not None and folder == str(inbox)
 
     def inbox(self) -> Path | None:
         """Where assistants may save new notes (issue 18); None: saving is off."""
@@ -194,7 +212,7 @@ class Runtime:
                 self._chroma.start()
             url, files = self._chroma.url, self.data_dir / CHROMA_DIR
         return open_index(settings, self.data_dir, chroma_url=url, chroma_server_files=files,
-                          embedder=self.options.embedder)
+                          embedder=self.options.embedder, saved_only=self._saved_only)
 
     def _make_app(self, index: NotesIndex) -> Any:
         from .services import create_api, make_oauth

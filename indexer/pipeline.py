@@ -148,7 +148,7 @@ class Pipeline:
             return
         try:
             self._check_mounted(folder, folder_id, self.catalog.has_files(folder_id))
-            entries = list(walk_paths(Path(folder), rels, self.options))
+            entries = list(walk_paths(Path(folder), rels, self.options.for_folder(folder)))
         except FolderError as exc:
             log.warning("%s", exc)
             return
@@ -235,7 +235,7 @@ class Pipeline:
         seen: set[str] = set()
         try:
             self._check_mounted(folder, folder_id, bool(known))
-            entries = list(walk_folder(Path(folder), self.options))
+            entries = list(walk_folder(Path(folder), self.options.for_folder(folder)))
         except FolderError as exc:
             report(Progress("scanning", folder, 0, 0, str(exc)))
             log.warning("%s", exc)
@@ -330,7 +330,7 @@ class Pipeline:
             self.catalog.touch_files(touched)
 
     def _record(self, folder: str, file: NoteFile, data: bytes, digest: str) -> NoteRecord:
-        doc = parse_note(file, data)
+        doc = parse_note(file, data, self.options.saved_only(folder))
         drafts = chunk_document(
             doc, count_tokens=self.embedder.count_tokens, max_tokens=self.embedder.max_tokens
         )

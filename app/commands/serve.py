@@ -109,9 +109,10 @@ def _saving_line(inbox: Path | None, allowed: bool) -> str:
     if inbox is None:
         return ""
     if allowed:
-        return f"saving: assistants may save new notes into {inbox} without asking"
-    return (f"saving: the inbox is {inbox}, but saves are refused: nobody can be asked without the app. "
-            "Add --allow-saves to let assistants save without asking.")
+        return (f"saving: assistants may save new notes into {inbox} without asking; outside the notes "
+                "folders, only the notes saved there are searchable")
+    return (f"saving: the inbox is {inbox}, but saves are refused: nobody can be asked without the app, "
+            "and it is not indexed. Add --allow-saves to let assistants save without asking.")
 
 
 class ServeError(Exception):

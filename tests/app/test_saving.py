@@ -334,3 +334,23 @@ def test_a_revoked_oauth_client_is_no_longer_trusted_to_save(start) -> None:  # 
     assert approvals.trusted.names() == {grant.id: "ChatGPT"}
     served.runtime.oauth_store.revoke(grant.id)
     assert approvals.trusted.names() == {}
+
+
+# -- review of #18 ---------------------------------------------------------------------------
+def test_an_inbox_outside_the_notes_folders_makes_only_saved_notes_readable(start, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """Finding 1: choosing ~/Downloads as the inbox must not publish what was already there."""
+    home = write_notes(tmp_path / "home_like", {"passwords.md": "# SSH\n\nhunter2 is my passphrase\n",
+                                                "old.txt": "hunter2 again in a text file\n"})
+    served = start("home_like", ask=False)
+    saved = served.post({**SAVE, "text": "hunter2 lookalike saved by the assistant"})
+    assert saved.status_code == 200, saved.text
+    assert wait_until(lambda: any(r["note_id"] == saved.json()["id"] for r in served.search("hunter2")), 10)
+    assert all(r["note_id"] == saved.json()["id"] for r in served.search("hunter2 passphrase"))
+    assert (home / "passwords.md").exists()
+
+
+def test_an_inbox_outside_the_notes_folders_is_not_indexed_while_saving_is_refused(start, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    write_notes(tmp_path / "home_like", {"saved.md": "---\nsaved_by: API key\n---\n\nhunter2 passphrase\n"})
+    served = start("home_like", headless=True)
+    assert str(tmp_path / "home_like") not in served.runtime.indexing.worker.folders
+    assert served.search("hunter2 passphrase") == []

@@ -75,3 +75,19 @@ def test_a_name_taken_by_a_folder_or_a_link_is_not_used(tmp_path: Path) -> None:
 def test_the_saved_file_is_private_to_the_user(tmp_path: Path) -> None:
     saved = write_new_note(tmp_path, NewNote("Plan", "new"))
     assert os.stat(saved).st_mode & 0o077 == 0
+
+
+def test_in_a_saved_only_folder_only_notes_notewell_saved_are_read(tmp_path: Path) -> None:
+    """Review of #18, finding 1: an inbox like ~/Downloads publishes only what Notewell saved."""
+    from notewell.indexer.errors import SkipFile
+    from notewell.indexer.sources import SourceOptions, parse_note, walk_folder
+
+    saved = write_new_note(tmp_path, NewNote("Plan", "saved text", (), "ChatGPT"))
+    (tmp_path / "passwords.md").write_text("# SSH\n\nhunter2\n")
+    (tmp_path / "old.txt").write_text("saved_by: me\nhunter2\n")
+    options = SourceOptions(saved_only=lambda folder: folder == str(tmp_path)).for_folder(str(tmp_path))
+    files = {entry.rel: entry for entry in walk_folder(tmp_path, options)}
+    assert set(files) == {"Plan.md", "passwords.md"}  # Markdown only
+    assert "saved text" in parse_note(files["Plan.md"], saved.read_bytes(), saved_only=True).text
+    with pytest.raises(SkipFile):
+        parse_note(files["passwords.md"], (tmp_path / "passwords.md").read_bytes(), saved_only=True)
