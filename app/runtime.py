@@ -175,7 +175,9 @@ class Runtime:
             self.indexing.set_folders(self.folders())
         if changed & INDEX_FIELDS:
             self.indexing.reopen(self._open_index)  # the server follows the new index
-        elif changed & SERVER_FIELDS:
+        # Not `elif` (review of #18, finding 2): one Settings save may change both, and the server
+        # must then be made anew too (the inbox, saving on or off), serving the live index.
+        if changed & SERVER_FIELDS:
             self.sharing.restart()
         if changed & TUNNEL_FIELDS and self.sharing.wanted:
             self.sharing.restart_sharing()

@@ -354,3 +354,18 @@ def test_an_inbox_outside_the_notes_folders_is_not_indexed_while_saving_is_refus
     served = start("home_like", headless=True)
     assert str(tmp_path / "home_like") not in served.runtime.indexing.worker.folders
     assert served.search("hunter2 passphrase") == []
+
+
+def test_turning_saving_off_with_an_index_setting_in_one_save_turns_saving_off(start) -> None:  # type: ignore[no-untyped-def]
+    """Finding 2: the Settings tab applies every field with one prefs.update."""
+    served = start(ask=False)
+    assert served.post(SAVE).status_code == 200
+    runtime = served.runtime
+    runtime.settings_changed(runtime.prefs.update({"inbox_folder": "", "extensions": [".md", ".txt", ".markdown"]}))
+    assert wait_until(lambda: runtime.sharing.server_state.state == "running"
+                      and runtime.indexing.state == "idle", 30)
+    served.url = runtime.sharing.server_state.url
+    refused = served.post({**SAVE, "title": "After turning saving off"})
+    assert refused.status_code == 403 and "inbox folder" in refused.json()["error"]["message"]
+    assert "save_note" not in mcp_tools(served)
+    assert not (served.inbox / "After turning saving off.md").exists()
