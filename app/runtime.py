@@ -227,7 +227,10 @@ class Runtime:
         from notewell.plugin_api.saving import NoteSaver
 
         inbox = self.inbox()
-        return NoteSaver(inbox, self.save_approvals, self._saved) if inbox is not None else None
+        if inbox is None:
+            return None
+        return NoteSaver(inbox, self.save_approvals, self._saved,
+                         lambda: inbox_problem(self.settings, inbox, self.options.fallback_folders))
 
     def _forget_revoked_savers(self) -> None:
         """A revoked OAuth client is no longer trusted to save (its grant id never comes back)."""
@@ -259,6 +262,32 @@ class Runtime:
         settings = self.settings
         return (self.options.host or settings.host,
                 settings.port if self.options.port is None else self.options.port)
+
+
+def inbox_problem(settings: Settings, inbox: Path, fallback: tuple[Path, ...] = ()) -> str | None:
+    """Why notes saved into `inbox` would never be searchable, for the user; None: they would be
+    (review of #18, finding 9). An inbox inside a notes folder is read by that folder's walk: a
+    hidden or ignored folder, or file types without .md, leave its notes out."""
+    from notewell.indexer.errors import FolderError
+    from notewell.indexer.sources import would_index
+
+    from .services import source_options
+
+    inbox = inbox.expanduser().resolve()
+    folders = [Path(f).expanduser().resolve() for f in settings.folders] or [f.resolve() for f in fallback]
+    holding = [folder for folder in folders if _inside(inbox, folder)]
+    if not holding:
+        return None  # a folder of its own: every saved note is read
+    folder = max(holding, key=lambda f: len(f.parts))
+    rel = (inbox / "Saved note.md").relative_to(folder).as_posix()
+    try:
+        if would_index(folder, rel, source_options(settings)):
+            return None
+    except FolderError:
+        return None  # the folder itself is the problem, and the app says so elsewhere
+    return (f"Notes saved into the inbox folder {inbox} would not be searchable: it is a hidden folder, "
+            "matched by the ignore patterns, or .md is not among the file types. Choose another inbox "
+            "folder in Notewell's Settings (Saving notes).")
 
 
 def _inside(path: Path, folder: Path) -> bool:

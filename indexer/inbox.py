@@ -22,6 +22,10 @@ from pathlib import Path
 
 import yaml
 
+from .chunking import chunk_document
+from .errors import SkipFile
+from .markdown_notes import read_markdown
+
 EXTENSION = ".md"
 MAX_NAME_BYTES = 120  # of the stem, in UTF-8: room for " 999" and ".md" under every file system's 255
 MAX_CLASHES = 999
@@ -56,6 +60,26 @@ def file_stem(title: str) -> str:
     return stem or UNTITLED
 
 
+def clean_text(text: str) -> str:
+    """The note's text as it is written: without NUL, which makes a file not text to the indexer."""
+    return text.replace("\x00", "")
+
+
+def unsearchable(note: NewNote) -> str | None:
+    """Why this note, once saved, would never be found (review of #18, finding 9); None: it would be.
+    Read back exactly as the indexer reads the file."""
+    try:
+        document = read_markdown(render(note, datetime.now(timezone.utc)).encode("utf-8"), file_stem(note.title))
+    except SkipFile as exc:
+        reason = str(exc)
+    else:
+        if chunk_document(document, count_tokens=lambda text: len(text.split()), max_tokens=512):
+            return None
+        reason = "no text"
+    return (f"The note was not saved: its text would not be searchable ({reason}); comments, embeds and "
+            "white space alone are left out of the index. Send the note's text itself.")
+
+
 def render(note: NewNote, created: datetime) -> str:
     """The file's text: YAML frontmatter (title, created, tags, saved_by), then the note."""
     front: dict[str, object] = {"title": _plain(note.title) or UNTITLED,
@@ -66,7 +90,8 @@ def render(note: NewNote, created: datetime) -> str:
     if note.saved_by:
         front["saved_by"] = _plain(note.saved_by)
     block = yaml.safe_dump(front, allow_unicode=True, sort_keys=False, width=1_000_000)
-    body = note.text if note.text.endswith("\n") else note.text + "\n"
+    text = clean_text(note.text)
+    body = text if text.endswith("\n") else text + "\n"
     return f"---\n{block}---\n\n{body}"
 
 

@@ -83,6 +83,21 @@ def walk_paths(
     return _Walk(root, options).at(set(rels))
 
 
+def would_index(folder: Path, rel: str, options: SourceOptions = SourceOptions()) -> bool:
+    """Would the walk of `folder` read a note at `rel` (which need not exist yet)? False when a
+    hidden or ignored folder, an ignore rule or the file types leave it out. Raises FolderError
+    if the folder is unusable."""
+    walk = _Walk(_usable_root(Path(folder)), options.for_folder(str(folder)))
+    parent, _, name = rel.rpartition("/")
+    if not name or name[0] == "." or os.path.splitext(name)[1].lower() not in walk.extensions:
+        return False
+    rules = walk._rules_at(parent + "/" if parent else "", {})
+    if rules is None:
+        return False
+    file_rules = tuple(rule for rule in rules if rule.files is not None)
+    return not (file_rules and _is_ignored(file_rules, rel))
+
+
 def read_bytes(file: NoteFile, max_bytes: int = DEFAULT_MAX_BYTES) -> bytes:
     """The bytes of the file the walk listed; skipped if it is not that file any more.
 

@@ -18,16 +18,18 @@ from typing import Callable, Sequence
 
 import anyio
 
-from notewell.indexer.inbox import InboxError, NewNote, write_new_note
+from notewell.indexer.inbox import InboxError, NewNote, unsearchable, write_new_note
 
 from .auth import Caller
-from .errors import Forbidden, ServiceUnavailable
+from .errors import Conflict, Forbidden, ServiceUnavailable, Unprocessable
 from .save_consent import SaveApprovals
 
 log = logging.getLogger("notewell.api")
 # An absolute path just written → (its note_id, its path relative to its notes folder); the
 # index update is queued.
 Indexed = Callable[[Path], "tuple[str, str]"]
+# Why a note saved in the inbox now would not be searchable (a hidden or ignored inbox); None: it would.
+InboxProblem = Callable[[], "str | None"]
 NO_INBOX = ("Saving notes is off: the user has not chosen an inbox folder. They can choose one in "
             "Notewell's Settings (Saving notes), or start `notewell serve --inbox DIR`.")
 
@@ -40,16 +42,25 @@ class SavedNote:
 
 
 class NoteSaver:
-    def __init__(self, inbox: Path, approvals: SaveApprovals, indexed: Indexed) -> None:
+    def __init__(self, inbox: Path, approvals: SaveApprovals, indexed: Indexed,
+                 problem: InboxProblem = lambda: None) -> None:
         self.inbox = inbox
         self.approvals = approvals
         self._indexed = indexed
+        self._problem = problem
 
     async def save(self, caller: Caller, title: str, text: str, tags: Sequence[str] = ()) -> SavedNote:
         """Ask (unless allowed already), write, queue the index update. Raises Forbidden or
         ServiceUnavailable with a message for the assistant."""
-        await self.approvals.decide(caller, title, text)
         note = NewNote(title, text, tuple(tags), caller.name)
+        # Never 200 with an id that does not work (review of #18, finding 9): checked before asking.
+        reason = unsearchable(note)
+        if reason is not None:
+            raise Unprocessable(reason)
+        problem = self._problem()
+        if problem is not None:
+            raise Conflict(problem)
+        await self.approvals.decide(caller, title, text)
         try:
             path = await anyio.to_thread.run_sync(write_new_note, self.inbox, note)
         except InboxError as exc:

@@ -369,3 +369,41 @@ def test_turning_saving_off_with_an_index_setting_in_one_save_turns_saving_off(s
     assert refused.status_code == 403 and "inbox folder" in refused.json()["error"]["message"]
     assert "save_note" not in mcp_tools(served)
     assert not (served.inbox / "After turning saving off.md").exists()
+
+
+def test_a_nul_in_the_text_is_dropped_and_the_note_can_be_read(start) -> None:  # type: ignore[no-untyped-def]
+    """Finding 9: a save answers 200 only with an id that works."""
+    served = start(ask=False)
+    saved = served.post({**SAVE, "text": "alpha\u0000beta gamma"})
+    assert saved.status_code == 200, saved.text
+    headers = {"Authorization": f"Bearer {served.key}"}
+    assert wait_until(lambda: httpx.get(f"{served.url}/notes/{saved.json()['id']}", headers=headers).status_code
+                      == 200, 10)
+    assert "\x00" not in (served.inbox / "Lisbon trip.md").read_text(encoding="utf-8")
+
+
+@pytest.mark.parametrize("text", ["%%only a comment%%", "![[embed.png]]"])
+def test_a_note_that_would_index_to_nothing_is_refused(start, text: str) -> None:  # type: ignore[no-untyped-def]
+    served = start(ask=False)
+    before = hashes(served.notes)
+    refused = served.post({**SAVE, "text": text})
+    assert refused.status_code == 422 and "searchable" in refused.json()["error"]["message"]
+    assert hashes(served.notes) == before
+
+
+@pytest.mark.parametrize("inbox", ["notes/.inbox", "notes/skipme/inbox"])
+def test_an_inbox_the_indexer_skips_is_refused(start, tmp_path: Path, inbox: str) -> None:  # type: ignore[no-untyped-def]
+    from notewell.app.runtime import inbox_problem
+
+    settings = Settings(folders=[str(tmp_path / "notes")], ignore_patterns=["skipme/"])
+    (tmp_path / inbox).mkdir(parents=True)
+    (tmp_path / "notes" / "Inbox").mkdir()
+    assert "not be searchable" in (inbox_problem(settings, tmp_path / inbox) or "")
+    assert inbox_problem(settings, tmp_path / "notes" / "Inbox") is None
+    assert inbox_problem(settings, tmp_path / "elsewhere" / ".inbox") is None  # a folder of its own
+    served = start(inbox, ask=False)
+    served.runtime.settings_changed(served.runtime.prefs.update({"ignore_patterns": ["skipme/"]}))
+    assert wait_until(lambda: served.runtime.indexing.state == "idle", 30)
+    refused = served.post(SAVE)
+    assert refused.status_code == 409 and "not be searchable" in refused.json()["error"]["message"]
+    assert list(served.inbox.iterdir()) == []
