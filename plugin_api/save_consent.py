@@ -38,11 +38,18 @@ TRUST_FILE = "trusted_savers.json"
 PREVIEW_LINES = 6
 PREVIEW_CHARS = 400
 MAX_TITLE_SHOWN = 200
-MAX_PENDING = 5
+MAX_PENDING = 10
+# Review of #18, finding 4: like OAuth consent's per-source cap, so one client cannot fill every
+# question (each waits up to 40 s) and block the others; and after a Deny, that client's saves
+# are refused without asking for a minute, so a denied assistant cannot keep raising the window.
+MAX_PENDING_PER_CLIENT = 2
+DENY_BACKOFF = 60.0
 DECLINED = "The user declined to save this note. Do not retry unless they ask you to save it again."
 NOT_ANSWERED = ("Nobody answered the question to save this note in time. Ask the user to allow it in "
                 "Notewell, then try again.")
 BUSY = "Several saves are already waiting for the user's answer in Notewell; try again once they are answered."
+BACKED_OFF = ("The user declined a save from this client less than a minute ago, so Notewell refuses its "
+              "saves without asking for a minute. Do not retry unless the user asks you to save again.")
 # Trigger: `notewell serve --inbox DIR` without --allow-saves. Why: OAuth's one-time code works
 # because the user's browser already waits on Notewell's page; a save arrives mid-conversation
 # with no page the user sees, within an Action's 45 s, and a code relayed through the assistant
@@ -134,6 +141,7 @@ class SaveApprovals:
         self._clock = clock
         self._lock = threading.Lock()
         self._requests: dict[str, SaveRequest] = {}
+        self._denied_at: dict[str, float] = {}  # client_id → when the user last said Deny
         self._listeners: Listeners[SaveRequest] = Listeners()
 
     async def decide(self, caller: Caller, title: str, text: str) -> None:
@@ -142,6 +150,10 @@ class SaveApprovals:
             return
         if not self._can_ask:
             raise Forbidden(NO_ONE_TO_ASK)
+        with self._lock:
+            denied_at = self._denied_at.get(caller.id)
+        if denied_at is not None and self._clock() - denied_at < DENY_BACKOFF:
+            raise Forbidden(BACKED_OFF)
         request = self._open(caller, title, text)
         try:
             while True:
@@ -180,7 +192,14 @@ class SaveApprovals:
         return True
 
     def deny(self, request_id: str) -> bool:
-        return self._decide(request_id, "denied")
+        request = self.get(request_id)
+        if request is None or not self._decide(request_id, "denied"):
+            return False
+        now = self._clock()
+        with self._lock:
+            self._denied_at = {c: t for c, t in self._denied_at.items() if now - t < DENY_BACKOFF}
+            self._denied_at[request.client_id] = now
+        return True
 
     def close(self) -> None:
         """Notewell is stopping: every waiting save is answered no at once."""
@@ -192,7 +211,8 @@ class SaveApprovals:
 
     def _open(self, caller: Caller, title: str, text: str) -> SaveRequest:
         with self._lock:
-            if sum(r.decision == "pending" for r in self._requests.values()) >= MAX_PENDING:
+            waiting = [r for r in self._requests.values() if r.decision == "pending"]
+            if len(waiting) >= MAX_PENDING or sum(r.client_id == caller.id for r in waiting) >= MAX_PENDING_PER_CLIENT:
                 raise Forbidden(BUSY)
             request = SaveRequest(
                 id=secrets.token_urlsafe(12), client_id=caller.id, client_name=clean_label(caller.name, 60),

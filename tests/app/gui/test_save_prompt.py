@@ -66,6 +66,12 @@ def test_each_save_asks_and_the_answer_decides(qtbot, make_desktop, notes, data_
     thread.join(30)
     assert answers[0].status_code == 403 and "declined" in answers[0].json()["error"]["message"]
     assert not (inbox / "Unwanted.md").exists()
+    # Within a minute of a Deny, that client's saves are refused without asking (review of #18, finding 4).
+    thread, answers = save_in_background(url, key, {**SAVE, "title": "Unwanted again"})
+    thread.join(30)
+    assert answers[0].status_code == 403 and "without asking" in answers[0].json()["error"]["message"]
+    assert prompt.open == {} and not (inbox / "Unwanted again.md").exists()
+    desktop.runtime.save_approvals._denied_at.clear()  # a minute later
 
     # Always for this client: this save and the next without a question.
     thread, answers = save_in_background(url, key, {**SAVE, "title": "Trusted"})
