@@ -117,6 +117,9 @@ class Runtime:
             ask=lambda: self.settings.ask_before_saving and not self.options.allow_saves,
             can_ask=not self.options.headless)
         self.save_approvals.subscribe(events.save_consent)
+        from notewell.plugin_api.limits import SaveQuota
+
+        self.save_quota = SaveQuota()  # outlives a server restart (review of #18, finding 3)
         self.oauth_store = OAuthStore.open(self.data_dir / OAUTH_FILE)
         self.oauth_store.subscribe(self._forget_revoked_savers)  # before the views hear of it
         self.oauth_store.subscribe(events.clients)
@@ -230,7 +233,8 @@ class Runtime:
         if inbox is None:
             return None
         return NoteSaver(inbox, self.save_approvals, self._saved,
-                         lambda: inbox_problem(self.settings, inbox, self.options.fallback_folders))
+                         lambda: inbox_problem(self.settings, inbox, self.options.fallback_folders),
+                         self.save_quota)
 
     def _forget_revoked_savers(self) -> None:
         """A revoked OAuth client is no longer trusted to save (its grant id never comes back)."""

@@ -22,6 +22,7 @@ from notewell.indexer.inbox import InboxError, NewNote, unsearchable, write_new_
 
 from .auth import Caller
 from .errors import Conflict, Forbidden, ServiceUnavailable, Unprocessable
+from .limits import SaveQuota
 from .save_consent import SaveApprovals
 
 log = logging.getLogger("notewell.api")
@@ -43,11 +44,12 @@ class SavedNote:
 
 class NoteSaver:
     def __init__(self, inbox: Path, approvals: SaveApprovals, indexed: Indexed,
-                 problem: InboxProblem = lambda: None) -> None:
+                 problem: InboxProblem = lambda: None, quota: SaveQuota | None = None) -> None:
         self.inbox = inbox
         self.approvals = approvals
         self._indexed = indexed
         self._problem = problem
+        self._quota = quota or SaveQuota()
 
     async def save(self, caller: Caller, title: str, text: str, tags: Sequence[str] = ()) -> SavedNote:
         """Ask (unless allowed already), write, queue the index update. Raises Forbidden or
@@ -60,6 +62,8 @@ class NoteSaver:
         problem = self._problem()
         if problem is not None:
             raise Conflict(problem)
+        # Counted before asking: the user is never asked about a save that would then be refused.
+        self._quota.charge(caller.id, len(title.encode("utf-8")) + len(text.encode("utf-8")))
         await self.approvals.decide(caller, title, text)
         try:
             path = await anyio.to_thread.run_sync(write_new_note, self.inbox, note)

@@ -407,3 +407,17 @@ def test_an_inbox_the_indexer_skips_is_refused(start, tmp_path: Path, inbox: str
     refused = served.post(SAVE)
     assert refused.status_code == 409 and "not be searchable" in refused.json()["error"]["message"]
     assert list(served.inbox.iterdir()) == []
+
+
+def test_saves_that_do_not_ask_stop_at_the_daily_cap_with_a_429_that_says_when(start) -> None:  # type: ignore[no-untyped-def]
+    """Finding 3: --allow-saves, Always or the setting off must not let one client fill the disk."""
+    from notewell.plugin_api.limits import Limits, SaveQuota
+
+    served = start(ask=False)
+    served.runtime.save_quota.limits = Limits(max_saves_per_day=2)
+    assert [served.post({**SAVE, "title": f"n{i}"}).status_code for i in range(2)] == [200, 200]
+    refused = served.post({**SAVE, "title": "n3"})
+    assert refused.status_code == 429 and "UTC" in refused.json()["error"]["message"]
+    assert int(refused.headers["Retry-After"]) > 3600
+    assert not (served.inbox / "n3.md").exists()
+    assert isinstance(served.runtime.save_quota, SaveQuota)
