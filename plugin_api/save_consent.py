@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import secrets
 import tempfile
 import threading
@@ -231,9 +232,17 @@ class SaveApprovals:
             return True
 
 
+# Every character that ends a line somewhere (str.splitlines's set, and \r\n as one), and the
+# other control characters, which become spaces (review of #18, finding 7).
+_LINE_BREAKS = re.compile("\r\n|[\n\r\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029]")
+_CONTROLS = re.compile("[\x00-\x08\x0e-\x1f\x7f-\x9f]")
+
+
 def preview(text: str) -> str:
-    """The first lines of a note, cleaned for a plain-text question."""
-    lines = [clean_label(line, PREVIEW_CHARS) for line in text.splitlines()[:PREVIEW_LINES]]
-    shown = "\n".join(lines).strip()
-    cut = len(text.splitlines()) > PREVIEW_LINES or len(shown) > PREVIEW_CHARS
+    """The first lines of a note that have something to show, cleaned for a plain-text question:
+    blank lines and unusual line separators cannot push what is saved out of sight."""
+    lines = [clean_label(_CONTROLS.sub(" ", line), PREVIEW_CHARS) for line in _LINE_BREAKS.split(text)]
+    shown_lines = [line for line in lines if line]
+    shown = "\n".join(shown_lines[:PREVIEW_LINES])
+    cut = len(shown_lines) > PREVIEW_LINES or len(shown) > PREVIEW_CHARS
     return (shown[:PREVIEW_CHARS] + ("…" if cut else "")).strip()

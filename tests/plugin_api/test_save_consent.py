@@ -93,3 +93,25 @@ def test_after_a_deny_the_clients_next_saves_within_a_minute_are_refused_without
     assert "minute" in results[1] and "without asking" in results[1]
     assert [r.client_name for r in asked] == ["Pushy", "Other", "Pushy"]
     assert "declined" in results[2] and "declined" in results[3]
+
+
+@pytest.mark.parametrize("text", [
+    "\n" * 7 + "PAYLOAD sent",
+    "Groceries: milk" + "\u2028" * 6 + "PAYLOAD sent",
+    "Groceries: milk" + "\u2029" * 6 + "PAYLOAD sent",
+    *("Groceries: milk" + sep * 8 + "PAYLOAD sent" for sep in "\x1c\x1d\x1e\x0b\x0c\x85\r"),
+    " \u200b \n" * 8 + "PAYLOAD sent",
+])
+def test_the_question_shows_the_first_lines_that_have_text(text: str) -> None:
+    """Review of #18, finding 7: blank lines and odd separators cannot hide what is saved."""
+    from notewell.plugin_api.save_consent import preview
+
+    shown = preview(text)
+    assert "PAYLOAD sent" in shown
+    assert shown.count("\n") <= 1
+
+
+def test_control_characters_in_the_preview_become_spaces() -> None:
+    from notewell.plugin_api.save_consent import preview
+
+    assert preview("one\x1ftwo\x1b[31mthree") == "one two [31mthree"
