@@ -91,3 +91,24 @@ def test_in_a_saved_only_folder_only_notes_notewell_saved_are_read(tmp_path: Pat
     assert "saved text" in parse_note(files["Plan.md"], saved.read_bytes(), saved_only=True).text
     with pytest.raises(SkipFile):
         parse_note(files["passwords.md"], (tmp_path / "passwords.md").read_bytes(), saved_only=True)
+
+
+def test_an_inbox_swapped_for_a_link_is_refused_and_nothing_lands_elsewhere(tmp_path: Path) -> None:
+    """Review of #18, finding 8: the inbox is resolved once; a link put in its place later is not followed."""
+    from notewell.indexer.inbox import InboxError
+
+    tmp_path = tmp_path.resolve()
+    inbox, outside = tmp_path / "notes" / "inbox", tmp_path / "outside"
+    inbox.mkdir(parents=True)
+    outside.mkdir()
+    write_new_note(inbox, NewNote("First", "fine"))
+    inbox.rename(tmp_path / "notes" / "inbox.real")
+    inbox.symlink_to(outside)
+    with pytest.raises(InboxError, match="link"):
+        write_new_note(inbox, NewNote("Second", "redirected?"))
+    assert list(outside.iterdir()) == []
+    (tmp_path / "notes").rename(tmp_path / "notes.real")  # a link higher up is not followed either
+    (tmp_path / "notes").symlink_to(tmp_path / "notes.real")
+    with pytest.raises(InboxError, match="link"):
+        write_new_note(tmp_path / "notes" / "inbox.real", NewNote("Third", "redirected?"))
+    assert sorted(p.name for p in (tmp_path / "notes.real" / "inbox.real").iterdir()) == ["First.md"]
