@@ -3,7 +3,7 @@
     path = write_new_note(inbox, NewNote("Trip ideas", "Lisbon in May", ("travel",), "ChatGPT"))
 
 The file name comes from the title with every path component and unsafe character
-removed (`../../etc/x` → `etc x.md`, `CON` → `CON note.md`, nothing left →
+removed (`../../etc/x` → `etc x.md`, `CON` → `CON note.md`, `nul.txt` → `nul note.txt.md`, nothing left →
 `Untitled note.md`); a name in use gets ` 2`, ` 3`… The text goes to a temp file
 in the inbox first, then is linked to its name, which fails rather than replace a
 file: a reader never sees half a note, and nothing is edited, appended to or
@@ -33,7 +33,10 @@ MAX_CLASHES = 999
 UNTITLED = "Untitled note"
 TEMP_PREFIX = ".notewell-saving-"
 # Names Windows reserves for devices, whatever the extension (a synced folder may reach Windows).
-RESERVED = frozenset({"CON", "PRN", "AUX", "NUL", *(f"COM{i}" for i in range(10)), *(f"LPT{i}" for i in range(10))})
+# Windows also takes the superscript digits ¹ ² ³ after COM and LPT, and the console's CONIN$ and
+# CONOUT$ (review of #18, finding 10).
+RESERVED = frozenset({"CON", "PRN", "AUX", "NUL", "CONIN$", "CONOUT$",
+                      *(f"{port}{n}" for port in ("COM", "LPT") for n in ("0123456789¹²³"))})
 UNSAFE = frozenset('<>:"|?*\\/')
 
 
@@ -56,8 +59,9 @@ def file_stem(title: str) -> str:
     parts = [part for part in kept.split() if part.strip(".")]  # "..", "." and dots-only go
     stem = " ".join(parts).strip(". ")
     stem = _cut_utf8(stem, MAX_NAME_BYTES).rstrip(". ")
-    if stem.split(".")[0].upper() in RESERVED:
-        stem = f"{stem} note"
+    base, dot, rest = stem.partition(".")
+    if base.rstrip(" ").upper() in RESERVED:  # Windows compares the part before the first dot, spaces cut
+        stem = f"{base.rstrip(' ')} note{dot}{rest}"
     return stem or UNTITLED
 
 

@@ -20,7 +20,17 @@ WHEN = datetime(2026, 12, 7, 1, 30, tzinfo=timezone.utc)
     ("/abs", "abs"),
     ("..\\..\\windows\\system32", "windows system32"),
     ("CON", "CON note"),
-    ("nul.txt", "nul.txt note"),
+    ("nul.txt", "nul note.txt"),  # Windows reserves NUL.txt too
+    # Review of #18, finding 10: every name Windows reserves, whatever follows it.
+    ("COM¹", "COM¹ note"),
+    ("lpt²", "lpt² note"),
+    ("LPT³.md", "LPT³ note.md"),
+    ("CONIN$", "CONIN$ note"),
+    ("conout$", "conout$ note"),
+    ("CON .txt", "CON note.txt"),
+    ("prn...", "prn note"),
+    ("Console", "Console"),
+    ("COM10", "COM10"),
     ("", "Untitled note"),
     ("   ", "Untitled note"),
     ("..", "Untitled note"),
