@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import errno
 import os
+import re
 import secrets
 import unicodedata
 from dataclasses import dataclass
@@ -65,9 +66,15 @@ def file_stem(title: str) -> str:
     return stem or UNTITLED
 
 
+# C0 and C1 control characters but tab and newline, DEL, and the bidi overrides and isolates:
+# dropped from the text (review of #18, finding 11): `cat` of a saved note runs no terminal
+# escape, and no text is shown reversed. NUL would also make the file not text to the indexer.
+_UNSAFE_IN_TEXT = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+
+
 def clean_text(text: str) -> str:
-    """The note's text as it is written: without NUL, which makes a file not text to the indexer."""
-    return text.replace("\x00", "")
+    """The note's text as it is written: line ends as \\n, without control characters or bidi overrides."""
+    return _UNSAFE_IN_TEXT.sub("", text.replace("\r\n", "\n").replace("\r", "\n"))
 
 
 def unsearchable(note: NewNote) -> str | None:

@@ -421,3 +421,13 @@ def test_saves_that_do_not_ask_stop_at_the_daily_cap_with_a_429_that_says_when(s
     assert int(refused.headers["Retry-After"]) > 3600
     assert not (served.inbox / "n3.md").exists()
     assert isinstance(served.runtime.save_quota, SaveQuota)
+
+
+def test_a_saved_note_carries_no_terminal_escapes(start) -> None:  # type: ignore[no-untyped-def]
+    """Finding 11: the body is written without control characters (but newlines and tabs)."""
+    served = start(ask=False)
+    saved = served.post({**SAVE, "text": "Trams\x1b]0;owned\x07 \x1b[2Jand\ttiles\u202e\nline two"})
+    assert saved.status_code == 200, saved.text
+    text = (served.inbox / "Lisbon trip.md").read_text(encoding="utf-8")
+    assert "\x1b" not in text and "\x07" not in text and "\u202e" not in text
+    assert "Trams]0;owned [2Jand\ttiles\nline two" in text

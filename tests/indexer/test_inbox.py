@@ -122,3 +122,12 @@ def test_an_inbox_swapped_for_a_link_is_refused_and_nothing_lands_elsewhere(tmp_
     with pytest.raises(InboxError, match="link"):
         write_new_note(tmp_path / "notes" / "inbox.real", NewNote("Third", "redirected?"))
     assert sorted(p.name for p in (tmp_path / "notes.real" / "inbox.real").iterdir()) == ["First.md"]
+
+
+def test_control_characters_and_bidi_overrides_do_not_reach_the_file(tmp_path: Path) -> None:
+    """Review of #18, finding 11: `cat` of a saved note must not run terminal escapes."""
+    text = "Plan\x1b]0;pwned\x07 and \x1b[31mred\x1b[0m\u202eevil\u2066x\u2069\r\nnext\rline\x9b2J\x00\ttabbed\n"
+    saved = write_new_note(tmp_path, NewNote("Plan", text)).read_text(encoding="utf-8")
+    for bad in ("\x1b", "\x07", "\x9b", "\x00", "\u202e", "\u2066", "\u2069", "\r"):
+        assert bad not in saved, repr(bad)
+    assert "Plan]0;pwned and [31mred[0mevilx\nnext\nline2J\ttabbed\n" in saved
