@@ -148,7 +148,8 @@ def make_endpoints(
             raise BadRequest('The body must be JSON like {"title": "...", "text": "...", "tags": ["..."]}.') from None
         validator.validate(SAVE_NOTE.request_schema or "", body)
         request.state.titles = saved_title(body["title"])
-        saved = await saver.save(request.state.caller, body["title"], body["text"], body.get("tags", ()))
+        saved = await saver.save(request.state.caller, body["title"], body["text"], body.get("tags", ()),
+                                 source=str(getattr(request.state, "client", "") or ""))
         request.state.note_id = saved.id
         request.state.saved_path = str(saved.file)
         return JSONResponse({"id": saved.id, "path": saved.path})

@@ -29,6 +29,7 @@ from typing import Callable, Literal
 
 import anyio
 
+from .activity import source_label
 from .auth import Caller
 from .errors import Forbidden
 from .listeners import Listeners
@@ -69,6 +70,7 @@ class SaveRequest:
     preview: str  # the first lines of the text, cut
     created_at: float
     decision: SaveDecision = "pending"
+    source: str = ""  # where the request came from, in words: "This computer", "Internet (via sharing)", …
 
     @property
     def question(self) -> str:
@@ -145,7 +147,7 @@ class SaveApprovals:
         self._denied_at: dict[str, float] = {}  # client_id → when the user last said Deny
         self._listeners: Listeners[SaveRequest] = Listeners()
 
-    async def decide(self, caller: Caller, title: str, text: str) -> None:
+    async def decide(self, caller: Caller, title: str, text: str, source: str = "") -> None:
         """Return once the user allowed this save; raise Forbidden (403) if not."""
         if not self._ask() or caller.id in self.trusted:
             return
@@ -155,7 +157,7 @@ class SaveApprovals:
             denied_at = self._denied_at.get(caller.id)
         if denied_at is not None and self._clock() - denied_at < DENY_BACKOFF:
             raise Forbidden(BACKED_OFF)
-        request = self._open(caller, title, text)
+        request = self._open(caller, title, text, source)
         try:
             while True:
                 decision = self.get(request.id).decision  # type: ignore[union-attr]
@@ -210,7 +212,7 @@ class SaveApprovals:
     def subscribe(self, listener: Callable[[SaveRequest], None]) -> Callable[[], None]:
         return self._listeners.subscribe(listener)
 
-    def _open(self, caller: Caller, title: str, text: str) -> SaveRequest:
+    def _open(self, caller: Caller, title: str, text: str, source: str) -> SaveRequest:
         with self._lock:
             waiting = [r for r in self._requests.values() if r.decision == "pending"]
             if len(waiting) >= MAX_PENDING or sum(r.client_id == caller.id for r in waiting) >= MAX_PENDING_PER_CLIENT:
@@ -218,7 +220,7 @@ class SaveApprovals:
             request = SaveRequest(
                 id=secrets.token_urlsafe(12), client_id=caller.id, client_name=clean_label(caller.name, 60),
                 title=clean_label(title, MAX_TITLE_SHOWN) or "(untitled)", preview=preview(text),
-                created_at=self._clock())
+                created_at=self._clock(), source=source_label(source) if source else "")
             self._requests[request.id] = request
         self._listeners.notify(request)
         return request

@@ -51,9 +51,11 @@ class NoteSaver:
         self._problem = problem
         self._quota = quota or SaveQuota()
 
-    async def save(self, caller: Caller, title: str, text: str, tags: Sequence[str] = ()) -> SavedNote:
+    async def save(self, caller: Caller, title: str, text: str, tags: Sequence[str] = (),
+                   source: str = "") -> SavedNote:
         """Ask (unless allowed already), write, queue the index update. Raises Forbidden or
-        ServiceUnavailable with a message for the assistant."""
+        ServiceUnavailable with a message for the assistant. `source`: the guard's client address,
+        shown in the question (review of #18, finding 6)."""
         note = NewNote(title, text, tuple(tags), caller.name)
         # Never 200 with an id that does not work (review of #18, finding 9): checked before asking.
         reason = unsearchable(note)
@@ -64,7 +66,7 @@ class NoteSaver:
             raise Conflict(problem)
         # Counted before asking: the user is never asked about a save that would then be refused.
         self._quota.charge(caller.id, len(title.encode("utf-8")) + len(text.encode("utf-8")))
-        await self.approvals.decide(caller, title, text)
+        await self.approvals.decide(caller, title, text, source)
         try:
             path = await anyio.to_thread.run_sync(write_new_note, self.inbox, note)
         except InboxError as exc:

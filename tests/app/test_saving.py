@@ -109,6 +109,7 @@ def test_allowed_once_the_note_is_saved_found_recorded_and_nothing_else_changes(
     assert saved.status_code == 200, saved.text
     [asked] = served.answers.asked
     assert (asked.client_name, asked.title) == ("API key", "Lisbon trip")
+    assert asked.source == "This computer"  # review of #18, finding 6: where the save came from
     assert asked.preview.startswith("Trams, tiles and custard tarts.")
     path = served.inbox / "Lisbon trip.md"
     assert saved.json()["path"] == "Inbox/Lisbon trip.md"

@@ -43,7 +43,9 @@ def test_each_save_asks_and_the_answer_decides(qtbot, make_desktop, notes, data_
     qtbot.waitUntil(lambda: len(prompt.open) == 1, timeout=10_000)
     [question] = prompt.open.values()
     assert question.box.text() == "“API key” wants to save a new note “Lisbon trip” in your inbox folder."
-    assert question.box.informativeText().startswith("Trams, tiles and custard tarts.\nBook the 28 tram early.")
+    assert question.box.informativeText().startswith("From: This computer\n")  # review of #18, finding 6
+    assert question.box.informativeText().removeprefix("From: This computer\n\n").startswith(
+        "Trams, tiles and custard tarts.\nBook the 28 tram early.")
     assert {b.text() for b in question.box.buttons()} == {"Allow once", "Always for this client", "Deny"}
     question.once.click()
     thread.join(30)
