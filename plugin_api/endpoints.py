@@ -85,7 +85,7 @@ SAVE_NOTE = Operation(
     ),
     request_schema="SaveNoteRequest",
     response_schema="SavedNote",
-    errors=(400, 401, 403, 413, 422, 429, 503),
+    errors=(400, 401, 403, 409, 413, 422, 429, 503),
     consequential=True,  # ChatGPT asks the user before every call
 )
 OPERATIONS = [QUERY, GET_NOTE]  # always in the spec; SAVE_NOTE only when an inbox is set
