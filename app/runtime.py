@@ -233,7 +233,7 @@ class Runtime:
         if inbox is None:
             return None
         return NoteSaver(inbox, self.save_approvals, self._saved,
-                         lambda: inbox_problem(self.settings, inbox, self.options.fallback_folders),
+                         lambda: inbox_problem(self.settings, inbox, self.options.fallback_folders, named=False),
                          self.save_quota)
 
     def _forget_revoked_savers(self) -> None:
@@ -268,7 +268,8 @@ class Runtime:
                 settings.port if self.options.port is None else self.options.port)
 
 
-def inbox_problem(settings: Settings, inbox: Path, fallback: tuple[Path, ...] = ()) -> str | None:
+def inbox_problem(settings: Settings, inbox: Path, fallback: tuple[Path, ...] = (), *,
+                  named: bool = True) -> str | None:
     """Why notes saved into `inbox` would never be searchable, for the user; None: they would be
     (review of #18, finding 9). An inbox inside a notes folder is read by that folder's walk: a
     hidden or ignored folder, or file types without .md, leave its notes out."""
@@ -289,9 +290,10 @@ def inbox_problem(settings: Settings, inbox: Path, fallback: tuple[Path, ...] = 
             return None
     except FolderError:
         return None  # the folder itself is the problem, and the app says so elsewhere
-    return (f"Notes saved into the inbox folder {inbox} would not be searchable: it is a hidden folder, "
-            "matched by the ignore patterns, or .md is not among the file types. Choose another inbox "
-            "folder in Notewell's Settings (Saving notes).")
+    where = f"the inbox folder {inbox}" if named else "the inbox folder"  # `named=False`: for the assistant
+    return (f"Notes saved into {where} would not be searchable: it is a hidden folder, matched by the "
+            "ignore patterns, or .md is not among the file types. Choose another inbox folder in "
+            "Notewell's Settings (Saving notes).")
 
 
 def _inside(path: Path, folder: Path) -> bool:

@@ -415,6 +415,7 @@ def test_an_inbox_the_indexer_skips_is_refused(start, tmp_path: Path, inbox: str
     assert wait_until(lambda: served.runtime.indexing.state == "idle", 30)
     refused = served.post(SAVE)
     assert refused.status_code == 409 and "not be searchable" in refused.json()["error"]["message"]
+    assert str(tmp_path) not in refused.text  # the folder's path stays on this computer
     assert list(served.inbox.iterdir()) == []
 
 
