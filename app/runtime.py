@@ -117,6 +117,9 @@ class Runtime:
             ask=lambda: self.settings.ask_before_saving and not self.options.allow_saves,
             can_ask=not self.options.headless)
         self.save_approvals.subscribe(events.save_consent)
+        from notewell.plugin_api.limits import SaveQuota
+
+        self.save_quota = SaveQuota()  # outlives a server restart (review of #18, finding 3)
         self.oauth_store = OAuthStore.open(self.data_dir / OAUTH_FILE)
         self.oauth_store.subscribe(self._forget_revoked_savers)  # before the views hear of it
         self.oauth_store.subscribe(events.clients)
@@ -132,12 +135,30 @@ class Runtime:
 
     def folders(self) -> list[Path]:
         """The folders being indexed: the user's, or the sample notes until there are any;
-        and the inbox, when it is not inside one of them (a saved note is searchable)."""
-        chosen = [Path(f) for f in self.settings.folders] or list(self.options.fallback_folders)
+        and the inbox, when it is not inside one of them and saving may happen (a saved note
+        is searchable; of that folder, only the notes Notewell saved: `_saved_only`)."""
+        chosen = self._chosen_folders()
+        inbox = self._outside_inbox()
+        return [*chosen, inbox] if inbox is not None else chosen
+
+    def saves_possible(self) -> bool:
+        """False: every save would be refused (`serve --inbox` without --allow-saves)."""
+        return not self.options.headless or self.options.allow_saves or not self.settings.ask_before_saving
+
+    def _chosen_folders(self) -> list[Path]:
+        return [Path(f) for f in self.settings.folders] or list(self.options.fallback_folders)
+
+    def _outside_inbox(self) -> Path | None:
+        """The inbox, when it is indexed as a folder of its own (outside the notes folders)."""
         inbox = self.inbox()
-        if inbox is not None and not any(_inside(inbox, folder) for folder in chosen):
-            chosen.append(inbox)
-        return chosen
+        if inbox is None or not self.saves_possible():
+            return None
+        return None if any(_inside(inbox, folder) for folder in self._chosen_folders()) else inbox
+
+    def _saved_only(self, folder: str) -> bool:
+        """Review of #18, finding 1: an inbox like ~/Downloads must not publish what was there."""
+        inbox = self._outside_inbox()
+        return inbox is not None and folder == str(inbox)
 
     def inbox(self) -> Path | None:
         """Where assistants may save new notes (issue 18); None: saving is off."""
@@ -157,7 +178,9 @@ class Runtime:
             self.indexing.set_folders(self.folders())
         if changed & INDEX_FIELDS:
             self.indexing.reopen(self._open_index)  # the server follows the new index
-        elif changed & SERVER_FIELDS:
+        # Not `elif` (review of #18, finding 2): one Settings save may change both, and the server
+        # must then be made anew too (the inbox, saving on or off), serving the live index.
+        if changed & SERVER_FIELDS:
             self.sharing.restart()
         if changed & TUNNEL_FIELDS and self.sharing.wanted:
             self.sharing.restart_sharing()
@@ -194,7 +217,7 @@ class Runtime:
                 self._chroma.start()
             url, files = self._chroma.url, self.data_dir / CHROMA_DIR
         return open_index(settings, self.data_dir, chroma_url=url, chroma_server_files=files,
-                          embedder=self.options.embedder)
+                          embedder=self.options.embedder, saved_only=self._saved_only)
 
     def _make_app(self, index: NotesIndex) -> Any:
         from notewell.plugin_api.open_links import OpenLinks
@@ -210,7 +233,11 @@ class Runtime:
         from notewell.plugin_api.saving import NoteSaver
 
         inbox = self.inbox()
-        return NoteSaver(inbox, self.save_approvals, self._saved) if inbox is not None else None
+        if inbox is None:
+            return None
+        return NoteSaver(inbox, self.save_approvals, self._saved,
+                         lambda: inbox_problem(self.settings, inbox, self.options.fallback_folders, named=False),
+                         self.save_quota)
 
     def _forget_revoked_savers(self) -> None:
         """A revoked OAuth client is no longer trusted to save (its grant id never comes back)."""
@@ -242,6 +269,34 @@ class Runtime:
         settings = self.settings
         return (self.options.host or settings.host,
                 settings.port if self.options.port is None else self.options.port)
+
+
+def inbox_problem(settings: Settings, inbox: Path, fallback: tuple[Path, ...] = (), *,
+                  named: bool = True) -> str | None:
+    """Why notes saved into `inbox` would never be searchable, for the user; None: they would be
+    (review of #18, finding 9). An inbox inside a notes folder is read by that folder's walk: a
+    hidden or ignored folder, or file types without .md, leave its notes out."""
+    from notewell.indexer.errors import FolderError
+    from notewell.indexer.sources import would_index
+
+    from .services import source_options
+
+    inbox = inbox.expanduser().resolve()
+    folders = [Path(f).expanduser().resolve() for f in settings.folders] or [f.resolve() for f in fallback]
+    holding = [folder for folder in folders if _inside(inbox, folder)]
+    if not holding:
+        return None  # a folder of its own: every saved note is read
+    folder = max(holding, key=lambda f: len(f.parts))
+    rel = (inbox / "Saved note.md").relative_to(folder).as_posix()
+    try:
+        if would_index(folder, rel, source_options(settings)):
+            return None
+    except FolderError:
+        return None  # the folder itself is the problem, and the app says so elsewhere
+    where = f"the inbox folder {inbox}" if named else "the inbox folder"  # `named=False`: for the assistant
+    return (f"Notes saved into {where} would not be searchable: it is a hidden folder, matched by the "
+            "ignore patterns, or .md is not among the file types. Choose another inbox folder in "
+            "Notewell's Settings (Saving notes).")
 
 
 def _inside(path: Path, folder: Path) -> bool:

@@ -7,6 +7,7 @@ indexer and the API receive what they need through constructors.
 from __future__ import annotations
 
 import os
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable
 
@@ -32,12 +33,14 @@ if TYPE_CHECKING:
     from notewell.plugin_api.tunnel import Tunnel, TunnelKind
 
 
-def source_options(settings: Settings) -> SourceOptions:
-    return SourceOptions(
+def source_options(settings: Settings, saved_only: Callable[[str], bool] | None = None) -> SourceOptions:
+    """`saved_only`: which folder is an inbox outside the notes folders (only saved notes count)."""
+    options = SourceOptions(
         extensions=frozenset(e.lower() if e.startswith(".") else f".{e.lower()}" for e in settings.extensions),
         max_bytes=int(settings.max_file_mb * 1024 * 1024),
         ignore_patterns=tuple(settings.ignore_patterns),
     )
+    return options if saved_only is None else replace(options, saved_only=saved_only)
 
 
 ONNX_DIR = "onnx"
@@ -73,6 +76,7 @@ def open_index(
     chroma_url: str | None = None,
     chroma_server_files: Path | None = None,
     embedder: Embedder | None = None,
+    saved_only: Callable[[str], bool] | None = None,
 ) -> NotesIndex:
     """Open the index in `data_dir`; `--chroma-url` beats the setting. `chroma_server_files`:
     where the app's own Chroma server keeps its files."""
@@ -82,7 +86,7 @@ def open_index(
         embedder or make_embedder(settings, data_dir),
         chroma_url=url,
         chroma_server_files=chroma_server_files if url == chroma_url else None,
-        source_options=source_options(settings),
+        source_options=source_options(settings, saved_only),
     )
 
 

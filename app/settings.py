@@ -97,7 +97,8 @@ class Settings:
     inbox_folder: str = _setting(
         "", "Inbox folder",
         "Where an assistant may save a new note, with your OK. It never edits or overwrites a file. "
-        "Empty: assistants cannot save.",
+        "Outside your notes folders, only the notes Notewell saved there become searchable, not "
+        "what the folder already holds. Empty: assistants cannot save.",
     )
     ask_before_saving: bool = _setting(
         True, "Ask before each save",

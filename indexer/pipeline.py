@@ -148,7 +148,7 @@ class Pipeline:
             return
         try:
             self._check_mounted(folder, folder_id, self.catalog.has_files(folder_id))
-            entries = list(walk_paths(Path(folder), rels, self.options))
+            entries = list(walk_paths(Path(folder), rels, self.options.for_folder(folder)))
         except FolderError as exc:
             log.warning("%s", exc)
             return
@@ -235,7 +235,7 @@ class Pipeline:
         seen: set[str] = set()
         try:
             self._check_mounted(folder, folder_id, bool(known))
-            entries = list(walk_folder(Path(folder), self.options))
+            entries = list(walk_folder(Path(folder), self.options.for_folder(folder)))
         except FolderError as exc:
             report(Progress("scanning", folder, 0, 0, str(exc)))
             log.warning("%s", exc)
@@ -291,6 +291,7 @@ class Pipeline:
         touched: list[tuple[int, int, int]] = []
         records: list[NoteRecord] = []
         total = len(scan.to_read)
+        saved_only = self.options.saved_only(folder)  # asked once per folder, not per note
         for done, file in enumerate(scan.to_read, 1):
             if self.should_stop():
                 break
@@ -307,7 +308,7 @@ class Pipeline:
                     touched.append((file.size, file.mtime_ns, row.id))
                     summary.unchanged += 1
                     continue
-                record = self._record(folder, file, data, digest)
+                record = self._record(folder, file, data, digest, saved_only)
             except SkipFile as exc:
                 self.catalog.write_problem(
                     folder_id, folder, file.rel, file.size, file.mtime_ns, None, "skipped", exc.reason
@@ -329,8 +330,8 @@ class Pipeline:
         if touched:
             self.catalog.touch_files(touched)
 
-    def _record(self, folder: str, file: NoteFile, data: bytes, digest: str) -> NoteRecord:
-        doc = parse_note(file, data)
+    def _record(self, folder: str, file: NoteFile, data: bytes, digest: str, saved_only: bool = False) -> NoteRecord:
+        doc = parse_note(file, data, saved_only)
         drafts = chunk_document(
             doc, count_tokens=self.embedder.count_tokens, max_tokens=self.embedder.max_tokens
         )

@@ -16,6 +16,7 @@ import stat
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable
 
 import pathspec
 
@@ -31,6 +32,15 @@ DEFAULT_EXTENSIONS: frozenset[str] = frozenset(
 DEFAULT_MAX_BYTES = 20 * 1024 * 1024
 IGNORE_FILE = ".notewellignore"
 SKIPPED_NAMES = frozenset({"node_modules", "__pycache__"})
+# An inbox outside the notes folders (issue 18, review finding 1) may be a folder like
+# ~/Downloads: there only Markdown notes Notewell saved (frontmatter `saved_by`) are read.
+SAVED_EXTENSIONS = frozenset({".md"})
+SAVED_MARK = "saved_by"
+NOT_SAVED = "in the inbox folder, only notes Notewell saved are indexed"
+
+
+def _no_folder(folder: str) -> bool:
+    return False
 
 
 @dataclass(frozen=True)
@@ -38,6 +48,15 @@ class SourceOptions:
     extensions: frozenset[str] = DEFAULT_EXTENSIONS
     max_bytes: int = DEFAULT_MAX_BYTES
     ignore_patterns: tuple[str, ...] = ()  # gitignore-style, relative to the folder
+    # Folders (as given to the index) where only notes Notewell saved count: asked per folder,
+    # so the inbox can change without the index being opened again.
+    saved_only: Callable[[str], bool] = _no_folder
+
+    def for_folder(self, folder: str) -> "SourceOptions":
+        """The options for one folder: in a saved-only folder, Markdown files only."""
+        if not self.saved_only(folder):
+            return self
+        return SourceOptions(SAVED_EXTENSIONS, self.max_bytes, self.ignore_patterns, self.saved_only)
 
 
 def walk_folder(folder: Path, options: SourceOptions = SourceOptions()) -> Iterator[NoteFile | SkippedFile]:
@@ -62,6 +81,21 @@ def walk_paths(
     """
     root = _usable_root(Path(folder))
     return _Walk(root, options).at(set(rels))
+
+
+def would_index(folder: Path, rel: str, options: SourceOptions = SourceOptions()) -> bool:
+    """Would the walk of `folder` read a note at `rel` (which need not exist yet)? False when a
+    hidden or ignored folder, an ignore rule or the file types leave it out. Raises FolderError
+    if the folder is unusable."""
+    walk = _Walk(_usable_root(Path(folder)), options.for_folder(str(folder)))
+    parent, _, name = rel.rpartition("/")
+    if not name or name[0] == "." or os.path.splitext(name)[1].lower() not in walk.extensions:
+        return False
+    rules = walk._rules_at(parent + "/" if parent else "", {})
+    if rules is None:
+        return False
+    file_rules = tuple(rule for rule in rules if rule.files is not None)
+    return not (file_rules and _is_ignored(file_rules, rel))
 
 
 def read_bytes(file: NoteFile, max_bytes: int = DEFAULT_MAX_BYTES) -> bytes:
@@ -125,10 +159,14 @@ def content_hash(data: bytes) -> str:
     return hashlib.blake2b(data, digest_size=32).hexdigest()
 
 
-def parse_note(file: NoteFile, data: bytes) -> NoteDocument:
-    """Turn a note's raw bytes into its text and metadata; raises SkipFile with the reason."""
+def parse_note(file: NoteFile, data: bytes, saved_only: bool = False) -> NoteDocument:
+    """Turn a note's raw bytes into its text and metadata; raises SkipFile with the reason.
+    `saved_only`: the file is in an inbox where only notes Notewell saved are indexed."""
     suffix = file.path.suffix.lower()
     stem = file.path.stem
+    if saved_only and (suffix not in SAVED_EXTENSIONS
+                       or not split_frontmatter(readers.decode_text(data)).fields.get(SAVED_MARK)):
+        raise SkipFile(NOT_SAVED)
     if suffix in (".md", ".markdown"):
         return read_markdown(data, stem)
     if suffix in (".html", ".htm"):

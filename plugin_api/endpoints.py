@@ -85,7 +85,7 @@ SAVE_NOTE = Operation(
     ),
     request_schema="SaveNoteRequest",
     response_schema="SavedNote",
-    errors=(400, 401, 403, 413, 422, 429, 503),
+    errors=(400, 401, 403, 409, 413, 422, 429, 503),
     consequential=True,  # ChatGPT asks the user before every call
 )
 OPERATIONS = [QUERY, GET_NOTE]  # always in the spec; SAVE_NOTE only when an inbox is set
@@ -149,7 +149,8 @@ def make_endpoints(
             raise BadRequest('The body must be JSON like {"title": "...", "text": "...", "tags": ["..."]}.') from None
         validator.validate(SAVE_NOTE.request_schema or "", body)
         request.state.titles = saved_title(body["title"])
-        saved = await saver.save(request.state.caller, body["title"], body["text"], body.get("tags", ()))
+        saved = await saver.save(request.state.caller, body["title"], body["text"], body.get("tags", ()),
+                                 source=str(getattr(request.state, "client", "") or ""))
         request.state.note_id = saved.id
         request.state.saved_path = str(saved.file)
         return JSONResponse({"id": saved.id, "path": saved.path})

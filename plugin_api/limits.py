@@ -12,9 +12,12 @@ import threading
 import time
 from collections import OrderedDict
 from dataclasses import dataclass
+from datetime import datetime, timezone
 from typing import Callable
 
-from .errors import RateLimited
+from .errors import RateLimited, TooManyRequests
+
+DAY = 86_400.0
 
 
 @dataclass(frozen=True)
@@ -30,6 +33,10 @@ class Limits:
     rate_per_minute: float = 300.0
     rate_burst: int = 60
     max_clients: int = 10_000
+    # Saves per client per day (review of #18, finding 3): when saves do not ask (--allow-saves,
+    # "Always for this client", the setting off) nothing else stops one client filling the disk.
+    max_saves_per_day: int = 200
+    max_saved_bytes_per_day: int = 10 * 1024 * 1024
 
 
 class RateLimiter:
@@ -61,6 +68,38 @@ class RateLimiter:
                 "number of seconds in Retry-After.",
                 retry_after=int(wait + 0.999),
             )
+
+
+class SaveQuota:
+    """How many notes (and bytes) each client saved in its current day; `charge` raises 429 past
+    the day's share, saying when it resets. Kept in memory: a restart starts a new day."""
+
+    def __init__(self, limits: Limits = Limits(), clock: Callable[[], float] = time.time) -> None:
+        self.limits = limits
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._days: dict[str, tuple[float, int, int]] = {}  # client → (day began, saves, bytes)
+
+    def charge(self, client: str, size: int) -> None:
+        """Count one save of `size` bytes for `client`, or raise TooManyRequests."""
+        now, limits = self._clock(), self.limits
+        with self._lock:
+            began, saves, used = self._days.get(client, (now, 0, 0))
+            if now - began >= DAY:
+                began, saves, used = now, 0, 0
+            full = saves + 1 > limits.max_saves_per_day or used + size > limits.max_saved_bytes_per_day
+            if not full:
+                self._days[client] = (began, saves + 1, used + size)
+                if len(self._days) > limits.max_clients:
+                    self._days = {c: d for c, d in self._days.items() if now - d[0] < DAY}
+        if full:
+            resets = began + DAY
+            at = datetime.fromtimestamp(resets, timezone.utc).strftime("%H:%M UTC on %d %b")
+            raise TooManyRequests(
+                f"This client has saved as much as Notewell takes from one client in a day "
+                f"({limits.max_saves_per_day} notes or {limits.max_saved_bytes_per_day // 1024} KB); "
+                f"saving opens again at {at}. Do not retry before then.",
+                retry_after=int(resets - now + 0.999))
 
 
 def json_chars(value: object) -> int:

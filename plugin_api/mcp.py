@@ -224,7 +224,7 @@ def add_save_tool(server: MCPServer, saver: NoteSaver, limits: Limits) -> None:
             raise ToolError(f"insufficient_scope: saving needs the OAuth scope {WRITE_SCOPE!r}, which this "
                             "client was not given. Connect it again and allow saving, or use the API key.")
         try:
-            saved = await saver.save(caller, title, text, tags or ())
+            saved = await saver.save(caller, title, text, tags or (), source=str(state.get("client") or ""))
         except ApiError as exc:
             state["outcome"] = exc.code
             raise ToolError(exc.message) from None

@@ -28,8 +28,9 @@ STATUS_TEXT = {
     401: "Missing or wrong bearer token.",
     403: "Not allowed: no inbox folder is set, or the user declined.",
     404: "No such note.",
+    409: "The inbox folder is one the index skips; the note was not saved.",
     413: "The request body is too large.",
-    422: "The request does not match this description.",
+    422: "The request does not match this description, or the note has no searchable text.",
     429: "Too many requests; retry after Retry-After seconds.",
     503: "The notes index cannot answer right now; retry later.",
 }

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import secrets
 import tempfile
 import threading
@@ -28,6 +29,7 @@ from typing import Callable, Literal
 
 import anyio
 
+from .activity import source_label
 from .auth import Caller
 from .errors import Forbidden
 from .listeners import Listeners
@@ -38,11 +40,18 @@ TRUST_FILE = "trusted_savers.json"
 PREVIEW_LINES = 6
 PREVIEW_CHARS = 400
 MAX_TITLE_SHOWN = 200
-MAX_PENDING = 5
+MAX_PENDING = 10
+# Review of #18, finding 4: like OAuth consent's per-source cap, so one client cannot fill every
+# question (each waits up to 40 s) and block the others; and after a Deny, that client's saves
+# are refused without asking for a minute, so a denied assistant cannot keep raising the window.
+MAX_PENDING_PER_CLIENT = 2
+DENY_BACKOFF = 60.0
 DECLINED = "The user declined to save this note. Do not retry unless they ask you to save it again."
 NOT_ANSWERED = ("Nobody answered the question to save this note in time. Ask the user to allow it in "
                 "Notewell, then try again.")
 BUSY = "Several saves are already waiting for the user's answer in Notewell; try again once they are answered."
+BACKED_OFF = ("The user declined a save from this client less than a minute ago, so Notewell refuses its "
+              "saves without asking for a minute. Do not retry unless the user asks you to save again.")
 # Trigger: `notewell serve --inbox DIR` without --allow-saves. Why: OAuth's one-time code works
 # because the user's browser already waits on Notewell's page; a save arrives mid-conversation
 # with no page the user sees, within an Action's 45 s, and a code relayed through the assistant
@@ -61,6 +70,7 @@ class SaveRequest:
     preview: str  # the first lines of the text, cut
     created_at: float
     decision: SaveDecision = "pending"
+    source: str = ""  # where the request came from, in words: "This computer", "Internet (via sharing)", …
 
     @property
     def question(self) -> str:
@@ -134,15 +144,20 @@ class SaveApprovals:
         self._clock = clock
         self._lock = threading.Lock()
         self._requests: dict[str, SaveRequest] = {}
+        self._denied_at: dict[str, float] = {}  # client_id → when the user last said Deny
         self._listeners: Listeners[SaveRequest] = Listeners()
 
-    async def decide(self, caller: Caller, title: str, text: str) -> None:
+    async def decide(self, caller: Caller, title: str, text: str, source: str = "") -> None:
         """Return once the user allowed this save; raise Forbidden (403) if not."""
         if not self._ask() or caller.id in self.trusted:
             return
         if not self._can_ask:
             raise Forbidden(NO_ONE_TO_ASK)
-        request = self._open(caller, title, text)
+        with self._lock:
+            denied_at = self._denied_at.get(caller.id)
+        if denied_at is not None and self._clock() - denied_at < DENY_BACKOFF:
+            raise Forbidden(BACKED_OFF)
+        request = self._open(caller, title, text, source)
         try:
             while True:
                 decision = self.get(request.id).decision  # type: ignore[union-attr]
@@ -180,7 +195,14 @@ class SaveApprovals:
         return True
 
     def deny(self, request_id: str) -> bool:
-        return self._decide(request_id, "denied")
+        request = self.get(request_id)
+        if request is None or not self._decide(request_id, "denied"):
+            return False
+        now = self._clock()
+        with self._lock:
+            self._denied_at = {c: t for c, t in self._denied_at.items() if now - t < DENY_BACKOFF}
+            self._denied_at[request.client_id] = now
+        return True
 
     def close(self) -> None:
         """Notewell is stopping: every waiting save is answered no at once."""
@@ -190,14 +212,15 @@ class SaveApprovals:
     def subscribe(self, listener: Callable[[SaveRequest], None]) -> Callable[[], None]:
         return self._listeners.subscribe(listener)
 
-    def _open(self, caller: Caller, title: str, text: str) -> SaveRequest:
+    def _open(self, caller: Caller, title: str, text: str, source: str) -> SaveRequest:
         with self._lock:
-            if sum(r.decision == "pending" for r in self._requests.values()) >= MAX_PENDING:
+            waiting = [r for r in self._requests.values() if r.decision == "pending"]
+            if len(waiting) >= MAX_PENDING or sum(r.client_id == caller.id for r in waiting) >= MAX_PENDING_PER_CLIENT:
                 raise Forbidden(BUSY)
             request = SaveRequest(
                 id=secrets.token_urlsafe(12), client_id=caller.id, client_name=clean_label(caller.name, 60),
                 title=clean_label(title, MAX_TITLE_SHOWN) or "(untitled)", preview=preview(text),
-                created_at=self._clock())
+                created_at=self._clock(), source=source_label(source) if source else "")
             self._requests[request.id] = request
         self._listeners.notify(request)
         return request
@@ -211,9 +234,17 @@ class SaveApprovals:
             return True
 
 
+# Every character that ends a line somewhere (str.splitlines's set, and \r\n as one), and the
+# other control characters, which become spaces (review of #18, finding 7).
+_LINE_BREAKS = re.compile("\r\n|[\n\r\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029]")
+_CONTROLS = re.compile("[\x00-\x08\x0e-\x1f\x7f-\x9f]")
+
+
 def preview(text: str) -> str:
-    """The first lines of a note, cleaned for a plain-text question."""
-    lines = [clean_label(line, PREVIEW_CHARS) for line in text.splitlines()[:PREVIEW_LINES]]
-    shown = "\n".join(lines).strip()
-    cut = len(text.splitlines()) > PREVIEW_LINES or len(shown) > PREVIEW_CHARS
+    """The first lines of a note that have something to show, cleaned for a plain-text question:
+    blank lines and unusual line separators cannot push what is saved out of sight."""
+    lines = [clean_label(_CONTROLS.sub(" ", line), PREVIEW_CHARS) for line in _LINE_BREAKS.split(text)]
+    shown_lines = [line for line in lines if line]
+    shown = "\n".join(shown_lines[:PREVIEW_LINES])
+    cut = len(shown_lines) > PREVIEW_LINES or len(shown) > PREVIEW_CHARS
     return (shown[:PREVIEW_CHARS] + ("…" if cut else "")).strip()

@@ -35,7 +35,7 @@ def run(args: argparse.Namespace) -> int:
     from notewell.app.paths import data_dir, sample_notes_dir
     from notewell.app.preferences import Preferences
     from notewell.app.progress import terminal_progress
-    from notewell.app.runtime import Runtime, RuntimeOptions
+    from notewell.app.runtime import Runtime, RuntimeOptions, inbox_problem
     from notewell.app.services import api_config
     from notewell.app.settings import Settings
 
@@ -47,6 +47,10 @@ def run(args: argparse.Namespace) -> int:
     inbox = _inbox(args.inbox, args.allow_saves, settings.inbox_folder)
     if settings.add_folders(folders):
         settings.save(root)
+    chosen = inbox or (Path(settings.inbox_folder) if settings.inbox_folder else None)
+    problem = inbox_problem(settings, chosen, (sample_notes_dir(),)) if chosen is not None else None
+    if problem is not None:  # review of #18, finding 9: never saves that are not searchable
+        raise UsageError(problem.replace("in Notewell's Settings (Saving notes)", "with --inbox DIR"))
     if not settings.folders:
         print(f"No notes folders yet: serving the sample notes in {sample_notes_dir()}.")
         print("Add yours with `notewell serve ~/path/to/notes`.")
@@ -109,9 +113,10 @@ def _saving_line(inbox: Path | None, allowed: bool) -> str:
     if inbox is None:
         return ""
     if allowed:
-        return f"saving: assistants may save new notes into {inbox} without asking"
-    return (f"saving: the inbox is {inbox}, but saves are refused: nobody can be asked without the app. "
-            "Add --allow-saves to let assistants save without asking.")
+        return (f"saving: assistants may save new notes into {inbox} without asking; outside the notes "
+                "folders, only the notes saved there are searchable")
+    return (f"saving: the inbox is {inbox}, but saves are refused: nobody can be asked without the app, "
+            "and it is not indexed. Add --allow-saves to let assistants save without asking.")
 
 
 class ServeError(Exception):

@@ -65,7 +65,8 @@ class SavePrompt:
         box.setIcon(QMessageBox.Icon.Question)
         box.setTextFormat(Qt.TextFormat.PlainText)  # every part comes from the assistant
         box.setText(f"“{request.client_name}” wants to save a new note “{request.title}” in your inbox folder.")
-        box.setInformativeText(f"{request.preview}\n\nIt adds one new file; no existing note is changed.")
+        source = f"From: {request.source}\n\n" if request.source else ""
+        box.setInformativeText(f"{source}{request.preview}\n\nIt adds one new file; no existing note is changed.")
         informative = box.findChild(QLabel, "qt_msgbox_informativelabel")
         if informative is not None:
             informative.setTextFormat(Qt.TextFormat.PlainText)

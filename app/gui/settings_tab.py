@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import dataclasses
 import typing
 from dataclasses import Field
+from pathlib import Path
 from typing import Any, Callable
 
 from PySide6.QtCore import Qt
@@ -27,6 +29,7 @@ from PySide6.QtWidgets import (
 from notewell.app.connect_help import NGROK_AUTHTOKEN_PAGE as AUTHTOKEN_PAGE
 from notewell.app.connect_help import NGROK_DOMAINS_PAGE as DOMAINS_PAGE
 from notewell.app.preferences import INDEX_FIELDS, Preferences
+from notewell.app.runtime import inbox_problem
 from notewell.app.secrets import UserSecret
 from notewell.app.settings import SETTINGS_FIELDS, Settings
 
@@ -254,15 +257,31 @@ class SettingsTab(QWidget):
         self.model_warning.setVisible(False)
         self.status.setText("")
 
+    def _refused_inbox(self, values: dict[str, Any]) -> str:
+        """An inbox whose saved notes would never be searchable is not taken (review of #18,
+        finding 9): the old one stays in `values`, and the message says why."""
+        inbox = values.get("inbox_folder") or ""
+        if not inbox or inbox == self._prefs.settings.inbox_folder:
+            return ""
+        problem = inbox_problem(dataclasses.replace(self._prefs.settings, **values), Path(inbox))
+        if problem is None:
+            return ""
+        values["inbox_folder"] = self._prefs.settings.inbox_folder
+        return problem
+
     def save(self) -> frozenset[str]:
         values = {name: editor.get() for name, editor in self.editors.items()}
         token = self.authtoken_field.text().strip()
         secret_changed = token != self._authtoken.get()
         if secret_changed:
             self._authtoken.set(token)
+        refused = self._refused_inbox(values)
         changed = self._prefs.update(values) | ({AUTHTOKEN} if secret_changed else set())
         self.model_warning.setVisible(False)
-        if not changed:
+        if refused:
+            self.editors["inbox_folder"].set(values["inbox_folder"])
+            self.status.setText(refused)
+        elif not changed:
             self.status.setText("Nothing changed.")
         elif changed & INDEX_FIELDS:
             self.status.setText("Saved. Re-indexing with the new settings…")

@@ -109,6 +109,7 @@ def test_allowed_once_the_note_is_saved_found_recorded_and_nothing_else_changes(
     assert saved.status_code == 200, saved.text
     [asked] = served.answers.asked
     assert (asked.client_name, asked.title) == ("API key", "Lisbon trip")
+    assert asked.source == "This computer"  # review of #18, finding 6: where the save came from
     assert asked.preview.startswith("Trams, tiles and custard tarts.")
     path = served.inbox / "Lisbon trip.md"
     assert saved.json()["path"] == "Inbox/Lisbon trip.md"
@@ -334,3 +335,109 @@ def test_a_revoked_oauth_client_is_no_longer_trusted_to_save(start) -> None:  # 
     assert approvals.trusted.names() == {grant.id: "ChatGPT"}
     served.runtime.oauth_store.revoke(grant.id)
     assert approvals.trusted.names() == {}
+
+
+# -- review of #18 ---------------------------------------------------------------------------
+def test_an_inbox_outside_the_notes_folders_makes_only_saved_notes_readable(start, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """Finding 1: choosing ~/Downloads as the inbox must not publish what was already there."""
+    home = write_notes(tmp_path / "home_like", {"passwords.md": "# SSH\n\nhunter2 is my passphrase\n",
+                                                "old.txt": "hunter2 again in a text file\n"})
+    served = start("home_like", ask=False)
+    saved = served.post({**SAVE, "text": "hunter2 lookalike saved by the assistant"})
+    assert saved.status_code == 200, saved.text
+    assert wait_until(lambda: any(r["note_id"] == saved.json()["id"] for r in served.search("hunter2")), 10)
+    assert all(r["note_id"] == saved.json()["id"] for r in served.search("hunter2 passphrase"))
+    assert (home / "passwords.md").exists()
+
+
+def test_an_inbox_outside_the_notes_folders_is_not_indexed_while_saving_is_refused(start, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    write_notes(tmp_path / "home_like", {"saved.md": "---\nsaved_by: API key\n---\n\nhunter2 passphrase\n"})
+    served = start("home_like", headless=True)
+    assert str(tmp_path / "home_like") not in served.runtime.indexing.worker.folders
+    assert served.search("hunter2 passphrase") == []
+
+
+def test_turning_saving_off_with_an_index_setting_in_one_save_turns_saving_off(start) -> None:  # type: ignore[no-untyped-def]
+    """Finding 2: the Settings tab applies every field with one prefs.update."""
+    served = start(ask=False)
+    assert served.post(SAVE).status_code == 200
+    runtime = served.runtime
+    runtime.settings_changed(runtime.prefs.update({"inbox_folder": "", "extensions": [".md", ".txt", ".markdown"]}))
+
+    def restarted_without_saving() -> bool:  # the server restarts in the background
+        if runtime.sharing.server_state.state != "running":
+            return False
+        served.url = runtime.sharing.server_state.url
+        try:
+            return "save_note" not in mcp_tools(served)
+        except Exception:
+            return False
+
+    assert wait_until(restarted_without_saving, 30)
+    assert wait_until(lambda: runtime.indexing.state == "idle", 30)
+    refused = served.post({**SAVE, "title": "After turning saving off"})
+    assert refused.status_code == 403 and "inbox folder" in refused.json()["error"]["message"]
+    assert not (served.inbox / "After turning saving off.md").exists()
+
+
+def test_a_nul_in_the_text_is_dropped_and_the_note_can_be_read(start) -> None:  # type: ignore[no-untyped-def]
+    """Finding 9: a save answers 200 only with an id that works."""
+    served = start(ask=False)
+    saved = served.post({**SAVE, "text": "alpha\u0000beta gamma"})
+    assert saved.status_code == 200, saved.text
+    headers = {"Authorization": f"Bearer {served.key}"}
+    assert wait_until(lambda: httpx.get(f"{served.url}/notes/{saved.json()['id']}", headers=headers).status_code
+                      == 200, 10)
+    assert "\x00" not in (served.inbox / "Lisbon trip.md").read_text(encoding="utf-8")
+
+
+@pytest.mark.parametrize("text", ["%%only a comment%%", "![[embed.png]]"])
+def test_a_note_that_would_index_to_nothing_is_refused(start, text: str) -> None:  # type: ignore[no-untyped-def]
+    served = start(ask=False)
+    before = hashes(served.notes)
+    refused = served.post({**SAVE, "text": text})
+    assert refused.status_code == 422 and "searchable" in refused.json()["error"]["message"]
+    assert hashes(served.notes) == before
+
+
+@pytest.mark.parametrize("inbox", ["notes/.inbox", "notes/skipme/inbox"])
+def test_an_inbox_the_indexer_skips_is_refused(start, tmp_path: Path, inbox: str) -> None:  # type: ignore[no-untyped-def]
+    from notewell.app.runtime import inbox_problem
+
+    settings = Settings(folders=[str(tmp_path / "notes")], ignore_patterns=["skipme/"])
+    (tmp_path / inbox).mkdir(parents=True)
+    (tmp_path / "notes" / "Inbox").mkdir()
+    assert "not be searchable" in (inbox_problem(settings, tmp_path / inbox) or "")
+    assert inbox_problem(settings, tmp_path / "notes" / "Inbox") is None
+    assert inbox_problem(settings, tmp_path / "elsewhere" / ".inbox") is None  # a folder of its own
+    served = start(inbox, ask=False)
+    served.runtime.settings_changed(served.runtime.prefs.update({"ignore_patterns": ["skipme/"]}))
+    assert wait_until(lambda: served.runtime.indexing.state == "idle", 30)
+    refused = served.post(SAVE)
+    assert refused.status_code == 409 and "not be searchable" in refused.json()["error"]["message"]
+    assert str(tmp_path) not in refused.text  # the folder's path stays on this computer
+    assert list(served.inbox.iterdir()) == []
+
+
+def test_saves_that_do_not_ask_stop_at_the_daily_cap_with_a_429_that_says_when(start) -> None:  # type: ignore[no-untyped-def]
+    """Finding 3: --allow-saves, Always or the setting off must not let one client fill the disk."""
+    from notewell.plugin_api.limits import Limits, SaveQuota
+
+    served = start(ask=False)
+    served.runtime.save_quota.limits = Limits(max_saves_per_day=2)
+    assert [served.post({**SAVE, "title": f"n{i}"}).status_code for i in range(2)] == [200, 200]
+    refused = served.post({**SAVE, "title": "n3"})
+    assert refused.status_code == 429 and "UTC" in refused.json()["error"]["message"]
+    assert int(refused.headers["Retry-After"]) > 3600
+    assert not (served.inbox / "n3.md").exists()
+    assert isinstance(served.runtime.save_quota, SaveQuota)
+
+
+def test_a_saved_note_carries_no_terminal_escapes(start) -> None:  # type: ignore[no-untyped-def]
+    """Finding 11: the body is written without control characters (but newlines and tabs)."""
+    served = start(ask=False)
+    saved = served.post({**SAVE, "text": "Trams\x1b]0;owned\x07 \x1b[2Jand\ttiles\u202e\nline two"})
+    assert saved.status_code == 200, saved.text
+    text = (served.inbox / "Lisbon trip.md").read_text(encoding="utf-8")
+    assert "\x1b" not in text and "\x07" not in text and "\u202e" not in text
+    assert "Trams]0;owned [2Jand\ttiles\nline two" in text

@@ -203,3 +203,14 @@ def test_allow_saves_without_an_inbox_is_bad_usage(data_dir: Path) -> None:
     done = subprocess.run([sys.executable, "-m", "notewell.app", "serve", "--data-dir", str(data_dir),
                            "--allow-saves"], cwd=REPO, capture_output=True, text=True, timeout=60)
     assert done.returncode == 2 and "--inbox DIR" in done.stderr
+
+
+def test_an_inbox_in_a_hidden_folder_of_the_notes_is_bad_usage(data_dir: Path, tmp_path: Path) -> None:
+    """Review of #18, finding 9: its saved notes would never be searchable, so serve says so and stops."""
+    notes = tmp_path / "notes"
+    (notes / ".inbox").mkdir(parents=True)
+    (notes / "a.md").write_text("# A\n\nText.\n")
+    done = subprocess.run([sys.executable, "-m", "notewell.app", "serve", str(notes), "--data-dir", str(data_dir),
+                           "--inbox", str(notes / ".inbox"), "--allow-saves", "--port", "0"],
+                          cwd=REPO, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 2 and "would not be searchable" in done.stderr and "--inbox DIR" in done.stderr

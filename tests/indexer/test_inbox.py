@@ -20,7 +20,17 @@ WHEN = datetime(2026, 12, 7, 1, 30, tzinfo=timezone.utc)
     ("/abs", "abs"),
     ("..\\..\\windows\\system32", "windows system32"),
     ("CON", "CON note"),
-    ("nul.txt", "nul.txt note"),
+    ("nul.txt", "nul note.txt"),  # Windows reserves NUL.txt too
+    # Review of #18, finding 10: every name Windows reserves, whatever follows it.
+    ("COM¹", "COM¹ note"),
+    ("lpt²", "lpt² note"),
+    ("LPT³.md", "LPT³ note.md"),
+    ("CONIN$", "CONIN$ note"),
+    ("conout$", "conout$ note"),
+    ("CON .txt", "CON note.txt"),
+    ("prn...", "prn note"),
+    ("Console", "Console"),
+    ("COM10", "COM10"),
     ("", "Untitled note"),
     ("   ", "Untitled note"),
     ("..", "Untitled note"),
@@ -75,3 +85,49 @@ def test_a_name_taken_by_a_folder_or_a_link_is_not_used(tmp_path: Path) -> None:
 def test_the_saved_file_is_private_to_the_user(tmp_path: Path) -> None:
     saved = write_new_note(tmp_path, NewNote("Plan", "new"))
     assert os.stat(saved).st_mode & 0o077 == 0
+
+
+def test_in_a_saved_only_folder_only_notes_notewell_saved_are_read(tmp_path: Path) -> None:
+    """Review of #18, finding 1: an inbox like ~/Downloads publishes only what Notewell saved."""
+    from notewell.indexer.errors import SkipFile
+    from notewell.indexer.sources import SourceOptions, parse_note, walk_folder
+
+    saved = write_new_note(tmp_path, NewNote("Plan", "saved text", (), "ChatGPT"))
+    (tmp_path / "passwords.md").write_text("# SSH\n\nhunter2\n")
+    (tmp_path / "old.txt").write_text("saved_by: me\nhunter2\n")
+    options = SourceOptions(saved_only=lambda folder: folder == str(tmp_path)).for_folder(str(tmp_path))
+    files = {entry.rel: entry for entry in walk_folder(tmp_path, options)}
+    assert set(files) == {"Plan.md", "passwords.md"}  # Markdown only
+    assert "saved text" in parse_note(files["Plan.md"], saved.read_bytes(), saved_only=True).text
+    with pytest.raises(SkipFile):
+        parse_note(files["passwords.md"], (tmp_path / "passwords.md").read_bytes(), saved_only=True)
+
+
+def test_an_inbox_swapped_for_a_link_is_refused_and_nothing_lands_elsewhere(tmp_path: Path) -> None:
+    """Review of #18, finding 8: the inbox is resolved once; a link put in its place later is not followed."""
+    from notewell.indexer.inbox import InboxError
+
+    tmp_path = tmp_path.resolve()
+    inbox, outside = tmp_path / "notes" / "inbox", tmp_path / "outside"
+    inbox.mkdir(parents=True)
+    outside.mkdir()
+    write_new_note(inbox, NewNote("First", "fine"))
+    inbox.rename(tmp_path / "notes" / "inbox.real")
+    inbox.symlink_to(outside)
+    with pytest.raises(InboxError, match="link"):
+        write_new_note(inbox, NewNote("Second", "redirected?"))
+    assert list(outside.iterdir()) == []
+    (tmp_path / "notes").rename(tmp_path / "notes.real")  # a link higher up is not followed either
+    (tmp_path / "notes").symlink_to(tmp_path / "notes.real")
+    with pytest.raises(InboxError, match="link"):
+        write_new_note(tmp_path / "notes" / "inbox.real", NewNote("Third", "redirected?"))
+    assert sorted(p.name for p in (tmp_path / "notes.real" / "inbox.real").iterdir()) == ["First.md"]
+
+
+def test_control_characters_and_bidi_overrides_do_not_reach_the_file(tmp_path: Path) -> None:
+    """Review of #18, finding 11: `cat` of a saved note must not run terminal escapes."""
+    text = "Plan\x1b]0;pwned\x07 and \x1b[31mred\x1b[0m\u202eevil\u2066x\u2069\r\nnext\rline\x9b2J\x00\ttabbed\n"
+    saved = write_new_note(tmp_path, NewNote("Plan", text)).read_text(encoding="utf-8")
+    for bad in ("\x1b", "\x07", "\x9b", "\x00", "\u202e", "\u2066", "\u2069", "\r"):
+        assert bad not in saved, repr(bad)
+    assert "Plan]0;pwned and [31mred[0mevilx\nnext\nline2J\ttabbed\n" in saved

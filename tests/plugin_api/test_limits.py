@@ -180,3 +180,24 @@ def test_note_pages_end_at_a_line_break_when_they_can(api: Api) -> None:
         assert first["text"] + rest["text"] == NOTES["huge/one.md"][: len(first["text"]) + len(rest["text"])]
         past = client.get(f"/notes/{note_id}", params={"offset": 10**9}).json()
         assert past["text"] == "" and past["truncated"] is False
+
+
+def test_a_client_saves_at_most_its_daily_share_and_hears_when_it_resets() -> None:
+    """Review of #18, finding 3: saves that do not ask cannot fill the disk."""
+    from notewell.plugin_api.errors import TooManyRequests
+    from notewell.plugin_api.limits import SaveQuota
+
+    now = [1_000_000.0]
+    quota = SaveQuota(Limits(max_saves_per_day=3, max_saved_bytes_per_day=1000), clock=lambda: now[0])
+    for _ in range(3):
+        quota.charge("flood", 10)
+    with pytest.raises(TooManyRequests) as refused:
+        quota.charge("flood", 10)
+    assert "3 notes" in str(refused.value) and "UTC" in str(refused.value)
+    assert refused.value.retry_after == 86_400
+    quota.charge("other", 10)  # per client
+    with pytest.raises(TooManyRequests) as too_big:
+        quota.charge("other", 995)
+    assert "KB" in str(too_big.value) or "bytes" in str(too_big.value)
+    now[0] += 86_400
+    quota.charge("flood", 10)  # a day later: a new day's share

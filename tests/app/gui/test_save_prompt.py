@@ -43,7 +43,9 @@ def test_each_save_asks_and_the_answer_decides(qtbot, make_desktop, notes, data_
     qtbot.waitUntil(lambda: len(prompt.open) == 1, timeout=10_000)
     [question] = prompt.open.values()
     assert question.box.text() == "“API key” wants to save a new note “Lisbon trip” in your inbox folder."
-    assert question.box.informativeText().startswith("Trams, tiles and custard tarts.\nBook the 28 tram early.")
+    assert question.box.informativeText().startswith("From: This computer\n")  # review of #18, finding 6
+    assert question.box.informativeText().removeprefix("From: This computer\n\n").startswith(
+        "Trams, tiles and custard tarts.\nBook the 28 tram early.")
     assert {b.text() for b in question.box.buttons()} == {"Allow once", "Always for this client", "Deny"}
     question.once.click()
     thread.join(30)
@@ -66,6 +68,12 @@ def test_each_save_asks_and_the_answer_decides(qtbot, make_desktop, notes, data_
     thread.join(30)
     assert answers[0].status_code == 403 and "declined" in answers[0].json()["error"]["message"]
     assert not (inbox / "Unwanted.md").exists()
+    # Within a minute of a Deny, that client's saves are refused without asking (review of #18, finding 4).
+    thread, answers = save_in_background(url, key, {**SAVE, "title": "Unwanted again"})
+    thread.join(30)
+    assert answers[0].status_code == 403 and "without asking" in answers[0].json()["error"]["message"]
+    assert prompt.open == {} and not (inbox / "Unwanted again.md").exists()
+    desktop.runtime.save_approvals._denied_at.clear()  # a minute later
 
     # Always for this client: this save and the next without a question.
     thread, answers = save_in_background(url, key, {**SAVE, "title": "Trusted"})

@@ -100,3 +100,18 @@ def test_sharing_leads_with_the_authtoken_then_the_free_domain_with_links(qtbot,
     assert "dashboard.ngrok.com/get-started/your-authtoken" in tab.hints["ngrok_authtoken"].text()
     assert "dashboard.ngrok.com/domains" in tab.hints["ngrok_domain"].text()
     assert tab.hints["ngrok_authtoken"].openExternalLinks()
+
+
+def test_an_inbox_in_a_hidden_folder_is_refused_with_a_message(qtbot, make_desktop, data_dir, tmp_path):
+    """Review of #18, finding 9: its saved notes would never be searchable."""
+    desktop = make_desktop(start=False)
+    notes = tmp_path / "my notes"
+    (notes / ".inbox").mkdir(parents=True)
+    desktop.prefs.update({"folders": [str(notes)]})
+    tab = desktop.settings_tab
+    tab.load()
+    widget(tab, "inbox_folder").setText(str(notes / ".inbox"))
+    tab.save()
+    assert "would not be searchable" in tab.status.text()
+    assert Settings.load(data_dir).inbox_folder == ""
+    assert widget(tab, "inbox_folder").text() == ""
