@@ -59,7 +59,9 @@ def run(args: argparse.Namespace) -> int:
     except ImportError as exc:
         print(f"The desktop app cannot load Qt ({exc}); see README for the system packages.", file=sys.stderr)
         return _headless(args, "Meanwhile")
-    return run_gui(data_dir(args.data_dir), started)
+    from notewell.app.leaving import leave
+
+    leave(run_gui(data_dir(args.data_dir), started))
 
 
 def display_available() -> bool:

@@ -33,6 +33,7 @@ def run(args: argparse.Namespace) -> int:
     from notewell.app.cli import UsageError, existing_folders
     from notewell.app.console import ConsoleReport
     from notewell.app.paths import data_dir, sample_notes_dir
+    from notewell.app.leaving import leave
     from notewell.app.preferences import Preferences
     from notewell.app.progress import terminal_progress
     from notewell.app.runtime import Runtime, RuntimeOptions, inbox_problem
@@ -87,7 +88,7 @@ def run(args: argparse.Namespace) -> int:
         runtime.close()
     if console.server_failed.is_set():
         raise ServeError(console.failure)
-    return 0
+    leave(0)
 
 
 def _inbox(given: str | None, allow_saves: bool, setting: str) -> Path | None:
