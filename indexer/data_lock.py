@@ -35,9 +35,9 @@ class DataFolderBusy(StoreError):
     """Another process keeps this data folder's index up to date."""
 
     def __init__(self, data_dir: Path, holder: dict[str, object]) -> None:
-        what = str(holder.get("what") or "another Notewell")
+        what = str(holder.get("what") or "")
         pid = holder.get("pid")
-        who = f"{what} (process {pid})" if pid else what
+        who = "Another Notewell" + (f" ({what}, process {pid})" if pid else f" ({what})" if what else "")
         super().__init__(
             f"{who} is already keeping the index in {data_dir} up to date, and only one "
             "program at a time may change it. Add or remove folders there (it watches them, "

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import argparse
 import sys
+import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from notewell.app.settings import Settings
+    from notewell.indexer.notes_index import NotesIndex
 
 
 def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
@@ -48,10 +50,22 @@ def _index(args: argparse.Namespace, root: Path, settings: Settings) -> int:
             summary = index.sync_only([Path(f) for f in settings.folders], progress)
             if index.catalog.has_vectors() and not index.searches_by_meaning():
                 # Nothing new to embed, but an upgrade left the model unprepared: searches
-                # would fall back to keywords until it is (#14 review).
-                print("Preparing the embedding model (first run after an upgrade, about a minute)…", file=sys.stderr)
+                # would fall back to keywords until it is (#14 review). Said only when the
+                # one-time preparation really runs, not while a prepared model just loads.
+                if not _ready_within(index, 5.0):  # a prepared model only loads: a second or two
+                    print("Preparing the embedding model (first run after an upgrade, about a minute)…",
+                          file=sys.stderr)
                 index.prepare_search(wait=True)
     finally:
         index.close()
     print(summary.line())
     return 0
+
+
+def _ready_within(index: NotesIndex, seconds: float) -> bool:
+    deadline = time.monotonic() + seconds
+    while not index.searches_by_meaning():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.1)
+    return True

@@ -45,6 +45,7 @@ def test_index_ends_with_one_summary_line(indexed: tuple[Path, Path]) -> None:
     assert again.returncode == 0, again.stderr
     (line,) = again.stdout.strip().splitlines()
     assert line.startswith("0 indexed, 3 unchanged, 0 removed, 0 skipped, 0 failed; 0 passages embedded")
+    assert "Preparing the embedding model" not in again.stderr  # it was prepared by the first run
     settings = json.loads((data / "settings.json").read_text())
     assert settings["folders"] == [str(notes.resolve())]
 

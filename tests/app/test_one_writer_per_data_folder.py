@@ -45,7 +45,7 @@ def test_index_beside_serve_says_who_has_the_folder_and_changes_nothing(tmp_path
 
         refused = notewell("index", str(other), "--data-dir", str(root))
         assert refused.returncode == 1
-        assert f"notewell serve (process {proc.pid}) is already keeping the index" in refused.stderr
+        assert f"Another Notewell (notewell serve, process {proc.pid}) is already keeping the index" in refused.stderr
         assert "--data-dir" in refused.stderr and "Traceback" not in refused.stderr
         assert (root / "settings.json").read_text() == settings_before  # the folder was not added
 
