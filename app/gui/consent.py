@@ -37,6 +37,22 @@ class Question:
     deny: QPushButton
 
 
+def plain_question(parent: QWidget, title: str, text: str, informative: str) -> QMessageBox:
+    """A non-modal question whose every line is plain text: names, titles and note text come
+    from whoever registered or called, and are never read as Qt rich text (issue 15)."""
+    box = QMessageBox(parent)
+    box.setWindowTitle(title)
+    box.setIcon(QMessageBox.Icon.Question)
+    box.setTextFormat(Qt.TextFormat.PlainText)
+    box.setText(text)
+    box.setInformativeText(informative)
+    label = box.findChild(QLabel, "qt_msgbox_informativelabel")
+    if label is not None:
+        label.setTextFormat(Qt.TextFormat.PlainText)
+    box.setModal(False)
+    return box
+
+
 class ConsentPrompt:
     def __init__(
         self,
@@ -54,26 +70,19 @@ class ConsentPrompt:
         bridge.consent_requested.connect(self.ask)
 
     def ask(self, request: Any) -> None:
-        box = QMessageBox(self._parent)
-        box.setWindowTitle("Notewell: allow access?")
-        box.setIcon(QMessageBox.Icon.Question)
-        # The name comes from a registration anyone can make: never rich text (issue 15).
-        box.setTextFormat(Qt.TextFormat.PlainText)
-        box.setText(f"An app calling itself “{request.client_name}” wants to {asks_for(request.scopes)}.")
         access = ("search and read your notes, and ask to save new notes into your inbox folder (each save "
                   "asks you unless you trust it)" if WRITE_SCOPE in request.scopes
                   else "search and read your notes (read-only)")
-        box.setInformativeText(
+        # The name comes from a registration anyone can make.
+        box = plain_question(
+            self._parent, "Notewell: allow access?",
+            f"An app calling itself “{request.client_name}” wants to {asks_for(request.scopes)}.",
             f"After you allow it, it returns to {request.redirect_host} and can {access} "
             "until you revoke it under Connect → Connected clients. "
-            "Allow it only if you just asked an assistant to connect to Notewell."
+            "Allow it only if you just asked an assistant to connect to Notewell.",
         )
-        informative = box.findChild(QLabel, "qt_msgbox_informativelabel")
-        if informative is not None:
-            informative.setTextFormat(Qt.TextFormat.PlainText)
         question = Question(box, box.addButton("Allow", QMessageBox.ButtonRole.AcceptRole),
                             box.addButton("Deny", QMessageBox.ButtonRole.RejectRole))
-        box.setModal(False)
 
         def answered(button: Any) -> None:
             self.open.pop(request.id, None)

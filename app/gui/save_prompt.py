@@ -25,6 +25,7 @@ from PySide6.QtWidgets import (
 )
 
 from .bridge import Bridge
+from .consent import plain_question
 
 
 @dataclass(frozen=True)
@@ -60,23 +61,18 @@ class SavePrompt:
             question.box.close()
 
     def ask(self, request: Any) -> None:
-        box = QMessageBox(self._parent)
-        box.setWindowTitle("Notewell: save a note?")
-        box.setIcon(QMessageBox.Icon.Question)
-        box.setTextFormat(Qt.TextFormat.PlainText)  # every part comes from the assistant
-        box.setText(f"“{request.client_name}” wants to save a new note “{request.title}” in your inbox folder.")
         source = f"From: {request.source}\n\n" if request.source else ""
-        box.setInformativeText(f"{source}{request.preview}\n\nIt adds one new file; no existing note is changed.")
-        informative = box.findChild(QLabel, "qt_msgbox_informativelabel")
-        if informative is not None:
-            informative.setTextFormat(Qt.TextFormat.PlainText)
+        box = plain_question(  # every part comes from the assistant
+            self._parent, "Notewell: save a note?",
+            f"“{request.client_name}” wants to save a new note “{request.title}” in your inbox folder.",
+            f"{source}{request.preview}\n\nIt adds one new file; no existing note is changed.",
+        )
         question = SaveQuestion(
             box,
             box.addButton("Allow once", QMessageBox.ButtonRole.AcceptRole),
             box.addButton("Always for this client", QMessageBox.ButtonRole.YesRole),
             box.addButton("Deny", QMessageBox.ButtonRole.RejectRole),
         )
-        box.setModal(False)
 
         def answered(button: Any) -> None:
             if self.open.pop(request.id, None) is None:
