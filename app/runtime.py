@@ -60,7 +60,6 @@ class RuntimeOptions:
     watch: bool = True  # follow changes on disk
     fallback_folders: tuple[Path, ...] = ()  # indexed while no folder is set (the sample notes)
     embedder: Embedder | None = None  # tests: a small deterministic model
-    holder: str = "notewell serve"  # who holds the data folder's writer lock, as other programs are told
     inbox: Path | None = None  # `serve --inbox DIR`: beats the setting (issue 18)
     allow_saves: bool = False  # `serve --allow-saves`: saves into the inbox never ask
     headless: bool = False  # nobody can answer a question in a window (`notewell serve`):
@@ -92,7 +91,8 @@ class Runtime:
         self.data_dir = prefs.data_dir
         self._events = events
         # Only one program at a time keeps a data folder's index up to date (DataFolderBusy).
-        self._lock = DataFolderLock.acquire(self.data_dir, options.holder)
+        holder = "notewell serve" if options.headless else "the Notewell desktop app"  # as others are told
+        self._lock = DataFolderLock.acquire(self.data_dir, holder)
         try:
             self._compose(events)
         except BaseException:

@@ -27,6 +27,7 @@ from PySide6.QtWidgets import QApplication, QMessageBox, QSystemTrayIcon, QWidge
 
 from notewell.app.autostart import install_desktop_entry, is_default_data_dir, set_autostart
 from notewell.app.connect_help import Addresses, addresses_for
+from notewell.app.leaving import leave
 from notewell.app.paths import sample_notes_dir
 from notewell.app.preferences import Preferences
 from notewell.app.runtime import Runtime, RuntimeOptions
@@ -142,8 +143,8 @@ def build_desktop(
     theme = apply_theme(app, chosen(prefs.settings.appearance)) if isinstance(app, QApplication) else None
     bridge = Bridge()
     authtoken = UserSecret(root, NGROK_AUTHTOKEN)
-    runtime = Runtime(prefs, RuntimeOptions(vectors_in_child=vectors_in_child, watch=watch, embedder=embedder,
-                                            holder="the Notewell desktop app"), bridge)
+    runtime = Runtime(prefs, RuntimeOptions(vectors_in_child=vectors_in_child, watch=watch, embedder=embedder),
+                      bridge)
     indexing, sharing = runtime.indexing, runtime.sharing
 
     def set_paused(paused: bool) -> None:
@@ -335,8 +336,7 @@ class _Deadline:
 
     def _leave(self) -> None:
         log.warning("shutting down took over %.0f s; leaving now", self._seconds)
-        logging.shutdown()
-        os._exit(0)
+        leave(0)
 
 
 def _entry_data_dir(data_dir: Path) -> Path | None:
