@@ -77,8 +77,8 @@ class IndexingController(WorkerEvents):
     def set_folders(self, folders: list[Path]) -> None:
         self.worker.set_folders(folders)
 
-    def reopen(self, open_index: Callable[[], NotesIndex]) -> None:
-        self.worker.reopen(open_index)
+    def reopen(self, open_index: Callable[[], NotesIndex], only_if: Callable[[], bool] | None = None) -> None:
+        self.worker.reopen(open_index, only_if)
 
     def pause(self) -> None:
         self.worker.pause()

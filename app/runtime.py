@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 from notewell.indexer.data_lock import DataFolderLock
+from notewell.indexer.multilingual import AUTO_MODEL
 from notewell.indexer.worker import WorkerOptions
 
 from .chroma_server import ChromaServer
@@ -178,6 +179,8 @@ class Runtime:
             self.indexing.set_folders(self.folders())
         if changed & INDEX_FIELDS:
             self.indexing.reopen(self._open_index)  # the server follows the new index
+        elif changed & {"folders", "inbox_folder"} and self.settings.model.strip() == AUTO_MODEL:
+            self.indexing.reopen(self._open_index, only_if=self._model_choice_changed)
         # Not `elif` (review of #18, finding 2): one Settings save may change both, and the server
         # must then be made anew too (the inbox, saving on or off), serving the live index.
         if changed & SERVER_FIELDS:
@@ -217,7 +220,18 @@ class Runtime:
                 self._chroma.start()
             url, files = self._chroma.url, self.data_dir / CHROMA_DIR
         return open_index(settings, self.data_dir, chroma_url=url, chroma_server_files=files,
-                          embedder=self.options.embedder, saved_only=self._saved_only)
+                          embedder=self.options.embedder, saved_only=self._saved_only, folders=self.folders())
+
+    def _model_choice_changed(self) -> bool:
+        """With the "auto" model: whether the folders now need the other model (a folder of
+        Chinese notes was added to English ones). Asked on the writer's thread, not the GUI's."""
+        from .services import auto_model
+
+        index = self.indexing.worker.index
+        if index is None or self.options.embedder is not None:
+            return False
+        chosen = auto_model(self.settings, self.data_dir, self.folders())
+        return index.embedder.name.split(" (")[0] != chosen
 
     def _make_app(self, index: NotesIndex) -> Any:
         from notewell.plugin_api.open_links import OpenLinks

@@ -9,13 +9,15 @@ from __future__ import annotations
 import os
 from dataclasses import replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable
+from typing import TYPE_CHECKING, Callable, Sequence
 
 from notewell.indexer.embedding import DEFAULT_MODEL, Embedder, SentenceTransformerEmbedder
-from notewell.indexer.multilingual import AUTO_MODEL, USE_MODEL, AutoEmbedder, UseEmbedder
+from notewell.indexer.e5_model import E5_MODEL, available as e5_available
 from notewell.indexer.errors import EmbeddingError
+from notewell.indexer.language_mix import sample_notes
+from notewell.indexer.multilingual import AUTO_MODEL, USE_MODEL, UseEmbedder
 from notewell.indexer.onnx_encoder import PRECISIONS
-from notewell.indexer.notes_index import NotesIndex
+from notewell.indexer.notes_index import NotesIndex, recorded_model
 from notewell.indexer.sources import SourceOptions
 
 from .settings import Settings
@@ -49,10 +51,13 @@ ONNX_DIR = "onnx"
 MODEL_CACHE_ENV = "NOTEWELL_MODEL_CACHE"
 
 
-def make_embedder(settings: Settings, data_dir: Path | None = None) -> Embedder:
+def make_embedder(
+    settings: Settings, data_dir: Path | None = None, folders: Sequence[Path] | None = None, writing: bool = True,
+) -> Embedder:
     """The configured model; with a data dir, it runs from a cached ONNX export of it (3x
     faster; int8 unless the setting says fp32). NOTEWELL_MODEL_CACHE names another folder for
-    that cache, shared by several data dirs (tests, evaluations): the export is made once."""
+    that cache, shared by several data dirs (tests, evaluations): the export is made once.
+    `folders` and `writing`: for the "auto" setting (see `auto_model`)."""
     shared = os.environ.get(MODEL_CACHE_ENV)
     cache = Path(shared) if shared else data_dir / ONNX_DIR if data_dir is not None else None
     precision = settings.model_precision.strip().lower() or "int8"
@@ -61,12 +66,40 @@ def make_embedder(settings: Settings, data_dir: Path | None = None) -> Embedder:
             f"The model precision setting is {settings.model_precision!r}: set it to int8 or fp32."
         )
     model = settings.model.strip()
+    if model == AUTO_MODEL:
+        model = auto_model(settings, data_dir, folders, writing)
     if model == USE_MODEL:
         return UseEmbedder()
-    if model == AUTO_MODEL:
-        english = SentenceTransformerEmbedder(DEFAULT_MODEL, cache_dir=cache, precision=precision)
-        return AutoEmbedder(english, UseEmbedder())
+    if model.startswith("e5+use"):  # EXPERIMENT
+        from notewell.indexer.multilingual import PairEmbedder
+        share = float(model.split(":")[1]) if ":" in model else 0.5
+        return PairEmbedder(SentenceTransformerEmbedder(E5_MODEL, cache_dir=cache, precision=precision), UseEmbedder(), share)
     return SentenceTransformerEmbedder(model, cache_dir=cache, precision=precision)
+
+
+def multilingual_model() -> str:
+    """multilingual-e5-small where its weights' package installs (Linux x86-64), else USE v3."""
+    return E5_MODEL if e5_available() else USE_MODEL
+
+
+def auto_model(
+    settings: Settings, data_dir: Path | None, folders: Sequence[Path] | None = None, writing: bool = True,
+) -> str:
+    """What "auto" means for these notes (indexer/language_mix.py says how it decides).
+
+    An index that holds a multilingual model's vectors keeps that model. A reader (`search`,
+    `doctor`) takes the model the index was embedded with, so its queries always match; the
+    writer looks at the notes, and a folder of Chinese notes turns the English model into the
+    multilingual one (every note is then embedded again, keywords answering meanwhile)."""
+    recorded = recorded_model(data_dir) if data_dir is not None else None
+    base = recorded.split(" (")[0] if recorded else None
+    if base in (E5_MODEL, USE_MODEL):
+        return base
+    if recorded is not None and not writing:
+        return base or DEFAULT_MODEL
+    chosen = folders if folders is not None else [Path(f) for f in settings.folders]
+    mix = sample_notes(chosen, source_options(settings))
+    return multilingual_model() if mix.needs_multilingual else DEFAULT_MODEL
 
 
 def open_index(
@@ -77,13 +110,15 @@ def open_index(
     chroma_server_files: Path | None = None,
     embedder: Embedder | None = None,
     saved_only: Callable[[str], bool] | None = None,
+    folders: Sequence[Path] | None = None,
+    writing: bool = True,
 ) -> NotesIndex:
     """Open the index in `data_dir`; `--chroma-url` beats the setting. `chroma_server_files`:
     where the app's own Chroma server keeps its files."""
     url = chroma_url or settings.chroma_url or os.environ.get("NOTEWELL_CHROMA_URL") or None
     return NotesIndex.open(
         data_dir,
-        embedder or make_embedder(settings, data_dir),
+        embedder or make_embedder(settings, data_dir, folders, writing),
         chroma_url=url,
         chroma_server_files=chroma_server_files if url == chroma_url else None,
         source_options=source_options(settings, saved_only),

