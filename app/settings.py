@@ -15,7 +15,7 @@ from typing import Any
 
 from notewell.indexer.e5_model import E5_MODEL
 from notewell.indexer.embedding import DEFAULT_MODEL
-from notewell.indexer.multilingual import AUTO_MODEL, USE_MODEL
+from notewell.indexer.multilingual import AUTO_MODEL, MULTILINGUAL_MODEL, USE_MODEL
 
 SETTINGS_FILE = "settings.json"
 
@@ -33,11 +33,12 @@ class Settings:
         AUTO_MODEL,
         "Embedding model",
         f"{AUTO_MODEL} (default): the bundled English model while your notes are English; "
-        f"{E5_MODEL} once your folders hold Chinese, Japanese or Korean notes (at least 3, and 5% "
-        "of them), so they are found by meaning and an English question finds a Chinese note. "
-        f"{DEFAULT_MODEL}: always the English model (Chinese notes found by their words). "
-        f"{E5_MODEL}: always the multilingual one. {USE_MODEL}: a faster, lighter multilingual one. "
-        "Or any sentence-transformers model name or path. Changing it re-embeds every note.",
+        f"{MULTILINGUAL_MODEL} once your folders hold Chinese, Japanese or Korean notes (at least 3, "
+        "and 5% of them): they are then found by meaning, and an English question finds a Chinese "
+        f"note. {DEFAULT_MODEL}: always the English model (Chinese notes found by their words). "
+        f"{MULTILINGUAL_MODEL}: always multilingual-e5-small beside USE v3. {E5_MODEL}, {USE_MODEL}: "
+        "either of them alone. Or any sentence-transformers model name or path. "
+        "Changing it re-embeds every note.",
     )
     model_precision: str = _setting(
         "int8",
@@ -137,6 +138,9 @@ class Settings:
                 changed = True
         return changed
 
+
+# The models that need no download, offered as you type in Settings → Embedding model.
+MODEL_CHOICES = (AUTO_MODEL, DEFAULT_MODEL, MULTILINGUAL_MODEL, E5_MODEL, USE_MODEL)
 
 SETTINGS_FIELDS = [f for f in fields(Settings) if f.name != "folders" and not f.metadata.get("hidden")]
 

@@ -29,11 +29,18 @@ def run(args: argparse.Namespace) -> int:
     settings = Settings.load(root)
     index = open_index(settings, root, chroma_url=args.chroma_url, writing=False)
     try:
-        results = index.search(" ".join(args.query), k=args.k, mode=args.mode)
-        by_keywords_only = args.mode == "hybrid" and index.catalog.has_vectors() and not index.searches_by_meaning()
+        embedded_with = index.catalog.get_meta("model")
+        other_model = embedded_with is not None and embedded_with != index.embedder.name and args.mode != "keyword"
+        mode = "keyword" if other_model else args.mode  # the stored vectors can't answer this model's question
+        results = index.search(" ".join(args.query), k=args.k, mode=mode)
+        by_keywords_only = mode == "hybrid" and index.catalog.has_vectors() and not index.searches_by_meaning()
     finally:
         index.close()
-    if by_keywords_only:
+    if other_model:
+        print(f"notewell: answered from keywords only: your notes were embedded with {embedded_with}, and the "
+              f"settings now say {index.embedder.name}. Run `notewell index` to embed them with the new model "
+              "(or start the app or `notewell serve`, which do it in the background).", file=sys.stderr)
+    elif by_keywords_only:
         print("notewell: answered from keywords only: the embedding model needs its one-time preparation "
               "for this version of Notewell. Run `notewell index` once (about a minute) to search by meaning again.",
               file=sys.stderr)
@@ -45,7 +52,7 @@ def run(args: argparse.Namespace) -> int:
     elif results[0].score < GOOD_MATCH:
         print(f"No good match (every score is below {GOOD_MATCH}); the closest passages:")
     for n, r in enumerate(results, 1):
-        heading = f" › {r.heading}" if r.heading else ""
+        heading = f" › {r.heading}" if r.heading and r.heading != r.title else ""
         print(f"{n}. {r.title}{heading}  [{r.score:.3f}]")
         print(f"   {r.folder}/{r.path}:{r.lines[0]}")
         snippet = " ".join(r.text.split())

@@ -12,6 +12,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
+    QCompleter,
     QFileDialog,
     QDoubleSpinBox,
     QFormLayout,
@@ -31,7 +32,7 @@ from notewell.app.connect_help import NGROK_DOMAINS_PAGE as DOMAINS_PAGE
 from notewell.app.preferences import INDEX_FIELDS, Preferences
 from notewell.app.runtime import inbox_problem
 from notewell.app.secrets import UserSecret
-from notewell.app.settings import SETTINGS_FIELDS, Settings
+from notewell.app.settings import MODEL_CHOICES, SETTINGS_FIELDS, Settings
 
 from .theme import set_role
 
@@ -142,6 +143,9 @@ class SettingsTab(QWidget):
 
         model.textChanged.connect(changed)
         precision.textChanged.connect(changed)
+        # The models that need no download, offered as you type (any other name still works).
+        self.model_choices = QCompleter(list(MODEL_CHOICES), model)
+        model.setCompleter(self.model_choices)
 
         content = QWidget()
         layout = QVBoxLayout(content)

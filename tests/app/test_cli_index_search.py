@@ -167,3 +167,19 @@ def test_search_says_when_nothing_matches_well(indexed: tuple[Path, Path]) -> No
     assert weak.stdout.startswith("No good match")
     good = notewell("search", "how do I undo a commit", "--data-dir", str(data))
     assert good.stdout.startswith("1. Git › Git > Undo")
+
+
+def test_search_after_a_model_change_says_to_run_index(tmp_path: Path) -> None:
+    """The settings name another model than the one the notes were embedded with (and neither
+    the app nor `serve` has re-embedded them yet): search answers from keywords and says how to
+    search by meaning again, instead of logging a vector-dimension error."""
+    notes = write_notes(tmp_path / "notes", NOTES)
+    data = tmp_path / "data"
+    assert notewell("index", str(notes), "--data-dir", str(data)).returncode == 0
+    settings = json.loads((data / "settings.json").read_text())
+    (data / "settings.json").write_text(json.dumps({**settings, "model": "use-multilingual-v3"}))
+    done = notewell("search", "tzutil", "--data-dir", str(data))
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith("1. 修改时区")
+    assert "Run `notewell index` to embed them with the new model" in done.stderr
+    assert "dimension" not in done.stderr

@@ -115,3 +115,14 @@ def test_an_inbox_in_a_hidden_folder_is_refused_with_a_message(qtbot, make_deskt
     assert "would not be searchable" in tab.status.text()
     assert Settings.load(data_dir).inbox_folder == ""
     assert widget(tab, "inbox_folder").text() == ""
+
+
+def test_the_model_field_offers_the_models_that_need_no_download(qtbot, make_desktop):  # type: ignore[no-untyped-def]
+    """Typing "multi" offers multilingual, multilingual-e5-small…: a person need not know the names."""
+    tab = make_desktop(start=False).settings_tab
+    model = widget(tab, "model")
+    assert model.text() == "auto"  # the default: the notes decide
+    choices = tab.model_choices
+    choices.setCompletionPrefix("multi")
+    offered = [choices.completionModel().index(row, 0).data() for row in range(choices.completionCount())]
+    assert offered == ["multilingual", "multilingual-e5-small"]
