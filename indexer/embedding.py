@@ -310,11 +310,12 @@ class SentenceTransformerEmbedder:
         if self._path is None:
             if self._model_setting != E5_MODEL:
                 self._path = resolve_model(self._model_setting)
-            elif not convert:
-                return E5_MODEL  # (not converted yet: nothing of it is cached either)
             else:
                 base = self._cache_dir if self._cache_dir is not None else Path.home() / ".cache" / "notewell"
-                self._path = str(e5_model_folder(base / "models"))
+                folder = e5_model_folder(base / "models", convert=convert)
+                if folder is None:
+                    return E5_MODEL  # (not converted yet: nothing of it is cached either)
+                self._path = str(folder)
         return self._path
 
     def _prompt(self, kind: str) -> str:

@@ -114,7 +114,7 @@ def test_a_changed_model_is_reported_and_repaired(index: NotesIndex, notes: Path
 
 @pytest.fixture
 def hash_model(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(services, "make_embedder", lambda settings, data_dir=None: HashEmbedder())
+    monkeypatch.setattr(services, "make_embedder", lambda *args, **kwargs: HashEmbedder())
 
 
 def test_cli_reports_exits_1_and_repairs(

@@ -118,7 +118,7 @@ def test_the_cli_says_the_disk_is_full_in_one_line_and_exits_1(
 ) -> None:
     from notewell.app import services
 
-    monkeypatch.setattr(services, "make_embedder", lambda settings, data_dir=None: HashEmbedder())
+    monkeypatch.setattr(services, "make_embedder", lambda *args, **kwargs: HashEmbedder())
     notes = _notes(tmp_path, 200)
     data = disk.path / "data"
     assert cli.main(["index", str(_notes(tmp_path / "few", 1)), "--data-dir", str(data)]) == 0

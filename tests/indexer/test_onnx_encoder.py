@@ -9,7 +9,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from notewell.indexer.embedding import SentenceTransformerEmbedder
+from notewell.indexer.e5_model import E5_MODEL
+from notewell.indexer.embedding import DEFAULT_MODEL, SentenceTransformerEmbedder, resolve_model
+from notewell.indexer.onnx_encoder import cache_key, is_cached
 
 pytestmark = pytest.mark.slow
 
@@ -83,7 +85,8 @@ def test_indexing_and_search_never_import_torch(onnx_dir: Path, real_embedder: S
 def test_a_new_process_uses_the_cached_export_without_loading_pytorch(
     onnx_dir: Path, torch_model: SentenceTransformerEmbedder
 ) -> None:
-    assert sorted(p.name.split(".", 1)[1] for p in onnx_dir.iterdir()) == ["int8.ffn-fp32.onnx", "json", "onnx"]
+    key = cache_key(resolve_model(DEFAULT_MODEL))  # (the shared cache may hold the multilingual model's too)
+    assert sorted(p.name.split(".", 1)[1] for p in onnx_dir.glob(f"{key}.*")) == ["int8.ffn-fp32.onnx", "json", "onnx"]
 
     later = SentenceTransformerEmbedder(cache_dir=onnx_dir, precision="fp32")
     vector = later.embed_query("how do I extract a tar archive")
@@ -95,7 +98,7 @@ def test_a_damaged_cache_is_rebuilt(
     tmp_path: Path, onnx_dir: Path, real_embedder: SentenceTransformerEmbedder,
     torch_model: SentenceTransformerEmbedder,
 ) -> None:
-    for built in onnx_dir.iterdir():
+    for built in onnx_dir.glob(f"{cache_key(resolve_model(DEFAULT_MODEL))}.*"):
         shutil.copy(built, tmp_path)
     graph = next(p for p in tmp_path.glob("*.onnx") if ".int8." not in p.name)
     graph.write_bytes(b"not a model")
@@ -289,3 +292,13 @@ def test_an_export_ends_with_the_process_that_asked_for_it(tmp_path: Path) -> No
 
     assert wait_until(gone)
     assert not list(cache.glob("*.onnx")), "the orphaned export ran to the end"
+
+
+def test_one_models_export_leaves_another_models_in_the_shared_cache(
+    onnx_dir: Path, real_embedder: SentenceTransformerEmbedder, e5_embedder: SentenceTransformerEmbedder,
+) -> None:
+    """Exporting the multilingual model deleted the English model's export (and the reverse),
+    so a shared cache, or "auto" switching models, exported again and again."""
+    assert is_cached(onnx_dir, cache_key(resolve_model(DEFAULT_MODEL)), "int8")
+    assert SentenceTransformerEmbedder(E5_MODEL, cache_dir=onnx_dir).query_ready()  # no export needed
+    assert SentenceTransformerEmbedder(cache_dir=onnx_dir).query_ready()
