@@ -120,8 +120,10 @@ def test_created_note_is_searchable_both_ways(live: Live, notes: Path) -> None:
     (notes / "ideas.md").write_text("# Ideas\n\nA zeppelin shaped teapot.\n")
     assert wait_until(lambda: found(live.index, "zeppelin") == ["ideas.md"])
     assert wait_until(lambda: found(live.index, "zeppelin teapot", "dense")[:1] == ["ideas.md"])
-    updated = [e for e in live.events if e.kind == "updated"]
-    assert updated[-1].paths == ("ideas.md",) and "1 note updated" in updated[-1].message
+    # The event is told once the sync that made the note searchable has finished (a moment
+    # later on a busy machine: wait for it rather than read it at once).
+    assert wait_until(lambda: any(e.kind == "updated" and e.paths == ("ideas.md",) and "1 note updated" in e.message
+                                  for e in list(live.events)))
 
 
 def test_modified_note_replaces_its_old_text(live: Live, notes: Path) -> None:
