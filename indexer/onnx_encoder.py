@@ -77,12 +77,16 @@ class OnnxEncoder:
     """Sentence vectors from an exported transformer; thread-safe (onnxruntime sessions are)."""
 
     def __init__(self, session: Any, tokenizer: Any, spec: EncoderSpec) -> None:
-        """`tokenizer`: the model's `tokenizers.Tokenizer` (the Rust one, not transformers')."""
+        """`tokenizer`: the model's `tokenizers.Tokenizer` (the Rust one, not transformers').
+
+        One set to neither pad nor truncate is used as it is, shared (the embedder's own
+        counter): e5's tokenizer takes 280 MB, and a copy per use made the multilingual model
+        cost 1.3 GB (review of #16). Any other gets a private copy set up once: re-configuring
+        a shared tokenizer per call (as the transformers wrapper does) fails when threads
+        overlap ("Already borrowed"). Texts are cut to the model's length here, per run."""
         self._session = session
-        # A private copy, set up once: re-configuring one shared tokenizer per call (as the
-        # transformers wrapper does) fails when threads overlap ("Already borrowed").
-        self._tokenizer = _fixed_tokenizer(tokenizer, spec)
-        self._unpadded = _fixed_tokenizer(tokenizer, spec, pad=False)  # documents: padded per run
+        plain = getattr(tokenizer, "padding", None) is None and getattr(tokenizer, "truncation", None) is None
+        self._unpadded = tokenizer if plain else _fixed_tokenizer(tokenizer)
         self.spec = spec
         self._batcher = _Batcher(self.encode)
 
@@ -96,12 +100,12 @@ class OnnxEncoder:
         """
         import numpy as np
 
-        encodings = self._unpadded.encode_batch(list(texts))  # each text tokenized once
-        order = sorted(range(len(texts)), key=lambda i: -len(encodings[i].ids))
+        encodings = self._tokenize(texts)  # each text tokenized once
+        order = sorted(range(len(texts)), key=lambda i: -len(encodings[i][0]))
         out = np.zeros((len(texts), 0), dtype=np.float32)
         start = 0
         while start < len(order):
-            longest = max(len(encodings[order[start]].ids), 1)  # the first of a run is its longest
+            longest = max(len(encodings[order[start]][0]), 1)  # the first of a run is its longest
             picked = order[start : start + max(1, min(batch_size, batch_tokens // longest))]
             vectors = self._run([encodings[i] for i in picked])
             if out.shape[1] == 0:
@@ -133,19 +137,32 @@ class OnnxEncoder:
             return None
 
     def encode(self, texts: Sequence[str]) -> np.ndarray:
-        return self._run(self._tokenizer.encode_batch(list(texts)))
+        return self._run(self._tokenize(texts))
 
-    def _run(self, encodings: Sequence[Any]) -> np.ndarray:
+    def _tokenize(self, texts: Sequence[str]) -> list[tuple[list[int], list[int], list[int]]]:
+        """(ids, attention mask, type ids) per text, cut to the model's length: its first tokens
+        and its closing special token, as the tokenizer's own truncation would."""
+        limit = self.spec.max_length
+        out = []
+        for e in self._unpadded.encode_batch(list(texts)):
+            ids, mask, types = e.ids, e.attention_mask, e.type_ids
+            if len(ids) > limit:
+                ids, mask, types = (ids[: limit - 1] + ids[-1:], mask[: limit - 1] + mask[-1:],
+                                    types[: limit - 1] + types[-1:])
+            out.append((ids, mask, types))
+        return out
+
+    def _run(self, encodings: Sequence[tuple[list[int], list[int], list[int]]]) -> np.ndarray:
         """One model run over tokenized texts, right-padded to the longest of them."""
         import numpy as np
 
-        width = max(len(e.ids) for e in encodings)
+        width = max(len(ids) for ids, _, _ in encodings)
         columns = {name: np.zeros((len(encodings), width), dtype=np.int64) for name in _INPUTS}
         columns["input_ids"].fill(self.spec.pad_id)
-        for row, e in enumerate(encodings):
-            columns["input_ids"][row, : len(e.ids)] = e.ids
-            columns["attention_mask"][row, : len(e.ids)] = e.attention_mask
-            columns["token_type_ids"][row, : len(e.ids)] = e.type_ids
+        for row, (ids, mask, types) in enumerate(encodings):
+            columns["input_ids"][row, : len(ids)] = ids
+            columns["attention_mask"][row, : len(ids)] = mask
+            columns["token_type_ids"][row, : len(ids)] = types
         feed = {name: columns[name] for name in self.spec.inputs}
         tokens = self._session.run(None, feed)[0]
         if self.spec.pooling == "cls":
@@ -469,15 +486,13 @@ def _export_graph(model: Any, spec: EncoderSpec, dest: Path) -> None:
         )
 
 
-def _fixed_tokenizer(tokenizer: Any, spec: EncoderSpec, pad: bool = True) -> Any:
+def _fixed_tokenizer(tokenizer: Any) -> Any:
+    """A private copy that neither pads nor truncates (OnnxEncoder does both, per run)."""
     import copy
 
     fixed = copy.deepcopy(tokenizer)
-    fixed.enable_truncation(spec.max_length)
-    if pad:
-        fixed.enable_padding(pad_id=spec.pad_id, pad_token=spec.pad_token)
-    else:
-        fixed.no_padding()
+    fixed.no_padding()
+    fixed.no_truncation()
     return fixed
 
 

@@ -115,6 +115,8 @@ class Searcher:
         finally:
             keyword, exact = pending.result()
         dense_weight, keyword_weight = self._weights(query)
+        if getattr(self.embedder, "multilingual", False):
+            keyword = self._telling(query, keyword)
         rankings = [(dense_weight, dense), (keyword_weight, keyword)]
         if exact:  # the exact matches lead; the model's ranking only breaks ties
             rankings = [(min(dense_weight, keyword_weight), dense), (keyword_weight, keyword),
@@ -149,6 +151,25 @@ class Searcher:
         if exact:
             rankings.append((self.tuning.dense_weight, exact))
         return self._fuse(rankings, k)
+
+    def _telling(self, query: str, hits: list[tuple[ChunkRow, float]]) -> list[tuple[ChunkRow, float]]:
+        """The keyword hits that hold a telling word of the query (one in at most N**(1 -
+        telling_idf) of N passages), for a model that reads every language.
+
+        Such a model finds the note that answers a question in another language, which
+        shares no word with it; a passage holding only the question's common words ("修改",
+        "文件"; "running") would still outvote it in the fusion (review of #16: "修改文件权限"
+        put the English chmod note 4th in hybrid, 1st in dense). The English model can't read
+        Chinese, so for it every keyword hit still votes."""
+        if not hits:
+            return hits
+        total = self.term_stats.total()
+        limit = total ** (1.0 - self.tuning.calibration.telling_idf)
+        telling = [t for t in query_terms(query)[:_MAX_SCORED_TERMS] if 0 < self.term_stats.chunks_with(t) <= limit]
+        if not telling:
+            return []
+        found = self.catalog.terms_in_chunks(telling, [row.id for row, _ in hits])
+        return [(row, score) for row, score in hits if found.get(row.id)]
 
     def dense_ready(self) -> bool:
         """Whether dense search can answer now: there are vectors, and the model needs no

@@ -64,3 +64,59 @@ def test_the_weights_file_is_read_whole() -> None:
     assert (header["H"], header["layers"], header["vocab"]) == (384, 12, 250037)
     assert len(model["tensors"]) == 12 * 16 + 7  # BERT's names for every tensor, pooler included
     assert model["vocab"]["pieces"][:4] == ["<s>", "<pad>", "</s>", "<unk>"]
+
+
+def test_two_threads_asking_for_the_model_at_once_get_one_whole_folder(tmp_path: Path) -> None:
+    """The index's scan and the model's preparation both ask for it on a first run: they wrote
+    into one temporary folder, and one of them failed a note for good (review of #16)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from notewell.indexer.e5_model import model_folder
+
+    with ThreadPoolExecutor(2) as pool:
+        folders = list(pool.map(lambda _: model_folder(tmp_path / "models"), range(2)))
+    assert folders[0] == folders[1] and (folders[0] / "tokenizer.json").is_file()
+    assert [p.name for p in (tmp_path / "models").iterdir()] == [folders[0].name]  # nothing left half-written
+
+
+def test_a_damaged_model_folder_is_written_again_with_the_same_export_key(tmp_path: Path) -> None:
+    """A truncated or deleted file (a full disk, a cleanup tool) made every later start fail
+    with advice to download the model; the folder is now checked and written again, and its
+    files keep their times, so the ONNX export made from it still matches."""
+    from notewell.indexer.e5_model import model_folder
+    from notewell.indexer.onnx_encoder import cache_key
+
+    folder = model_folder(tmp_path / "models")
+    key = cache_key(str(folder))
+    with open(folder / "model.safetensors", "r+b") as weights:
+        weights.truncate(1000)
+    (folder / "tokenizer.json").unlink()
+    assert model_folder(tmp_path / "models", convert=False) is None  # not usable as it is
+    again = model_folder(tmp_path / "models")
+    assert again == folder and (folder / "tokenizer.json").is_file()
+    assert cache_key(str(again)) == key
+
+
+MEMORY_PROBE = """
+import os, sys, psutil
+from pathlib import Path
+from notewell.app.services import make_embedder
+from notewell.app.settings import Settings
+embedder = make_embedder(Settings(model="multilingual"))
+embedder.prepare_onnx(wait=True)
+embedder.count_tokens("你好 world")
+embedder.embed_query("how do I change file permissions")
+embedder.embed_documents(["修改文件权限：chmod u+x 文件名"] * 8)
+print(psutil.Process().memory_info().rss // 2**20)
+"""
+
+
+def test_the_multilingual_model_fits_in_under_a_gigabyte(e5_embedder) -> None:  # type: ignore[no-untyped-def]
+    """e5's tokenizer alone takes 280 MB; one copy of it per use made the multilingual model
+    cost 1.3 GB in a process that lives in the tray (review of #16). Now ~650 MB."""
+    import subprocess
+    import sys
+
+    done = subprocess.run([sys.executable, "-c", MEMORY_PROBE], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert int(done.stdout.strip().splitlines()[-1]) < 900

@@ -240,7 +240,7 @@ def test_long_passages_run_in_small_groups_so_memory_stays_flat(real_embedder: S
     assert encoder is not None
     runs: list[int] = []
     real_run = encoder._run
-    encoder._run = lambda encodings: (runs.append(max(len(e.ids) for e in encodings) * len(encodings)),
+    encoder._run = lambda encodings: (runs.append(max(len(ids) for ids, _, _ in encodings) * len(encodings)),
                                       real_run(encodings))[1]
     try:
         texts = ["word " * 240] * 6 + ["short note"] * 40
