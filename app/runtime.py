@@ -179,7 +179,7 @@ class Runtime:
             self.indexing.set_folders(self.folders())
         if changed & INDEX_FIELDS:
             self.indexing.reopen(self._open_index)  # the server follows the new index
-        elif changed & {"folders", "inbox_folder"} and self.settings.model.strip() == AUTO_MODEL:
+        elif changed & {"folders", "inbox_folder"} and self._auto():
             self.indexing.reopen(self._open_index, only_if=self._model_choice_changed)
         # Not `elif` (review of #18, finding 2): one Settings save may change both, and the server
         # must then be made anew too (the inbox, saving on or off), serving the live index.
@@ -221,6 +221,11 @@ class Runtime:
             url, files = self._chroma.url, self.data_dir / CHROMA_DIR
         return open_index(settings, self.data_dir, chroma_url=url, chroma_server_files=files,
                           embedder=self.options.embedder, saved_only=self._saved_only, folders=self.folders())
+
+    def _auto(self) -> bool:
+        from .services import named_model
+
+        return named_model(self.settings.model) == AUTO_MODEL
 
     def _model_choice_changed(self) -> bool:
         """With the "auto" model: whether the folders now need the other model (a folder of

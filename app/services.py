@@ -72,7 +72,7 @@ def make_embedder(
         raise EmbeddingError(
             f"The model precision setting is {settings.model_precision!r}: set it to int8 or fp32."
         )
-    model = settings.model.strip()
+    model = named_model(settings.model)
     if model == AUTO_MODEL:
         model = auto_model(settings, data_dir, folders, writing)
     if model == MULTILINGUAL_MODEL:
@@ -83,6 +83,13 @@ def make_embedder(
     if model == USE_MODEL:
         return UseEmbedder()
     return SentenceTransformerEmbedder(model, cache_dir=cache, precision=precision)
+
+
+def named_model(setting: str) -> str:
+    """The setting, with the names Notewell knows matched whatever their case ("Auto")."""
+    value = setting.strip()
+    known = {name.lower(): name for name in (AUTO_MODEL, MULTILINGUAL_MODEL, E5_MODEL, USE_MODEL, DEFAULT_MODEL)}
+    return known.get(value.lower(), value)
 
 
 def model_setting(embedder_name: str) -> str:
@@ -97,15 +104,14 @@ def auto_model(
 ) -> str:
     """What "auto" means for these notes (indexer/language_mix.py says how it decides).
 
-    An index that holds a multilingual model's vectors keeps that model. A reader (`search`,
+    An index that holds the multilingual model's vectors keeps that model. A reader (`search`,
     `doctor`) takes the model the index was embedded with, so its queries always match; the
     writer looks at the notes, and a folder of Chinese notes turns the English model into the
-    multilingual one (every note is then embedded again, keywords answering meanwhile)."""
+    multilingual one (every note is then embedded again, keywords answering meanwhile). An
+    index made with a model chosen by name (e5 or USE alone) is decided afresh."""
     recorded = recorded_model(data_dir) if data_dir is not None else None
     base = model_setting(recorded) if recorded else None
-    if base in (MULTILINGUAL_MODEL, E5_MODEL, USE_MODEL):
-        return base
-    if base is not None and not writing:
+    if base == MULTILINGUAL_MODEL or (base is not None and not writing):
         return base
     chosen = folders if folders is not None else [Path(f) for f in settings.folders]
     mix = sample_notes(chosen, source_options(settings))

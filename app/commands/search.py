@@ -37,8 +37,10 @@ def run(args: argparse.Namespace) -> int:
     finally:
         index.close()
     if other_model:
-        print(f"notewell: answered from keywords only: your notes were embedded with {embedded_with}, and the "
-              f"settings now say {index.embedder.name}. Run `notewell index` to embed them with the new model "
+        from notewell.app.services import model_setting
+
+        print(f"notewell: answered from keywords only: your notes were embedded with {model_setting(embedded_with)}, "
+              f"and the settings now say {settings.model}. Run `notewell index` to embed them with the new model "
               "(or start the app or `notewell serve`, which do it in the background).", file=sys.stderr)
     elif by_keywords_only:
         print("notewell: answered from keywords only: the embedding model needs its one-time preparation "

@@ -106,3 +106,20 @@ def test_adding_a_folder_of_chinese_notes_switches_to_the_multilingual_model(
         assert top.path == "面包.md"
     finally:
         assert finishes(runtime.close, 20)
+
+
+def test_the_model_names_notewell_knows_are_read_whatever_their_case(tmp_path: Path) -> None:
+    """"Auto" in settings.json was taken for a Hugging Face model name: the vectors were dropped
+    and the download failed (review of #16)."""
+    notes = write_notes(tmp_path / "notes", ENGLISH)
+    embedder = make_embedder(Settings(model=" Auto ", folders=[str(notes)]), tmp_path / "data")
+    assert embedder.name == f"{DEFAULT_MODEL} (int8)"
+
+
+def test_auto_after_a_single_multilingual_model_chosen_by_name_decides_afresh(tmp_path: Path) -> None:
+    """Someone tried USE alone, then went back to auto: auto picks the better pair for their
+    Chinese notes instead of keeping USE for good (review of #16)."""
+    notes = write_notes(tmp_path / "notes", {**ENGLISH, **CHINESE})
+    _index_with(tmp_path / "data", notes, "use-multilingual-v3")
+    assert auto_model(Settings(folders=[str(notes)]), tmp_path / "data") == MULTILINGUAL_MODEL
+    assert auto_model(Settings(folders=[str(notes)]), tmp_path / "data", writing=False) == "use-multilingual-v3"
