@@ -6,6 +6,10 @@ import argparse
 import json
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from notewell.app.settings import Settings
 
 
 def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
@@ -39,12 +43,13 @@ def run(args: argparse.Namespace) -> int:
             found, report = result.found, result.remaining
         else:
             found = report = doctor.check(index, folders)
+        model = index.embedder.name
     finally:
         index.close()
         if lock is not None:
             lock.release()
     if args.json:
-        out: dict[str, object] = {"report": report.to_dict()}
+        out: dict[str, object] = {"report": report.to_dict(), "model": model}
         if args.repair:
             out["found"] = found.to_dict()
         print(json.dumps(out, ensure_ascii=False, indent=2))
@@ -56,8 +61,24 @@ def run(args: argparse.Namespace) -> int:
             print("After repair:")
         for line in report.lines():
             print(f"  {line}" if args.repair and not found.ok else line)
+        print(_model_line(settings, model, folders or []))
     if report.ok:
         return 0
     hint = "" if args.repair else "; run `notewell doctor --repair` to fix them"
-    print(f"notewell: {len(report.problems)} problems in the index{hint}", file=sys.stderr)
+    count = len(report.problems)
+    print(f"notewell: {count} problem{'s' if count != 1 else ''} in the index{hint}", file=sys.stderr)
     return 1
+
+
+def _model_line(settings: Settings, model: str, folders: list[Path]) -> str:
+    """Which model embeds the notes and, with "auto", what in the notes decided it."""
+    from notewell.app.services import model_setting, named_model, source_options
+    from notewell.indexer.language_mix import sample_notes
+    from notewell.indexer.multilingual import AUTO_MODEL
+
+    setting = model_setting(model)
+    line = f"Model: {setting}" + (f" ({model})" if model != setting else "")
+    if named_model(settings.model) == AUTO_MODEL:
+        mix = sample_notes(folders, source_options(settings))
+        line += f"; chosen by auto: {mix.describe()}"
+    return line

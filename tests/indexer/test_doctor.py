@@ -128,6 +128,9 @@ def test_cli_reports_exits_1_and_repairs(
     assert cli.main(["doctor", "--data-dir", str(data)]) == 1
     captured = capsys.readouterr()
     assert "gone from disk: 1" in captured.out and "notewell doctor --repair" in captured.err
+    assert "1 problem in the index" in captured.err  # not "1 problems"
+    # Which model embeds the notes, and why (the default, auto, decides from the notes)
+    assert "Model: hash-256; chosen by auto: 0 of 2 sampled notes are Chinese" in captured.out
     assert cli.main(["doctor", "--repair", "--json", "--data-dir", str(data)]) == 0
     out = json.loads(capsys.readouterr().out)
     assert out["found"]["counts"] == {"file_missing": 1} and out["report"]["ok"] is True
