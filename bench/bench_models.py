@@ -44,6 +44,7 @@ MODELS = {
     "auto": ("auto", "int8"),
     "use": ("use-multilingual-v3", "int8"),
     "multilingual": ("multilingual", "int8"),
+    "multilingual-fp32": ("multilingual", "fp32"),
     "e5": ("multilingual-e5-small", "int8"),
 }
 CHINESE = ("tldr-zh", "obsidian-zh", "csnotes")
