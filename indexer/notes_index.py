@@ -51,7 +51,7 @@ def recorded_model(data_dir: Path) -> str | None:
     without opening the index (a read-only look at its catalog)."""
     import sqlite3
 
-    path = Path(data_dir) / CATALOG_FILE
+    path = (Path(data_dir) / CATALOG_FILE).resolve()
     if not path.is_file():
         return None
     try:
