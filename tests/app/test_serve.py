@@ -11,7 +11,9 @@ import subprocess
 import sys
 import threading
 import time
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Iterator
 
 import httpx
 import pytest
@@ -31,6 +33,18 @@ def start(data_dir: Path, *args: str, token: str | None = TOKEN) -> subprocess.P
         [sys.executable, "-m", "notewell.app", "serve", "--data-dir", str(data_dir), *args],
         cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )
+
+
+@contextmanager
+def serving(data_dir: Path, *args: str, token: str | None = TOKEN) -> Iterator[subprocess.Popen[str]]:
+    """`start`, and the process killed on the way out if the test left it running."""
+    proc = start(data_dir, *args, token=token)
+    try:
+        yield proc
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
 
 
 def _lines(proc: subprocess.Popen[str]) -> "queue.Queue[str | None]":
@@ -88,8 +102,7 @@ def data_dir(tmp_path: Path) -> Path:
 
 
 def test_serve_prints_what_a_user_needs_and_stops_on_sigterm(data_dir: Path) -> None:
-    proc = start(data_dir, "--port", "0")
-    try:
+    with serving(data_dir, "--port", "0") as proc:
         lines = read_until(proc, "Press Ctrl+C")
         text = "\n".join(lines)
         url = next(line.split()[-1] for line in lines if line.startswith("Serving your notes at"))
@@ -106,10 +119,6 @@ def test_serve_prints_what_a_user_needs_and_stops_on_sigterm(data_dir: Path) -> 
         assert proc.wait(timeout=15) == 0
         rest = rest_of(proc)
         assert "Stopping" in rest
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
     record = ActivityLog.open(data_dir)
     assert [e.status for e in record.reads()] == [200]  # kept, with the query
     assert [(r.reason, r.count) for r in record.refused()] == [("unauthorized", 1)]  # only counted
@@ -136,8 +145,7 @@ def test_missing_folder_is_a_usage_error(data_dir: Path, tmp_path: Path) -> None
 
 def test_serve_follows_edits(data_dir: Path) -> None:
     notes = Path(json.loads((data_dir / "settings.json").read_text())["folders"][0])
-    proc = start(data_dir, "--port", "0")
-    try:
+    with serving(data_dir, "--port", "0") as proc:
         lines = read_until(proc, "Watching the folders")
         assert any(" indexed, " in line for line in lines)
         url = next(line.split()[-1] for line in lines if line.startswith("Serving your notes at"))
@@ -153,24 +161,15 @@ def test_serve_follows_edits(data_dir: Path) -> None:
         assert found and found[0]["path"] == "new.md"
         proc.send_signal(signal.SIGINT)  # the model may still be embedding new.md: that batch ends first
         assert proc.wait(timeout=60) == 0
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
 
 
 def test_second_ctrl_c_quits_at_once(data_dir: Path) -> None:
-    proc = start(data_dir, "--port", "0")
-    try:
+    with serving(data_dir, "--port", "0") as proc:
         read_until(proc, "Press Ctrl+C")
         proc.send_signal(signal.SIGINT)
         read_until(proc, "press Ctrl+C again to quit at once")
         proc.send_signal(signal.SIGINT)
         assert proc.wait(timeout=10) in (0, 130)  # 0 if the graceful stop won the race
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
 
 
 def test_serve_with_an_inbox_saves_only_when_allowed(data_dir: Path, tmp_path: Path) -> None:
@@ -178,8 +177,7 @@ def test_serve_with_an_inbox_saves_only_when_allowed(data_dir: Path, tmp_path: P
     inbox = tmp_path / "inbox"
     body = {"title": "From the assistant", "text": "Remember the ferry at 7."}
     for extra, allowed in (((), False), (("--allow-saves",), True)):
-        proc = start(data_dir, "--port", "0", "--inbox", str(inbox), *extra)
-        try:
+        with serving(data_dir, "--port", "0", "--inbox", str(inbox), *extra) as proc:
             lines = read_until(proc, "Press Ctrl+C")
             url = next(line.split()[-1] for line in lines if line.startswith("Serving your notes at"))
             saving = next(line for line in lines if line.strip().startswith("saving:"))
@@ -193,10 +191,6 @@ def test_serve_with_an_inbox_saves_only_when_allowed(data_dir: Path, tmp_path: P
                 assert list(inbox.iterdir()) == []
             proc.send_signal(signal.SIGTERM)
             assert proc.wait(timeout=30) == 0
-        finally:
-            if proc.poll() is None:
-                proc.kill()
-                proc.wait()
 
 
 def test_allow_saves_without_an_inbox_is_bad_usage(data_dir: Path) -> None:

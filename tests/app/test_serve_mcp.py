@@ -11,12 +11,11 @@ import httpx2
 from mcp import Client
 from mcp.client.streamable_http import streamable_http_client
 
-from tests.app.test_serve import TOKEN, data_dir, read_until, start  # noqa: F401 (fixture)
+from tests.app.test_serve import TOKEN, data_dir, read_until, serving  # noqa: F401 (fixture)
 
 
 def test_serve_prints_the_mcp_url_and_snippets_and_serves_mcp(data_dir: Path) -> None:  # noqa: F811
-    proc = start(data_dir, "--port", "0")
-    try:
+    with serving(data_dir, "--port", "0") as proc:
         lines = read_until(proc, "Press Ctrl+C")
         url = next(line.split()[-1] for line in lines if line.startswith("Serving your notes at"))
         mcp_url = f"{url}/mcp"
@@ -46,10 +45,6 @@ def test_serve_prints_the_mcp_url_and_snippets_and_serves_mcp(data_dir: Path) ->
         read_until(proc, "POST /mcp search 200 anything → 0", timeout=10)
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(timeout=15) == 0
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
 
 
 def test_serve_prints_a_one_time_code_for_oauth_consent(data_dir: Path) -> None:  # noqa: F811
@@ -59,8 +54,7 @@ def test_serve_prints_a_one_time_code_for_oauth_consent(data_dir: Path) -> None:
 
     REDIRECT = "https://chatgpt.com/connector_platform_oauth_redirect"
 
-    proc = start(data_dir, "--port", "0")
-    try:
+    with serving(data_dir, "--port", "0") as proc:
         lines = read_until(proc, "Press Ctrl+C")
         url = next(line.split()[-1] for line in lines if line.startswith("Serving your notes at"))
         client_id = httpx.post(f"{url}/register", json={
@@ -77,7 +71,3 @@ def test_serve_prints_a_one_time_code_for_oauth_consent(data_dir: Path) -> None:
         assert back.status_code == 302 and back.headers["location"].startswith(REDIRECT + "?code=")
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(timeout=15) == 0
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
