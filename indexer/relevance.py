@@ -46,7 +46,7 @@ def keyword_evidence(
     calibration: Calibration,
 ) -> float:
     """How strongly the words a passage holds (`found`, a subset of `terms`) back it, in [0, 1]."""
-    weights = {term: _idf(chunks_with(term), total) for term in terms}
+    weights = {term: rarity(chunks_with(term), total) for term in terms}
     whole = sum(weights.values())
     if whole <= 0 or not found:
         return 0.0
@@ -60,7 +60,12 @@ def combined(dense: float, keyword: float, calibration: Calibration) -> float:
     return dense + (1.0 - dense) * calibration.keyword_lift * keyword
 
 
-def _idf(count: int, total: int) -> float:
+def is_telling(count: int, total: int, calibration: Calibration) -> bool:
+    """Whether a word in `count` of `total` passages is rare enough to tell passages apart."""
+    return rarity(count, total) >= calibration.telling_idf
+
+
+def rarity(count: int, total: int) -> float:
     """Rarity in [0, 1]: 1 for a word in one passage (or none: a word the notes don't have
     weighs fully against coverage), 0 for a word in every passage."""
     if total <= 1:

@@ -28,7 +28,7 @@ from .catalog import Catalog, ChunkRow
 from .embedding import Embedder
 from .errors import StoreError
 from .keywords import cjk_share, identifiers, match_expression, match_phrase, query_terms
-from .relevance import Calibration, combined, dense_relevance, keyword_evidence
+from .relevance import Calibration, combined, dense_relevance, is_telling, keyword_evidence
 from .term_stats import TermStats
 from .types import SearchFilters, SearchMode, SearchResult
 from .vectors import VectorStore
@@ -163,9 +163,9 @@ class Searcher:
         Chinese, so for it every keyword hit still votes."""
         if not hits:
             return hits
-        total = self.term_stats.total()
-        limit = total ** (1.0 - self.tuning.calibration.telling_idf)
-        telling = [t for t in query_terms(query)[:_MAX_SCORED_TERMS] if 0 < self.term_stats.chunks_with(t) <= limit]
+        total, cal = self.term_stats.total(), self.tuning.calibration
+        counts = {t: self.term_stats.chunks_with(t) for t in query_terms(query)[:_MAX_SCORED_TERMS]}
+        telling = [t for t, count in counts.items() if count and is_telling(count, total, cal)]
         if not telling:
             return []
         found = self.catalog.terms_in_chunks(telling, [row.id for row, _ in hits])
