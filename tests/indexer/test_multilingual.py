@@ -134,3 +134,38 @@ def test_scores_say_good_match_for_a_real_answer_and_not_for_nonsense(mixed_inde
         assert mixed_index.search(question, k=1)[0].score >= GOOD_MATCH, question
     for nonsense in ("xyzzyqq plugh", "足球世界杯冠军是谁", "how tall is mount everest"):
         assert mixed_index.search(nonsense, k=1)[0].score < GOOD_MATCH, nonsense
+
+
+BURIED = {
+    "en/chmod.md": "# chmod\n\nChange the access permissions of a file or directory: chmod u+x script.sh gives its "
+                   "owner the right to execute it; chmod 644 file.txt makes it readable by everyone.",
+    "en/curl.md": "# curl\n\nTransfer data from or to a server: curl -O https://example.com/file.zip downloads a file.",
+    "en/ping.md": "# ping\n\nSend ICMP echo requests to a host to test whether it is reachable: ping -c 4 example.com.",
+    **{f"zh/笔记{i}.md": f"# 笔记 {i}\n\n{text}" for i, text in enumerate([
+        "旅行计划：周五出发去杭州，行程修改过两次，机票文件已经打印。",
+        "周会记录：预算表需要修改，会议文件发到群里。",
+        "面包配方：面粉五百克，水三百五十克，修改了发酵时间，配方文件在厨房。",
+        "读书笔记：第三章讲城市的历史，作者修改了第二版，电子文件在平板上。",
+        "装修进度：客厅的灯位置修改了，合同文件放在抽屉里。",
+        "健身安排：每周跑步三次，计划修改为周二周四周六，记录文件在手机里。",
+    ])},
+}
+
+
+def test_a_question_in_one_language_is_not_outvoted_by_notes_sharing_its_common_words(
+    tmp_path: Path, e5_embedder: Embedder
+) -> None:
+    """Review of #16, finding 1: "修改文件权限" (change file permissions) put the English chmod
+    note 4th in hybrid search, below Chinese notes that only hold "修改" and "文件" (common in
+    the notes), although the multilingual model ranks it first."""
+    from notewell.app.services import make_embedder
+    from notewell.app.settings import Settings
+
+    notes = write_notes(tmp_path / "notes", BURIED)
+    index = NotesIndex.open(tmp_path / "data", make_embedder(Settings(model="multilingual")))
+    try:
+        index.sync([notes])
+        assert _first(index, "修改文件权限", "dense") == "en/chmod.md"
+        assert _first(index, "修改文件权限", "hybrid") == "en/chmod.md"
+    finally:
+        index.close()
