@@ -26,9 +26,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable
 
-from .errors import FolderError
+from .errors import FolderError, SkipFile
 from .keywords import cjk_share
-from .sources import SourceOptions, walk_folder
+from .sources import SourceOptions, read_head, walk_folder
 from .types import NoteFile
 
 CJK_NOTE_SHARE = 0.2
@@ -78,19 +78,12 @@ def sample_notes(folders: Iterable[Path], options: SourceOptions = SourceOptions
         quota = max(1, round(SAMPLE_FILES * len(notes) / total)) if notes else 0
         step = max(1, len(notes) // quota) if quota else 1
         for note in notes[::step][:quota]:
-            text = _head(note.path)
-            if text is None:
+            try:
+                text = read_head(note, SAMPLE_CHARS * 3).decode("utf-8", "ignore")[:SAMPLE_CHARS]
+            except SkipFile:  # gone, or swapped for a link or a FIFO since the walk (issue 15)
                 continue
             sampled += 1
             if cjk_share(f"{note.path.stem} {text}") >= CJK_NOTE_SHARE:
                 cjk += 1
     return LanguageMix(sampled, cjk)
 
-
-def _head(path: Path) -> str | None:
-    try:
-        with open(path, "rb") as handle:
-            data = handle.read(SAMPLE_CHARS * 3)
-    except OSError:
-        return None
-    return data.decode("utf-8", "ignore")[:SAMPLE_CHARS]

@@ -107,6 +107,15 @@ def read_bytes(file: NoteFile, max_bytes: int = DEFAULT_MAX_BYTES) -> bytes:
     must be the regular file (device and inode) the walk saw. A file that grew past the
     size cap since it was listed is skipped too.
     """
+    data = read_head(file, max_bytes + 1)
+    if len(data) > max_bytes:
+        raise SkipFile(f"larger than the {format_size(max_bytes)} size cap (it grew while being indexed)")
+    return data
+
+
+def read_head(file: NoteFile, size: int) -> bytes:
+    """The first `size` bytes of the file the walk listed, read as safely as `read_bytes` reads
+    (no link followed, no FIFO waited on, the very file listed); SkipFile otherwise."""
     try:
         fd = _open_listed(file)
     except FileNotFoundError as exc:
@@ -124,14 +133,11 @@ def read_bytes(file: NoteFile, max_bytes: int = DEFAULT_MAX_BYTES) -> bytes:
         if file.inode and (st.st_dev, st.st_ino) != (file.device, file.inode):
             raise SkipFile("it was replaced by another file while being indexed; it is read again at the next sync")
         with os.fdopen(fd, "rb", closefd=False) as handle:
-            data = handle.read(max_bytes + 1)
+            return handle.read(size)
     except OSError as exc:
         raise SkipFile(f"could not read: {exc.strerror or exc}") from exc
     finally:
         os.close(fd)
-    if len(data) > max_bytes:
-        raise SkipFile(f"larger than the {format_size(max_bytes)} size cap (it grew while being indexed)")
-    return data
 
 
 _NO_FOLLOW = getattr(os, "O_NOFOLLOW", 0)
