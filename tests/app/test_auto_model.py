@@ -123,3 +123,12 @@ def test_auto_after_a_single_multilingual_model_chosen_by_name_decides_afresh(tm
     _index_with(tmp_path / "data", notes, "use-multilingual-v3")
     assert auto_model(Settings(folders=[str(notes)]), tmp_path / "data") == MULTILINGUAL_MODEL
     assert auto_model(Settings(folders=[str(notes)]), tmp_path / "data", writing=False) == "use-multilingual-v3"
+
+
+def test_the_recorded_model_is_read_from_a_relative_data_dir(tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """Review of #16: a relative data dir raised ValueError (a relative path has no file URI)."""
+    from notewell.indexer.notes_index import recorded_model
+
+    _index_with(tmp_path / "data", write_notes(tmp_path / "notes", ENGLISH), f"{DEFAULT_MODEL} (int8)")
+    monkeypatch.chdir(tmp_path)
+    assert recorded_model(Path("data")) == f"{DEFAULT_MODEL} (int8)"
