@@ -103,18 +103,9 @@ class ClientsBox(QGroupBox):
         self._grants = grants
         self._revoke = revoke
         self._confirm = confirm or _ask
-        self.list = QListWidget()
         self.revoke_button = QPushButton("Revoke")
         self.revoke_button.clicked.connect(self._on_revoke)
-        self.list.currentRowChanged.connect(lambda row: self.revoke_button.setEnabled(row >= 0))
-        self.empty = QLabel("No client has been allowed through OAuth.")
-        row = QHBoxLayout()
-        row.addStretch()
-        row.addWidget(self.revoke_button)
-        layout = QVBoxLayout(self)
-        for widget in (self.empty, self.list):
-            layout.addWidget(widget)
-        layout.addLayout(row)
+        self.list, self.empty = listed_with(self, self.revoke_button, "No client has been allowed through OAuth.")
         self.refresh()
 
     def refresh(self) -> None:
@@ -130,10 +121,7 @@ class ClientsBox(QGroupBox):
             self.list.addItem(item)
             if grant.id == selected:  # a refresh after a client's search keeps what the user picked
                 self.list.setCurrentItem(item)
-        has = self.list.count() > 0
-        self.list.setVisible(has)
-        self.empty.setVisible(not has)
-        self.revoke_button.setEnabled(has and self.list.currentRow() >= 0)
+        show_rows(self.list, self.empty, self.revoke_button)
 
     def _on_revoke(self) -> None:
         item = self.list.currentItem()
@@ -145,6 +133,30 @@ class ClientsBox(QGroupBox):
             return
         self._revoke(item.data(256))
         self.refresh()
+
+
+def listed_with(box: QGroupBox, button: QPushButton, empty: str) -> tuple[QListWidget, QLabel]:
+    """`box`'s list, with `button` under it (enabled while a row is picked), and the line said
+    instead of the list while it is empty."""
+    rows = QListWidget()
+    rows.currentRowChanged.connect(lambda row: button.setEnabled(row >= 0))
+    label = QLabel(empty)
+    row = QHBoxLayout()
+    row.addStretch()
+    row.addWidget(button)
+    layout = QVBoxLayout(box)
+    for widget in (label, rows):
+        layout.addWidget(widget)
+    layout.addLayout(row)
+    return rows, label
+
+
+def show_rows(rows: QListWidget, empty: QLabel, button: QPushButton) -> None:
+    """After a refresh: the list or the empty line, and the button only with a row picked."""
+    has = rows.count() > 0
+    rows.setVisible(has)
+    empty.setVisible(not has)
+    button.setEnabled(has and rows.currentRow() >= 0)
 
 
 def _when(timestamp: float) -> str:

@@ -12,20 +12,10 @@ from dataclasses import dataclass
 from typing import Any, Callable
 
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import (
-    QGroupBox,
-    QHBoxLayout,
-    QLabel,
-    QListWidget,
-    QListWidgetItem,
-    QMessageBox,
-    QPushButton,
-    QVBoxLayout,
-    QWidget,
-)
+from PySide6.QtWidgets import QGroupBox, QListWidgetItem, QMessageBox, QPushButton, QWidget
 
 from .bridge import Bridge
-from .consent import plain_question
+from .consent import listed_with, plain_question, show_rows
 
 
 @dataclass(frozen=True)
@@ -97,19 +87,10 @@ class TrustedSaversBox(QGroupBox):
         super().__init__("Saving without asking")
         self._names = names
         self._remove = remove
-        self.list = QListWidget()
         self.remove_button = QPushButton("Ask again")
         self.remove_button.setToolTip("This client's next save asks you again.")
         self.remove_button.clicked.connect(self._on_remove)
-        self.list.currentRowChanged.connect(lambda row: self.remove_button.setEnabled(row >= 0))
-        self.empty = QLabel("No client saves without asking.")
-        row = QHBoxLayout()
-        row.addStretch()
-        row.addWidget(self.remove_button)
-        layout = QVBoxLayout(self)
-        for widget in (self.empty, self.list):
-            layout.addWidget(widget)
-        layout.addLayout(row)
+        self.list, self.empty = listed_with(self, self.remove_button, "No client saves without asking.")
         bridge.save_requested.connect(lambda request: request.decision == "always" and self.refresh())
         bridge.clients_changed.connect(self.refresh)
         self.refresh()
@@ -120,10 +101,7 @@ class TrustedSaversBox(QGroupBox):
             item = QListWidgetItem(name)
             item.setData(Qt.ItemDataRole.UserRole, client_id)
             self.list.addItem(item)
-        has = self.list.count() > 0
-        self.list.setVisible(has)
-        self.empty.setVisible(not has)
-        self.remove_button.setEnabled(has and self.list.currentRow() >= 0)
+        show_rows(self.list, self.empty, self.remove_button)
 
     def _on_remove(self) -> None:
         item = self.list.currentItem()
