@@ -16,8 +16,10 @@ as they hold CJK notes:
 * once an index holds the multilingual model's vectors, it keeps them ("sticky"): the
   decision never flips back and forth, re-embedding everything each time.
 
-Sampling reads at most `SAMPLE_FILES` plain-text notes, spread over the folders,
-`SAMPLE_CHARS` characters each (a few hundred milliseconds on a large vault).
+Sampling reads at most `SAMPLE_FILES` notes, spread over the folders, `SAMPLE_CHARS`
+characters each (a few hundred milliseconds on a large vault), decoded as the indexer
+decodes them (a GBK-encoded Chinese text is Chinese); of them at most `MAX_PARSED` PDFs
+and web pages, their first pages only (a vault of Chinese PDFs is Chinese).
 """
 
 from __future__ import annotations
@@ -28,7 +30,8 @@ from typing import Iterable
 
 from .errors import FolderError, SkipFile
 from .keywords import cjk_share
-from .sources import SourceOptions, read_head, walk_folder
+from .readers import decode_text, read_html, read_pdf
+from .sources import SourceOptions, read_bytes, read_head, walk_folder
 from .types import NoteFile
 
 CJK_NOTE_SHARE = 0.2
@@ -37,7 +40,12 @@ MIN_CJK_SHARE = 0.05
 SAMPLE_FILES = 400
 SAMPLE_CHARS = 2000
 _WALK_LIMIT = 20000  # entries looked at per folder, at most
+MAX_PARSED = 40
+MAX_PARSED_BYTES = 8 * 1024 * 1024  # a PDF is read whole (its index is at its end)
+_PDF_PAGES = 2
+_HEAD_BYTES = 16384
 _TEXT_SUFFIXES = (".md", ".markdown", ".txt", ".org", ".rst")
+_PARSED_SUFFIXES = (".pdf", ".html", ".htm")
 
 
 @dataclass(frozen=True)
@@ -65,7 +73,7 @@ def sample_notes(folders: Iterable[Path], options: SourceOptions = SourceOptions
             for seen, entry in enumerate(walk_folder(folder, options.for_folder(str(folder)))):
                 if seen >= _WALK_LIMIT:
                     break
-                if isinstance(entry, NoteFile) and entry.path.suffix.lower() in _TEXT_SUFFIXES:
+                if isinstance(entry, NoteFile) and entry.path.suffix.lower() in _TEXT_SUFFIXES + _PARSED_SUFFIXES:
                     notes.append(entry)
         except (OSError, FolderError):
             continue  # a folder that can't be read is reported where it is indexed
@@ -73,17 +81,37 @@ def sample_notes(folders: Iterable[Path], options: SourceOptions = SourceOptions
     total = sum(len(notes) for notes in per_folder)
     if total == 0:
         return LanguageMix(0, 0)
-    sampled = cjk = 0
+    sampled = cjk = parsed = 0
     for notes in per_folder:
         quota = max(1, round(SAMPLE_FILES * len(notes) / total)) if notes else 0
         step = max(1, len(notes) // quota) if quota else 1
         for note in notes[::step][:quota]:
+            costly = note.path.suffix.lower() in _PARSED_SUFFIXES
+            if costly and (parsed >= MAX_PARSED or note.size > MAX_PARSED_BYTES):
+                continue
+            parsed += costly
             try:
-                text = read_head(note, SAMPLE_CHARS * 3).decode("utf-8", "ignore")[:SAMPLE_CHARS]
-            except SkipFile:  # gone, or swapped for a link or a FIFO since the walk (issue 15)
+                text = head_text(note)[:SAMPLE_CHARS]
+            except SkipFile:  # gone, swapped for a link or a FIFO since the walk (issue 15), unreadable
                 continue
             sampled += 1
             if cjk_share(f"{note.path.stem} {text}") >= CJK_NOTE_SHARE:
                 cjk += 1
     return LanguageMix(sampled, cjk)
 
+
+
+def head_text(note: NoteFile) -> str:
+    """The start of a note's text as the indexer reads it: decoded whatever its encoding; a
+    PDF's first pages, a web page's text. Raises SkipFile when the note can't be read."""
+    suffix = note.path.suffix.lower()
+    if suffix == ".pdf":
+        return read_pdf(read_bytes(note), note.path.stem, max_pages=_PDF_PAGES).text
+    data = read_head(note, _HEAD_BYTES)
+    if len(data) == _HEAD_BYTES and b"\n" in data:
+        # Cut at a line end, never inside a character: a GBK character cut in two makes
+        # the whole head undecodable as GBK. (No UTF-8 or GB18030 sequence holds 0x0A.)
+        data = data[: data.rindex(b"\n") + 1]
+    if suffix in (".html", ".htm"):
+        return read_html(data, note.path.stem).text
+    return decode_text(data)

@@ -192,7 +192,8 @@ class _HTMLText(HTMLParser):
         return " ".join("".join(self._title).split()) or " ".join("".join(self._h1).split())
 
 
-def read_pdf(data: bytes, stem: str) -> NoteDocument:
+def read_pdf(data: bytes, stem: str, max_pages: int | None = None) -> NoteDocument:
+    """The PDF's text, page by page (`max_pages`: its first pages only)."""
     pypdf = _import_pypdf()
     # pypdf raises many exception types on damaged files, not only PdfReadError;
     # any of them means this one file cannot be read, never that indexing should stop.
@@ -200,7 +201,8 @@ def read_pdf(data: bytes, stem: str) -> NoteDocument:
         reader = pypdf.PdfReader(io.BytesIO(data))
         if reader.is_encrypted and not _opens_without_password(reader):
             raise SkipFile("encrypted PDF")
-        pages = [_page_text(page) for page in reader.pages]
+        count = len(reader.pages) if max_pages is None else min(len(reader.pages), max_pages)
+        pages = [_page_text(reader.pages[i]) for i in range(count)]
         title = _pdf_title(reader)
     except SkipFile:
         raise

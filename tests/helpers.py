@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Mapping
 
 
 def wait_until(predicate: Callable[[], object], timeout: float = 15.0) -> bool:
@@ -25,12 +25,15 @@ def unit_rows(n: int, seed: int, dimension: int = 384):  # type: ignore[no-untyp
     return rows / np.linalg.norm(rows, axis=1, keepdims=True)
 
 
-def write_notes(folder: Path, notes: dict[str, str]) -> Path:
-    """Create `notes` (relative path → text) under `folder`."""
+def write_notes(folder: Path, notes: Mapping[str, str | bytes]) -> Path:
+    """Create `notes` (relative path → text, or the file's bytes) under `folder`."""
     for rel, text in notes.items():
         path = folder / rel
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(text, encoding="utf-8")
+        if isinstance(text, bytes):
+            path.write_bytes(text)
+        else:
+            path.write_text(text, encoding="utf-8")
     return folder
 
 

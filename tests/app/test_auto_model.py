@@ -40,6 +40,50 @@ def test_notes_the_ignore_rules_skip_do_not_count(tmp_path: Path) -> None:
     assert auto_model(Settings(folders=[str(notes)]), tmp_path / "data") == DEFAULT_MODEL
 
 
+def test_chinese_notes_in_gbk_html_or_pdf_count_as_chinese(tmp_path: Path) -> None:
+    """Chinese notes that are not UTF-8 Markdown: GBK-encoded text (a long one, whose sampled
+    head ends inside a character), web pages, and PDFs (their first pages are read)."""
+    lines = "会议纪要：预算评审改到周四。\n"
+    files = {**ENGLISH}
+    for i in range(4):
+        files[f"gbk/note{i}.txt"] = ("#" + lines * 1500).encode("gb18030")  # byte 16383 starts a character
+        files[f"web/page{i}.html"] = f"<html><head><title>page {i}</title></head><body><p>{lines * 3}</p></body></html>"
+        files[f"pdf/doc{i}.pdf"] = make_cjk_pdf(["会议纪要：预算评审改到周四", "用 git push 推送分支"])
+    notes = write_notes(tmp_path / "notes", files)
+    mix = sample_notes([notes])
+    assert (mix.sampled, mix.cjk_notes) == (72, 12)
+    assert auto_model(Settings(folders=[str(notes)]), tmp_path / "data") == MULTILINGUAL_MODEL
+
+
+def make_cjk_pdf(lines: list[str]) -> bytes:
+    """A real PDF whose text is Chinese (a CID font with a ToUnicode map, as CJK PDFs have)."""
+    cmap = (b"/CIDInit /ProcSet findresource begin 12 dict begin begincmap "
+            b"/CIDSystemInfo << /Registry (Adobe) /Ordering (UCS) /Supplement 0 >> def "
+            b"/CMapName /Adobe-Identity-UCS def /CMapType 2 def "
+            b"1 begincodespacerange <0000> <FFFF> endcodespacerange "
+            b"1 beginbfrange <0000> <FFFF> <0000> endbfrange "
+            b"endcmap CMapName currentdict /CMap defineresource pop end end")
+    text = " ".join(f"<{line.encode('utf-16-be').hex()}> Tj T*" for line in lines)
+    stream = f"BT /F1 12 Tf 72 720 Td 14 TL {text} ET".encode()
+    objects = {
+        1: b"<< /Type /Catalog /Pages 2 0 R >>",
+        2: b"<< /Type /Pages /Kids [4 0 R] /Count 1 >>",
+        3: b"<< /Type /Font /Subtype /Type0 /BaseFont /STSong-Light /Encoding /Identity-H /DescendantFonts [6 0 R] /ToUnicode 7 0 R >>",
+        4: b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Resources << /Font << /F1 3 0 R >> >> /Contents 5 0 R >>",
+        5: b"<< /Length %d >>\nstream\n%s\nendstream" % (len(stream), stream),
+        6: b"<< /Type /Font /Subtype /CIDFontType0 /BaseFont /STSong-Light /CIDSystemInfo << /Registry (Adobe) /Ordering (Identity) /Supplement 0 >> >>",
+        7: b"<< /Length %d >>\nstream\n%s\nendstream" % (len(cmap), cmap),
+    }
+    out = bytearray(b"%PDF-1.4\n"); offsets = {}
+    for n in sorted(objects):
+        offsets[n] = len(out); out += b"%d 0 obj\n%s\nendobj\n" % (n, objects[n])
+    xref = len(out); size = len(objects) + 1
+    out += b"xref\n0 %d\n0000000000 65535 f \n" % size
+    out += b"".join(b"%010d 00000 n \n" % offsets[n] for n in range(1, size))
+    out += f"trailer\n<< /Size {size} /Root 1 0 R >>\nstartxref\n{xref}\n%%EOF\n".encode()
+    return bytes(out)
+
+
 def _index_with(data: Path, notes: Path, name: str) -> None:
     class Named(HashEmbedder):
         @property
