@@ -202,3 +202,17 @@ def test_an_upgraded_index_of_chinese_notes_is_embedded_again_at_the_next_start(
         assert events.answered == ["zh/时区.md"]
     finally:
         assert finishes(runtime.close, 20)
+
+
+def test_model_choice_reads_the_notes_only_for_auto(tmp_path: Path) -> None:
+    """What doctor prints and Settings shows: with auto, the sample that decided; a model chosen
+    by name needs no reason (and no notes read)."""
+    from notewell.app.services import model_choice
+
+    notes = write_notes(tmp_path / "notes", {**ENGLISH, **CHINESE})
+    pair = f"{MULTILINGUAL_MODEL}: multilingual-e5-small (int8) + use-multilingual-v3 (0.70)"
+    auto = model_choice(Settings(), pair, [notes])
+    assert (auto.model, auto.label) == (MULTILINGUAL_MODEL, "multilingual-e5-small + USE")
+    assert auto.why == "12 of 72 sampled notes are Chinese, Japanese or Korean"
+    chosen = model_choice(Settings(model="Multilingual"), pair, [notes])
+    assert chosen.mix is None and chosen.why == ""
