@@ -220,8 +220,6 @@ class SettingsTab(QWidget):
                     editor.widget.setText(editor.field.metadata["label"])
                 widget = self._inbox_row(editor.widget) if name == "inbox_folder" else editor.widget
                 form.addRow(label, self._field_row(name, widget))
-            if name == "model":
-                form.addRow("", self.model_in_use)
             if name == "model_precision":
                 form.addRow("", self.model_warning)
         return box
@@ -247,18 +245,22 @@ class SettingsTab(QWidget):
         return row
 
     def _field_row(self, name: str, field: QWidget) -> QWidget:
-        """The field, a Browse… button for the agent path, and a hint with links under it."""
+        """The field, a Browse… button for the agent path, and a hint with links under it (under
+        the model: which model the index uses)."""
         if name == "ngrok_path":
             field = self._with_browse(field)
-        if name not in HINTS:
+        if name == "model":
+            hint = self.model_in_use
+        elif name in HINTS:
+            hint = QLabel(HINTS[name])
+            hint.setObjectName(f"{name}_hint")
+            hint.setWordWrap(True)
+            hint.setOpenExternalLinks(True)
+            hint.setTextFormat(Qt.TextFormat.RichText)
+            set_role(hint, "caption")
+            self.hints[name] = hint
+        else:
             return field
-        hint = QLabel(HINTS[name])
-        hint.setObjectName(f"{name}_hint")
-        hint.setWordWrap(True)
-        hint.setOpenExternalLinks(True)
-        hint.setTextFormat(Qt.TextFormat.RichText)
-        set_role(hint, "caption")
-        self.hints[name] = hint
         row = QWidget()
         layout = QVBoxLayout(row)
         layout.setContentsMargins(0, 0, 0, 4)
