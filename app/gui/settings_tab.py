@@ -160,7 +160,7 @@ class SettingsTab(QWidget):
         set_role(self.model_in_use, "caption")
         self.model_in_use.setVisible(False)
         if bridge is not None:
-            bridge.index_opened.connect(lambda _index: self.refresh_model_in_use())
+            bridge.index_opened.connect(self._on_index_opened)  # a bound method: gone with the tab
         model, precision = self.editors["model"].widget, self.editors["model_precision"].widget
         assert isinstance(model, QLineEdit) and isinstance(precision, QLineEdit)
 
@@ -289,6 +289,9 @@ class SettingsTab(QWidget):
     def showEvent(self, event: QShowEvent) -> None:
         super().showEvent(event)
         self.refresh_model_in_use()  # notes added since the index opened may tell another story
+
+    def _on_index_opened(self, _index: object) -> None:
+        self.refresh_model_in_use()
 
     def refresh_model_in_use(self) -> None:
         if self._bridge is None or self._model_choice is None:
