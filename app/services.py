@@ -7,14 +7,14 @@ indexer and the API receive what they need through constructors.
 from __future__ import annotations
 
 import os
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable, Sequence
 
 from notewell.indexer.embedding import DEFAULT_MODEL, Embedder, SentenceTransformerEmbedder
 from notewell.indexer.e5_model import E5_MODEL, available as e5_available
 from notewell.indexer.errors import EmbeddingError
-from notewell.indexer.language_mix import sample_notes
+from notewell.indexer.language_mix import LanguageMix, sample_notes
 from notewell.indexer.multilingual import (
     AUTO_MODEL,
     MULTILINGUAL_MODEL,
@@ -117,6 +117,48 @@ def auto_model(
     chosen = folders if folders is not None else [Path(f) for f in settings.folders]
     mix = sample_notes(chosen, source_options(settings))
     return MULTILINGUAL_MODEL if mix.needs_multilingual else DEFAULT_MODEL
+
+
+@dataclass(frozen=True)
+class ModelChoice:
+    """Which model embeds the notes and, with "auto", what in the notes decided it: what
+    `notewell doctor` prints and Settings → Embedding model shows (`model_choice`)."""
+
+    embedder: str  # the index's embedder, e.g. "bundled:all-MiniLM-L6-v2 (int8)"
+    mix: LanguageMix | None  # with "auto": a sample of the notes; None: a model chosen by name
+
+    @property
+    def model(self) -> str:
+        """The model setting the vectors come from ("multilingual", "bundled:all-MiniLM-L6-v2"…)."""
+        return model_setting(self.embedder)
+
+    @property
+    def label(self) -> str:
+        """The model's short name for people: all-MiniLM-L6-v2, multilingual-e5-small + USE."""
+        if self.model == MULTILINGUAL_MODEL:
+            return f"{E5_MODEL} + USE"
+        return self.model.removeprefix("bundled:")
+
+    @property
+    def why(self) -> str:
+        """With "auto": what decided it, as a clause ("" for a model chosen by name)."""
+        if self.mix is None:
+            return ""
+        found = self.mix.describe()
+        if self.model == MULTILINGUAL_MODEL and not self.mix.needs_multilingual:
+            return f"kept since the index holds its vectors; {found}"  # sticky: see auto_model
+        if self.model == DEFAULT_MODEL and self.mix.needs_multilingual:  # notes added since the writer decided
+            return f"{found}, so the multilingual model takes over at the next start"
+        if self.model == DEFAULT_MODEL:
+            return f"the notes are mostly English ({found})"
+        return found
+
+
+def model_choice(settings: Settings, embedder: str, folders: Sequence[Path]) -> ModelChoice:
+    """Why the index uses `embedder` (its name). With "auto" it reads up to 400 notes (50-200
+    ms): call it off the GUI thread."""
+    auto = named_model(settings.model) == AUTO_MODEL
+    return ModelChoice(embedder, sample_notes(folders, source_options(settings)) if auto else None)
 
 
 def open_index(

@@ -2,6 +2,11 @@
 
 Each field is declared once with its default, label and help text; the GUI builds
 its settings form from `SETTINGS_FIELDS`.
+
+settings.json holds `"settings_version": 2` and only the settings that differ from
+their defaults, so a default that changes later reaches everyone who never chose
+otherwise. A file without `settings_version` (version 1) holds every field, defaults
+included: it is read through `_from_version_1`.
 """
 
 from __future__ import annotations
@@ -9,7 +14,7 @@ from __future__ import annotations
 import json
 import os
 import tempfile
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +23,10 @@ from notewell.indexer.embedding import DEFAULT_MODEL
 from notewell.indexer.multilingual import AUTO_MODEL, MULTILINGUAL_MODEL, USE_MODEL
 
 SETTINGS_FILE = "settings.json"
+SETTINGS_VERSION = 2
+VERSION_KEY = "settings_version"
+# Version 1 wrote every field, pinning the defaults of its day: those that changed since.
+_VERSION_1_DEFAULTS = {"model": "bundled:all-MiniLM-L6-v2"}
 
 
 def _setting(default: Any, label: str, help: str) -> Any:
@@ -122,11 +131,21 @@ class Settings:
             raise SettingsError(
                 f"Could not read the settings in {path}: {exc}. Fix or delete that file."
             ) from exc
+        if not isinstance(raw, dict):
+            raise SettingsError(f"The settings in {path} are not a JSON object. Fix or delete that file.")
+        if raw.get(VERSION_KEY) is None:
+            raw = _from_version_1(raw)
         known = {f.name for f in fields(cls)}
         return cls(**{k: v for k, v in raw.items() if k in known})
 
     def save(self, data_dir: Path) -> None:
-        write_private_file(data_dir / SETTINGS_FILE, json.dumps(asdict(self), indent=2) + "\n")
+        """Write the settings that differ from their defaults (saving an untouched form
+        pins nothing: a default that changes later still applies)."""
+        defaults = Settings()
+        chosen = {f.name: getattr(self, f.name) for f in fields(self)
+                  if getattr(self, f.name) != getattr(defaults, f.name)}
+        text = json.dumps({VERSION_KEY: SETTINGS_VERSION, **chosen}, indent=2)
+        write_private_file(data_dir / SETTINGS_FILE, text + "\n")
 
     def add_folders(self, folders: list[Path]) -> bool:
         """Add absolute folder paths; True if anything changed."""
@@ -147,6 +166,18 @@ SETTINGS_FIELDS = [f for f in fields(Settings) if f.name != "folders" and not f.
 
 class SettingsError(Exception):
     pass
+
+
+def _from_version_1(raw: dict[str, Any]) -> dict[str, Any]:
+    """A version 1 file, read as if it held only what the user chose.
+
+    Trigger: a field holds the default it had in version 1 (`_VERSION_1_DEFAULTS`).
+    Why: those files saved every field, so a user who never opened Settings has
+    "model": "bundled:all-MiniLM-L6-v2" written down and would never get "auto".
+    Outcome: the field takes today's default. A user who had typed that model on
+    purpose can't be told apart and moves too; Settings → Embedding model puts it back
+    (and is then saved as a choice)."""
+    return {k: v for k, v in raw.items() if not (k in _VERSION_1_DEFAULTS and _VERSION_1_DEFAULTS[k] == v)}
 
 
 def write_private_file(path: Path, text: str) -> None:

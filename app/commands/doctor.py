@@ -72,13 +72,8 @@ def run(args: argparse.Namespace) -> int:
 
 def _model_line(settings: Settings, model: str, folders: list[Path]) -> str:
     """Which model embeds the notes and, with "auto", what in the notes decided it."""
-    from notewell.app.services import model_setting, named_model, source_options
-    from notewell.indexer.language_mix import sample_notes
-    from notewell.indexer.multilingual import AUTO_MODEL
+    from notewell.app.services import model_choice
 
-    setting = model_setting(model)
-    line = f"Model: {setting}" + (f" ({model})" if model != setting else "")
-    if named_model(settings.model) == AUTO_MODEL:
-        mix = sample_notes(folders, source_options(settings))
-        line += f"; chosen by auto: {mix.describe()}"
-    return line
+    choice = model_choice(settings, model, folders)
+    line = f"Model: {choice.model}" + (f" ({model})" if model != choice.model else "")
+    return line + (f"; chosen by auto: {choice.why}" if choice.mix is not None else "")

@@ -54,6 +54,7 @@ from .theme import Theme, apply_theme, chosen
 from .tray import Tray, TrayActions
 
 if TYPE_CHECKING:
+    from notewell.app.services import ModelChoice
     from notewell.indexer.embedding import Embedder
 
 log = logging.getLogger(__name__)
@@ -204,8 +205,15 @@ def build_desktop(
     prefs.subscribe(on_settings)
     trusted = runtime.save_approvals.trusted
     trusted_box = TrustedSaversBox(bridge, trusted.names, trusted.remove)
+
+    def model_in_use() -> ModelChoice | None:
+        from notewell.app.services import model_choice  # on a worker thread: numpy and the indexer load there
+
+        index = indexing.index
+        return None if index is None else model_choice(prefs.settings, index.embedder.name, runtime.folders())
+
     settings_tab = SettingsTab(prefs, authtoken, lambda changed: on_settings(changed & {AUTHTOKEN}),
-                               choose_folder, [trusted_box])
+                               choose_folder, [trusted_box], bridge=bridge, model_choice=model_in_use)
 
     if tray_available is None:
         tray_available = QSystemTrayIcon.isSystemTrayAvailable()

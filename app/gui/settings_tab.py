@@ -1,14 +1,21 @@
-"""Settings: a form built from `SETTINGS_FIELDS`, plus the ngrok authtoken (a secret)."""
+"""Settings: a form built from `SETTINGS_FIELDS`, plus the ngrok authtoken (a secret).
+
+Under Embedding model, a line says which model the index uses and, with "auto", why
+(`app.services.model_choice`, the same words as `notewell doctor`). Finding out reads a
+sample of the notes, so it runs on a worker thread each time the index opens or the tab
+is shown."""
 
 from __future__ import annotations
 
 import dataclasses
+import logging
 import typing
 from dataclasses import Field
 from pathlib import Path
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 from PySide6.QtCore import Qt
+from PySide6.QtGui import QShowEvent
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
@@ -34,7 +41,13 @@ from notewell.app.runtime import inbox_problem
 from notewell.app.secrets import UserSecret
 from notewell.app.settings import MODEL_CHOICES, SETTINGS_FIELDS, Settings
 
+from .bridge import Bridge
 from .theme import set_role
+
+if TYPE_CHECKING:
+    from notewell.app.services import ModelChoice
+
+log = logging.getLogger(__name__)
 
 ADVANCED = frozenset({"chroma_url", "host", "ngrok_region", "contact_email", "legal_url"})
 GROUPS = (
@@ -116,8 +129,16 @@ class SettingsTab(QWidget):
         choose_folder: Callable[[QWidget], str] | None = None,
         extras: typing.Sequence[QWidget] = (),
         choose_file: Callable[[QWidget, str], str] | None = None,
+        *,
+        bridge: Bridge | None = None,
+        model_choice: Callable[[], ModelChoice | None] | None = None,
     ) -> None:
+        """`model_choice`: which model the open index uses and why (None: no index open yet);
+        called on the bridge's worker threads."""
         super().__init__()
+        self._bridge = bridge
+        self._model_choice = model_choice
+        self._asked = 0  # the latest model_choice request: an older answer is dropped
         self._choose_folder = choose_folder or (
             lambda parent: QFileDialog.getExistingDirectory(parent, "Inbox folder for saved notes"))
         self._choose_file = choose_file or (lambda parent, title: QFileDialog.getOpenFileName(parent, title)[0])
@@ -133,6 +154,13 @@ class SettingsTab(QWidget):
         self.model_warning = QLabel("Changing the model re-embeds every note: this can take a while.")
         set_role(self.model_warning, "warning")
         self.model_warning.setVisible(False)
+        self.model_in_use = QLabel()
+        self.model_in_use.setObjectName("model_in_use")
+        self.model_in_use.setWordWrap(True)
+        set_role(self.model_in_use, "caption")
+        self.model_in_use.setVisible(False)
+        if bridge is not None:
+            bridge.index_opened.connect(self._on_index_opened)  # a bound method: gone with the tab
         model, precision = self.editors["model"].widget, self.editors["model_precision"].widget
         assert isinstance(model, QLineEdit) and isinstance(precision, QLineEdit)
 
@@ -217,18 +245,22 @@ class SettingsTab(QWidget):
         return row
 
     def _field_row(self, name: str, field: QWidget) -> QWidget:
-        """The field, a Browse… button for the agent path, and a hint with links under it."""
+        """The field, a Browse… button for the agent path, and a hint with links under it (under
+        the model: which model the index uses)."""
         if name == "ngrok_path":
             field = self._with_browse(field)
-        if name not in HINTS:
+        if name == "model":
+            hint = self.model_in_use
+        elif name in HINTS:
+            hint = QLabel(HINTS[name])
+            hint.setObjectName(f"{name}_hint")
+            hint.setWordWrap(True)
+            hint.setOpenExternalLinks(True)
+            hint.setTextFormat(Qt.TextFormat.RichText)
+            set_role(hint, "caption")
+            self.hints[name] = hint
+        else:
             return field
-        hint = QLabel(HINTS[name])
-        hint.setObjectName(f"{name}_hint")
-        hint.setWordWrap(True)
-        hint.setOpenExternalLinks(True)
-        hint.setTextFormat(Qt.TextFormat.RichText)
-        set_role(hint, "caption")
-        self.hints[name] = hint
         row = QWidget()
         layout = QVBoxLayout(row)
         layout.setContentsMargins(0, 0, 0, 4)
@@ -253,6 +285,32 @@ class SettingsTab(QWidget):
             field = self.editors["ngrok_path"].widget
             assert isinstance(field, QLineEdit)
             field.setText(path)
+
+    def showEvent(self, event: QShowEvent) -> None:
+        super().showEvent(event)
+        self.refresh_model_in_use()  # notes added since the index opened may tell another story
+
+    def _on_index_opened(self, _index: object) -> None:
+        self.refresh_model_in_use()
+
+    def refresh_model_in_use(self) -> None:
+        if self._bridge is None or self._model_choice is None:
+            return
+        self._asked += 1
+        asked = self._asked
+
+        def show(choice: ModelChoice | None) -> None:
+            if asked != self._asked:
+                return  # a newer answer is on its way
+            if choice is not None:
+                self.model_in_use.setText(model_in_use(choice))
+            self.model_in_use.setVisible(choice is not None)
+
+        def failed(error: BaseException) -> None:
+            log.warning("could not tell which model the index uses: %s", error)
+            show(None)
+
+        self._bridge.run(self._model_choice, show, failed)
 
     def load(self) -> None:
         for name, editor in self.editors.items():
@@ -293,3 +351,11 @@ class SettingsTab(QWidget):
             self.status.setText("Saved.")
         self._on_saved(frozenset(changed))
         return frozenset(changed)
+
+
+def model_in_use(choice: ModelChoice) -> str:
+    """The line under Embedding model, e.g. "Auto chose multilingual-e5-small + USE: 12 of 80
+    sampled notes are Chinese, Japanese or Korean." """
+    if choice.mix is None:
+        return f"In use: {choice.label}."
+    return f"Auto chose {choice.label}: {choice.why}."

@@ -176,3 +176,87 @@ def test_the_recorded_model_is_read_from_a_relative_data_dir(tmp_path: Path, mon
     _index_with(tmp_path / "data", write_notes(tmp_path / "notes", ENGLISH), f"{DEFAULT_MODEL} (int8)")
     monkeypatch.chdir(tmp_path)
     assert recorded_model(Path("data")) == f"{DEFAULT_MODEL} (int8)"
+
+
+def _version_1_settings(data: Path, notes: Path) -> None:
+    """A settings.json from before settings_version: every field, the old default model pinned."""
+    import json
+    from dataclasses import asdict
+
+    data.mkdir(parents=True, exist_ok=True)
+    raw = {**asdict(Settings()), "model": DEFAULT_MODEL, "folders": [str(notes)], "port": 0}
+    (data / "settings.json").write_text(json.dumps(raw, indent=2))
+
+
+def test_an_upgraded_index_of_english_notes_keeps_the_english_model(tmp_path: Path) -> None:
+    """The settings now read "auto"; the notes are English, so nothing is embedded again."""
+    notes = write_notes(tmp_path / "notes", ENGLISH)
+    data = tmp_path / "data"
+    _index_with(data, notes, f"{DEFAULT_MODEL} (int8)")
+    _version_1_settings(data, notes)
+    assert make_embedder(Settings.load(data), data).name == f"{DEFAULT_MODEL} (int8)"
+
+
+def test_an_upgraded_index_of_chinese_notes_is_embedded_again_at_the_next_start(
+    tmp_path: Path, e5_embedder  # type: ignore[no-untyped-def]
+) -> None:
+    """Chinese notes embedded by the English model (the old pinned default): the first start after
+    the upgrade embeds them again with the multilingual model, saying so, and a search answers
+    from keywords while it does."""
+    import threading
+
+    from notewell.app.preferences import Preferences
+    from notewell.app.runtime import Runtime, RuntimeOptions
+    from tests.helpers import finishes, wait_until
+
+    notes = write_notes(tmp_path / "notes", {
+        **dict(list(ENGLISH.items())[:20]), **CHINESE,
+        "zh/时区.md": "# 修改时区\n\n在 Windows 上用 tzutil /s 设置时区。",
+    })
+    data = tmp_path / "data"
+    _index_with(data, notes, f"{DEFAULT_MODEL} (int8)")
+    _version_1_settings(data, notes)
+
+    class Events:
+        def __init__(self) -> None:
+            self.messages: list[str] = []
+            self.answered: list[str] = []
+
+        def index_state(self, state: str, message: str) -> None:
+            self.messages.append(f"{state}: {message}")
+            if state == "embedding" and not self.answered:  # the writer waits while another thread asks
+                asking = threading.Thread(target=lambda: self.answered.extend(
+                    r.path for r in runtime.indexing.search("tzutil", k=1)))
+                asking.start()
+                asking.join(10)
+
+        def __getattr__(self, name: str):  # type: ignore[no-untyped-def]
+            return lambda *args, **kwargs: None
+
+    events = Events()
+    runtime = Runtime(Preferences(Settings.load(data), data), RuntimeOptions(share=False, watch=False), events)
+    runtime.start()
+    try:
+        worker = runtime.indexing.worker
+        assert wait_until(lambda: worker.index is not None, 120)
+        assert worker.index.embedder.name.startswith(f"{MULTILINGUAL_MODEL}:")
+        assert worker.wait_idle(180)
+        assert worker.index.catalog.count_pending() == 0
+        assert any(m.startswith("embedding: ") for m in events.messages)
+        assert events.answered == ["zh/时区.md"]
+    finally:
+        assert finishes(runtime.close, 20)
+
+
+def test_model_choice_reads_the_notes_only_for_auto(tmp_path: Path) -> None:
+    """What doctor prints and Settings shows: with auto, the sample that decided; a model chosen
+    by name needs no reason (and no notes read)."""
+    from notewell.app.services import model_choice
+
+    notes = write_notes(tmp_path / "notes", {**ENGLISH, **CHINESE})
+    pair = f"{MULTILINGUAL_MODEL}: multilingual-e5-small (int8) + use-multilingual-v3 (0.70)"
+    auto = model_choice(Settings(), pair, [notes])
+    assert (auto.model, auto.label) == (MULTILINGUAL_MODEL, "multilingual-e5-small + USE")
+    assert auto.why == "12 of 72 sampled notes are Chinese, Japanese or Korean"
+    chosen = model_choice(Settings(model="Multilingual"), pair, [notes])
+    assert chosen.mix is None and chosen.why == ""

@@ -2,6 +2,8 @@ from __future__ import annotations
 
 import stat
 
+import pytest
+
 from PySide6.QtWidgets import QCheckBox, QDoubleSpinBox, QLineEdit, QSpinBox
 
 from notewell.app.autostart import autostart_path
@@ -126,3 +128,71 @@ def test_the_model_field_offers_the_models_that_need_no_download(qtbot, make_des
     choices.setCompletionPrefix("multi")
     offered = [choices.completionModel().index(row, 0).data() for row in range(choices.completionCount())]
     assert offered == ["multilingual", "multilingual-e5-small"]
+
+
+def test_the_model_line_says_what_auto_chose_and_why_from_a_worker_thread(qtbot, make_desktop, tmp_path,
+                                                                        monkeypatch):
+    """Finding out reads up to 400 notes: never on the GUI thread."""
+    import threading
+
+    from notewell.app import services
+    from tests.helpers import write_notes
+
+    notes = write_notes(tmp_path / "mixed", {
+        **{f"en{i}.md": f"# Plan {i}\n\nThe budget review moved to Thursday.\n" for i in range(7)},
+        **{f"笔记{i}.md": f"# 会议 {i}\n\n预算评审改到周四。\n" for i in range(3)},
+    })
+    sampled_on: list[threading.Thread] = []
+    sample = services.sample_notes
+
+    def spy(*args, **kwargs):  # type: ignore[no-untyped-def]
+        sampled_on.append(threading.current_thread())
+        return sample(*args, **kwargs)
+
+    monkeypatch.setattr(services, "sample_notes", spy)
+    tab = make_desktop([notes]).settings_tab
+    line = tab.model_in_use
+    qtbot.waitUntil(lambda: line.isVisibleTo(tab))
+    assert line.text() == "Auto chose hash-256: 3 of 10 sampled notes are Chinese, Japanese or Korean."
+    assert sampled_on and threading.main_thread() not in sampled_on
+
+
+@pytest.mark.parametrize(("embedder", "mix", "line"), [
+    ("multilingual: multilingual-e5-small (int8) + use-multilingual-v3 (0.70)", (80, 12),
+     "Auto chose multilingual-e5-small + USE: 12 of 80 sampled notes are Chinese, Japanese or Korean."),
+    ("bundled:all-MiniLM-L6-v2 (int8)", (80, 2),
+     "Auto chose all-MiniLM-L6-v2: the notes are mostly English "
+     "(2 of 80 sampled notes are Chinese, Japanese or Korean)."),
+    ("multilingual: multilingual-e5-small (int8) + use-multilingual-v3 (0.70)", (80, 1),
+     "Auto chose multilingual-e5-small + USE: kept since the index holds its vectors; "
+     "1 of 80 sampled notes are Chinese, Japanese or Korean."),
+    ("bundled:all-MiniLM-L6-v2 (int8)", (80, 12),
+     "Auto chose all-MiniLM-L6-v2: 12 of 80 sampled notes are Chinese, Japanese or Korean, "
+     "so the multilingual model takes over at the next start."),
+    ("bundled:all-MiniLM-L6-v2 (int8)", None, "In use: all-MiniLM-L6-v2."),
+    ("use-multilingual-v3", None, "In use: use-multilingual-v3."),
+])
+def test_the_model_line_reads_as_a_sentence(embedder, mix, line):
+    from notewell.app.gui.settings_tab import model_in_use
+    from notewell.app.services import ModelChoice
+    from notewell.indexer.language_mix import LanguageMix
+
+    assert model_in_use(ModelChoice(embedder, LanguageMix(*mix) if mix else None)) == line
+
+
+def test_saving_an_untouched_form_after_the_upgrade_keeps_auto(qtbot, make_desktop, data_dir):
+    """A settings.json from before settings_version names the old default model: the form shows
+    auto, and saving it (with another change) does not write the model down."""
+    import json
+    from dataclasses import asdict
+
+    old = {**asdict(Settings()), "model": "bundled:all-MiniLM-L6-v2"}
+    (data_dir / "settings.json").write_text(json.dumps(old))
+    tab = make_desktop(start=False).settings_tab
+    assert widget(tab, "model").text() == "auto"
+    assert "model" not in tab.save()
+    widget(tab, "port").setValue(4556)
+    tab.save()
+    saved = json.loads((data_dir / "settings.json").read_text())
+    assert "model" not in saved and saved["port"] == 4556
+    assert Settings.load(data_dir).model == "auto"
