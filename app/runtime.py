@@ -206,7 +206,8 @@ class Runtime:
 
     # -- parts, made on worker threads ----------------------------------------------
     def _worker_options(self) -> WorkerOptions:
-        return WorkerOptions(watch=self.options.watch, catch_up_every=self.settings.catch_up_minutes * 60)
+        return WorkerOptions(watch=self.options.watch, catch_up_every=self.settings.catch_up_minutes * 60,
+                             reopen_if=self._model_choice_changed)
 
     def _open_index(self) -> NotesIndex:
         from .services import open_index
@@ -229,11 +230,12 @@ class Runtime:
 
     def _model_choice_changed(self) -> bool:
         """With the "auto" model: whether the folders now need the other model (a folder of
-        Chinese notes was added to English ones). Asked on the writer's thread, not the GUI's."""
+        Chinese notes was added to English ones, or Chinese notes arrived in one: asked at
+        each catch-up too). Asked on the writer's thread, not the GUI's."""
         from .services import auto_model, model_setting
 
         index = self.indexing.worker.index
-        if index is None or self.options.embedder is not None:
+        if index is None or self.options.embedder is not None or not self._auto():
             return False
         chosen = auto_model(self.settings, self.data_dir, self.folders())
         return model_setting(index.embedder.name) != chosen

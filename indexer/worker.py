@@ -90,6 +90,9 @@ class WorkerOptions:
     fallback_every: float = 60.0  # the same where folders can't be watched
     debounce: float = 0.2  # quiet time that ends a burst of changes
     max_delay: float = 2.0  # a burst is handed on after this long at most
+    # Asked on the worker's thread at each timed catch-up: whether the index should be opened
+    # anew (the "auto" model: Chinese notes arrived in a folder of English ones).
+    reopen_if: Callable[[], bool] | None = None
 
 
 class IndexWorker:
@@ -105,6 +108,7 @@ class IndexWorker:
         self._cond = threading.Condition()
         # Guarded by _cond:
         self._folders = resolved(folders)
+        self._open_index = open_index
         self._queue: deque[Job] = deque([Job("open", opener=open_index), Job("sync_all")])
         self._current: Job | None = None
         self._embedding = False  # the current job is embedding (it can give way)
@@ -340,6 +344,8 @@ class IndexWorker:
                 now = time.monotonic()
                 due = self._caught_up + self._catch_up_interval()
                 if now >= due:
+                    if self._options.reopen_if is not None and not any(j.kind == "reopen" for j in self._queue):
+                        self._add(Job("reopen", opener=self._open_index, only_if=self._options.reopen_if))
                     self._add_sync_all().catching_up = True
                     self._caught_up = now
                     continue

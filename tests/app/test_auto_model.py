@@ -152,6 +152,36 @@ def test_adding_a_folder_of_chinese_notes_switches_to_the_multilingual_model(
         assert finishes(runtime.close, 20)
 
 
+def test_chinese_notes_arriving_in_a_watched_folder_switch_the_model_at_the_next_catch_up(
+    tmp_path: Path, e5_embedder  # type: ignore[no-untyped-def]
+) -> None:
+    """Chinese notes saved into a folder of English ones while the app runs: the next catch-up
+    with the disk sees them and the index turns multilingual, without a restart."""
+    from notewell.app.preferences import Preferences
+    from notewell.app.runtime import Runtime, RuntimeOptions
+    from tests.app.test_runtime import Heard
+    from tests.helpers import finishes, wait_until
+
+    notes = write_notes(tmp_path / "notes", dict(list(ENGLISH.items())[:10]))
+    data = tmp_path / "data"
+    Settings(folders=[str(notes)], port=0, catch_up_minutes=0.02).save(data)
+    prefs = Preferences(Settings.load(data), data)
+    runtime = Runtime(prefs, RuntimeOptions(share=False, watch=False), Heard())
+    runtime.start()
+    try:
+        worker = runtime.indexing.worker
+        assert wait_until(lambda: worker.index is not None and worker.wait_idle(0), 120)
+        assert worker.index.embedder.name == f"{DEFAULT_MODEL} (int8)"
+        write_notes(notes, {"面包.md": "# 做面包\n\n面粉、水和盐揉成面团，发酵一夜，第二天烤四十分钟。",
+                            "解压.md": "# 解压文件\n\n解压 tar.gz 压缩包：tar -xzf 文件名.tar.gz。",
+                            "登录.md": "# 免密码登录\n\n用 ssh-keygen 生成密钥，再复制到服务器。"})
+        assert wait_until(lambda: worker.index.embedder.name.startswith(f"{MULTILINGUAL_MODEL}:"), 120)
+        assert worker.wait_idle(180)
+        assert worker.index.search("how do I bake bread", k=3, mode="dense")[0].path == "面包.md"
+    finally:
+        assert finishes(runtime.close, 20)
+
+
 def test_the_model_names_notewell_knows_are_read_whatever_their_case(tmp_path: Path) -> None:
     """"Auto" in settings.json was taken for a Hugging Face model name: the vectors were dropped
     and the download failed (review of #16)."""
