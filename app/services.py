@@ -148,7 +148,7 @@ class ModelChoice:
         if self.model == MULTILINGUAL_MODEL and not self.mix.needs_multilingual:
             return f"kept since the index holds its vectors; {found}"  # sticky: see auto_model
         if self.model == DEFAULT_MODEL and self.mix.needs_multilingual:  # notes added since the writer decided
-            return f"{found}, so the multilingual model takes over at the next start"
+            return f"{found}, so the multilingual model takes over at the next check of the folders (within minutes)"
         if self.model == DEFAULT_MODEL:
             return f"the notes are mostly English ({found})"
         return found

@@ -168,7 +168,7 @@ def test_the_model_line_says_what_auto_chose_and_why_from_a_worker_thread(qtbot,
      "1 of 80 sampled notes are Chinese, Japanese or Korean."),
     ("bundled:all-MiniLM-L6-v2 (int8)", (80, 12),
      "Auto chose all-MiniLM-L6-v2: 12 of 80 sampled notes are Chinese, Japanese or Korean, "
-     "so the multilingual model takes over at the next start."),
+     "so the multilingual model takes over at the next check of the folders (within minutes)."),
     ("bundled:all-MiniLM-L6-v2 (int8)", None, "In use: all-MiniLM-L6-v2."),
     ("use-multilingual-v3", None, "In use: use-multilingual-v3."),
 ])
