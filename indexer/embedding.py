@@ -222,10 +222,16 @@ class SentenceTransformerEmbedder:
         return self._onnx
 
     def cancel_export(self) -> None:
-        """End an export in progress (the index is closing); the next embed starts it again."""
-        export = self._export
-        if export is not None and export.poll() is None:
+        """End an export in progress (the index is closing); the next embed starts it again.
+
+        Also one asked for a moment ago whose process has not started yet: it then never
+        starts (before, it ran to the end, 15-40 s at full CPU, for an index already closed)."""
+        with self._query_lock:
+            if self._onnx_state != "exporting":
+                return
             self._cancelled = True
+            export = self._export
+        if export is not None and export.poll() is None:
             export.terminate()
 
     def prepare_onnx(self, wait: bool = True) -> bool:
@@ -258,6 +264,8 @@ class SentenceTransformerEmbedder:
                 encoder = OnnxEncoder.load(self._cache_dir, key, self._rust_tokenizer(), self._precision)
                 if encoder is None:
                     _offline_unless_allowed()
+                    if self._cancelled:  # closed while the model's files were being read
+                        raise RuntimeError("the export was cancelled")
                     log.info("Preparing the embedding model for onnxruntime (once; about 10 s)")
                     try:
                         export_in_child(path, self._cache_dir, key, started=self._exporting, precision=self._precision)
@@ -278,13 +286,17 @@ class SentenceTransformerEmbedder:
             built, cancelled = self._onnx_built, self._cancelled and encoder is None
             self._onnx = encoder
             self._onnx_state = "ready" if encoder is not None else "untried" if cancelled else "unavailable"
+            self._cancelled = False  # (a cancel that came once the encoder was loaded from the cache: moot)
             if cancelled:
-                self._cancelled = False
                 self._onnx_built = threading.Event()  # for the next attempt
         built.set()
 
     def _exporting(self, proc: subprocess.Popen[str]) -> None:
-        self._export = proc
+        with self._query_lock:
+            self._export = proc
+            cancelled = self._cancelled
+        if cancelled:  # cancelled between the check above and the process starting
+            proc.terminate()
 
     def _rust_tokenizer(self):  # type: ignore[no-untyped-def]
         tokenizer = self._load_tokenizer()

@@ -4,11 +4,12 @@ while the preparation goes on in the background. With the real model."""
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 
 from notewell.indexer.embedding import SentenceTransformerEmbedder
 from notewell.indexer.notes_index import NotesIndex
-from tests.helpers import write_notes
+from tests.helpers import wait_until, write_notes
 
 
 def test_an_empty_index_answers_at_once_without_preparing_the_model(tmp_path: Path) -> None:
@@ -40,12 +41,17 @@ def test_a_hybrid_search_before_the_model_is_ready_answers_from_keywords(real_em
         assert not fresh.loaded  # and without loading the model on PyTorch meanwhile
     finally:
         index.close()  # cancels the export
+    # ... even one whose process had not started yet: it ran on for 15-40 s at full CPU for an
+    # index already closed, then loaded the model in this process (it skewed later tests' CPU).
+    assert wait_until(lambda: not fresh.preparing, 10)
+    assert not list((tmp_path / "empty-onnx").glob("*.onnx"))
+    assert fresh._export is None or fresh._export.poll() is not None
 
 
 def test_closing_the_writer_ends_the_models_preparation_with_it(tmp_path: Path) -> None:
     """Quit during the first run's preparation left the export process running (review of #14)."""
     from notewell.indexer.worker import IndexWorker, WorkerOptions
-    from tests.helpers import finishes, wait_until
+    from tests.helpers import finishes
 
     notes = write_notes(tmp_path / "notes", {"a.md": "# A\n\nPaddle the fjord at dawn.\n"})
     embedder = SentenceTransformerEmbedder(cache_dir=tmp_path / "onnx")  # nothing cached: it must export
@@ -55,7 +61,9 @@ def test_closing_the_writer_ends_the_models_preparation_with_it(tmp_path: Path) 
     assert wait_until(lambda: embedder._export is not None and embedder._export.poll() is None, 60)
     export = embedder._export
     assert finishes(lambda: worker.close(timeout=20), 30)
-    assert export.poll() is not None  # the export process is gone with the writer,
+    # The export process is gone with the writer: terminated by the close, and reaped by its
+    # thread moments later (poll() says None while that thread holds the Popen's waitpid lock).
+    assert export.wait(timeout=10) != 0  # ended by a signal, not finished
     assert not list((tmp_path / "onnx").glob("*.onnx"))  # cut short, not left to finish
     assert not worker._thread.is_alive()
 
@@ -76,3 +84,5 @@ def test_the_cli_says_when_it_answers_from_keywords_only(real_embedder, tmp_path
     out, err = capsys.readouterr()
     assert "Kayak" in out
     assert "answered from keywords only" in err and "notewell index" in err
+    # The export that search asked for ends with it, not 15-40 s later.
+    assert wait_until(lambda: not any(t.name == "notewell-onnx-export" for t in threading.enumerate()), 10)
