@@ -106,17 +106,16 @@ class Searcher:
         if not self.dense_ready():  # keywords answer at once; the model joins when it is ready
             return self._scored(query, self._keywords_only(*self._keyword_side(query, n, filters), k), {})
         # The keyword side runs while the model embeds the query (both release the GIL).
-        pending = self._side.submit(self._keyword_side, query, n, filters)
+        pending = self._side.submit(self._keyword_votes, query, n, filters)
         try:
             dense = self.dense(query, n, filters)
         except StoreError as exc:  # the vectors can't be read (a server down, a read-only disk)
             log.warning("searching by keywords only: %s", exc)
-            return self._scored(query, self._keywords_only(*pending.result(), k), {})
+            keyword, exact, _ = pending.result()
+            return self._scored(query, self._keywords_only(keyword, exact, k), {})
         finally:
-            keyword, exact = pending.result()
+            _, exact, keyword = pending.result()
         dense_weight, keyword_weight = self._weights(query)
-        if getattr(self.embedder, "multilingual", False):
-            keyword = self._telling(query, keyword)
         rankings = [(dense_weight, dense), (keyword_weight, keyword)]
         if exact:  # the exact matches lead; the model's ranking only breaks ties
             rankings = [(min(dense_weight, keyword_weight), dense), (keyword_weight, keyword),
@@ -151,6 +150,15 @@ class Searcher:
         if exact:
             rankings.append((self.tuning.dense_weight, exact))
         return self._fuse(rankings, k)
+
+    def _keyword_votes(
+        self, query: str, n: int, filters: SearchFilters
+    ) -> tuple[list[tuple[ChunkRow, float]], list[tuple[ChunkRow, float]], list[tuple[ChunkRow, float]]]:
+        """The keyword side of hybrid search: its hits, the exact matches, and the hits that vote
+        in the fusion (with a model that reads every language, those holding a telling word)."""
+        keyword, exact = self._keyword_side(query, n, filters)
+        votes = self._telling(query, keyword) if getattr(self.embedder, "multilingual", False) else keyword
+        return keyword, exact, votes
 
     def _telling(self, query: str, hits: list[tuple[ChunkRow, float]]) -> list[tuple[ChunkRow, float]]:
         """The keyword hits that hold a telling word of the query (one in at most N**(1 -
