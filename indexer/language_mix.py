@@ -43,7 +43,9 @@ _WALK_LIMIT = 20000  # entries looked at per folder, at most
 MAX_PARSED = 40
 MAX_PARSED_BYTES = 8 * 1024 * 1024  # a PDF is read whole (its index is at its end)
 _PDF_PAGES = 2
+_MAX_PDF_TREE = 2000  # pages: a bigger PDF's page tree alone takes seconds to read (80,000: 3.6 s)
 _HEAD_BYTES = 16384
+_HTML_HEAD_BYTES = 256 * 1024
 _TEXT_SUFFIXES = (".md", ".markdown", ".txt", ".org", ".rst")
 _PARSED_SUFFIXES = (".pdf", ".html", ".htm")
 
@@ -106,12 +108,23 @@ def head_text(note: NoteFile) -> str:
     PDF's first pages, a web page's text. Raises SkipFile when the note can't be read."""
     suffix = note.path.suffix.lower()
     if suffix == ".pdf":
-        return read_pdf(read_bytes(note), note.path.stem, max_pages=_PDF_PAGES).text
-    data = read_head(note, _HEAD_BYTES)
-    if len(data) == _HEAD_BYTES and b"\n" in data:
-        # Cut at a line end, never inside a character: a GBK character cut in two makes
-        # the whole head undecodable as GBK. (No UTF-8 or GB18030 sequence holds 0x0A.)
-        data = data[: data.rindex(b"\n") + 1]
-    if suffix in (".html", ".htm"):
-        return read_html(data, note.path.stem).text
-    return decode_text(data)
+        data = read_bytes(note, MAX_PARSED_BYTES)
+        return read_pdf(data, note.path.stem, max_pages=_PDF_PAGES, max_tree=_MAX_PDF_TREE).text
+    if suffix in (".html", ".htm"):  # a saved page may carry 100s of KB of styles before its text
+        return read_html(_whole_characters(read_head(note, _HTML_HEAD_BYTES)), note.path.stem).text
+    return decode_text(_whole_characters(read_head(note, _HEAD_BYTES)))
+
+
+def _whole_characters(data: bytes) -> bytes:
+    """A head read ends wherever the byte count does, maybe inside a character: drop the
+    1-3 bytes of a cut character, so that the head decodes as the whole file would (a GBK
+    text cut inside a character no longer reads as GB18030 at all)."""
+    for encoding in ("utf-8", "gb18030"):
+        for cut in range(4):
+            part = data[: len(data) - cut]
+            try:
+                part.decode(encoding)
+            except UnicodeDecodeError:
+                continue
+            return part
+    return data

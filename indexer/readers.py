@@ -192,8 +192,9 @@ class _HTMLText(HTMLParser):
         return " ".join("".join(self._title).split()) or " ".join("".join(self._h1).split())
 
 
-def read_pdf(data: bytes, stem: str, max_pages: int | None = None) -> NoteDocument:
-    """The PDF's text, page by page (`max_pages`: its first pages only)."""
+def read_pdf(data: bytes, stem: str, max_pages: int | None = None, max_tree: int | None = None) -> NoteDocument:
+    """The PDF's text, page by page (`max_pages`: its first pages only; `max_tree`: skipped
+    when it says it has more pages than that, as reaching any page reads the whole tree)."""
     pypdf = _import_pypdf()
     # pypdf raises many exception types on damaged files, not only PdfReadError;
     # any of them means this one file cannot be read, never that indexing should stop.
@@ -201,6 +202,8 @@ def read_pdf(data: bytes, stem: str, max_pages: int | None = None) -> NoteDocume
         reader = pypdf.PdfReader(io.BytesIO(data))
         if reader.is_encrypted and not _opens_without_password(reader):
             raise SkipFile("encrypted PDF")
+        if max_tree is not None and _declared_pages(reader) > max_tree:
+            raise SkipFile(f"a PDF of over {max_tree} pages")
         count = len(reader.pages) if max_pages is None else min(len(reader.pages), max_pages)
         pages = [_page_text(reader.pages[i]) for i in range(count)]
         title = _pdf_title(reader)
@@ -222,6 +225,13 @@ def _import_pypdf() -> Any:
     logging.getLogger("pypdf").setLevel(logging.ERROR)
     warnings.filterwarnings("ignore", module=r"pypdf(\.|$)")
     return pypdf
+
+
+def _declared_pages(reader: Any) -> int:
+    """The page count the PDF's page tree declares (read without walking the tree)."""
+    pages = reader.trailer["/Root"]["/Pages"]
+    count = pages["/Count"] if "/Count" in pages else 0  # (indexing resolves an indirect count)
+    return int(count) if isinstance(count, int) else 0
 
 
 def _opens_without_password(reader: Any) -> bool:
