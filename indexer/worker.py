@@ -344,7 +344,8 @@ class IndexWorker:
                 now = time.monotonic()
                 due = self._caught_up + self._catch_up_interval()
                 if now >= due:
-                    if self._options.reopen_if is not None and not any(j.kind == "reopen" for j in self._queue):
+                    if (self._options.reopen_if is not None and self.index is not None  # (one that failed
+                            and not any(j.kind == "reopen" for j in self._queue)):  # to open says why)
                         self._add(Job("reopen", opener=self._open_index, only_if=self._options.reopen_if))
                     self._add_sync_all().catching_up = True
                     self._caught_up = now
