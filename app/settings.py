@@ -49,12 +49,11 @@ class Settings:
         "either of them alone. Or any sentence-transformers model name or path. "
         "Changing it re-embeds every note.",
     )
-    model_precision: str = _setting(
-        "int8",
-        "Model precision",
-        "int8 (default): the model runs 2-2.5x faster, search quality within 0.01 nDCG@10 of fp32. "
-        "fp32: full precision. Changing it re-embeds every note.",
-    )
+    model_precision: str = field(default="int8", metadata={
+        "label": "Model precision",
+        "help": "int8 (default): the model runs 2-2.5x faster, search quality within 0.01 nDCG@10 of "
+                "fp32. fp32: full precision. Changing it re-embeds every note.",
+        "choices": (("int8", "int8: faster (default)"), ("fp32", "fp32: full precision"))})
     chroma_url: str = _setting(
         "", "Chroma server URL", "Keep vectors on this Chroma server instead of this computer."
     )

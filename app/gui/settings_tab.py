@@ -76,8 +76,9 @@ class FieldEditor:
         self.kind = kind
         if "choices" in field.metadata:
             combo = QComboBox()
-            for choice in field.metadata["choices"]:
-                combo.addItem(choice.capitalize(), choice)
+            for choice in field.metadata["choices"]:  # a value, or (value, label)
+                value, label = choice if isinstance(choice, tuple) else (choice, choice.capitalize())
+                combo.addItem(label, value)
             self.widget = combo
         elif kind is bool:
             self.widget: QWidget = QCheckBox(field.metadata["help"])
@@ -162,15 +163,15 @@ class SettingsTab(QWidget):
         if bridge is not None:
             bridge.index_opened.connect(self._on_index_opened)  # a bound method: gone with the tab
         model, precision = self.editors["model"].widget, self.editors["model_precision"].widget
-        assert isinstance(model, QLineEdit) and isinstance(precision, QLineEdit)
+        assert isinstance(model, QLineEdit) and isinstance(precision, QComboBox)
 
-        def changed(_text: str = "") -> None:
+        def changed(_value: object = None) -> None:
             self.model_warning.setVisible(
                 model.text().strip() != prefs.settings.model
-                or precision.text().strip() != prefs.settings.model_precision)
+                or precision.currentData() != prefs.settings.model_precision)
 
         model.textChanged.connect(changed)
-        precision.textChanged.connect(changed)
+        precision.currentIndexChanged.connect(changed)
         # The models that need no download, offered as you type (any other name still works).
         self.model_choices = QCompleter(list(MODEL_CHOICES), model)
         model.setCompleter(self.model_choices)

@@ -47,9 +47,10 @@ def test_settings_survive_a_restart(qtbot, make_desktop, data_dir):
     model.setText(desktop.prefs.settings.model)
     assert not tab.model_warning.isVisibleTo(tab)
     precision = widget(tab, "model_precision")
-    precision.setText("fp32")  # another precision is another model: it re-embeds too
+    assert [precision.itemData(i) for i in range(precision.count())] == ["int8", "fp32"]
+    precision.setCurrentIndex(precision.findData("fp32"))  # another precision is another model: it re-embeds too
     assert tab.model_warning.isVisibleTo(tab)
-    precision.setText(desktop.prefs.settings.model_precision)
+    precision.setCurrentIndex(precision.findData(desktop.prefs.settings.model_precision))
     changed = tab.save()
     assert {"port", "extensions", "ignore_patterns", "max_file_mb", "ngrok_domain",
             "start_sharing_on_launch", "start_at_login", "ngrok_authtoken"} <= changed
