@@ -17,6 +17,7 @@ from notewell.indexer.errors import EmbeddingError
 from notewell.indexer.language_mix import LanguageMix, sample_notes
 from notewell.indexer.multilingual import (
     AUTO_MODEL,
+    MULTILINGUAL_CROSS_RANGE,
     MULTILINGUAL_MODEL,
     MULTILINGUAL_RANGE,
     USE_MODEL,
@@ -79,7 +80,8 @@ def make_embedder(
     model = runs_as(model)
     if model == MULTILINGUAL_MODEL:
         e5 = SentenceTransformerEmbedder(E5_MODEL, cache_dir=cache, precision=precision, keep_fp32_export=keep)
-        return PairEmbedder(e5, UseEmbedder(), share=0.7, label=MULTILINGUAL_MODEL, cosine_range=MULTILINGUAL_RANGE)
+        return PairEmbedder(e5, UseEmbedder(), share=0.7, label=MULTILINGUAL_MODEL, cosine_range=MULTILINGUAL_RANGE,
+                            cross_language_range=MULTILINGUAL_CROSS_RANGE)
     if model == USE_MODEL:
         return UseEmbedder()
     return SentenceTransformerEmbedder(model, cache_dir=cache, precision=precision, keep_fp32_export=keep)

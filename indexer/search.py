@@ -23,6 +23,7 @@ import logging
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from datetime import datetime, timezone
+from typing import Callable
 
 from .catalog import Catalog, ChunkRow
 from .embedding import Embedder
@@ -44,6 +45,8 @@ _MAX_IN_FILTER = 5000
 # A query is treated as Chinese/Japanese/Korean from this share of CJK letters on
 # (one CJK character carries about as much as a whole English word).
 _CJK_QUERY_SHARE = 0.2
+# A passage's script (CJK or not) is judged on its first characters.
+_SCRIPT_SAMPLE = 1000
 # A result's keyword evidence looks at no more than this many query terms.
 _MAX_SCORED_TERMS = 16
 
@@ -83,6 +86,11 @@ class Searcher:
             floor, full = cosine_range
             tuning = replace(tuning, calibration=replace(tuning.calibration, cosine_floor=floor, cosine_full=full))
         self.tuning = tuning
+        # Across scripts (an English question, a Chinese passage) a multilingual model's cosines
+        # run lower: such a pair of texts is read on the scale the model declares for it.
+        cross = getattr(embedder, "cross_language_range", None)
+        self._cross = (replace(tuning.calibration, cosine_floor=cross[0], cosine_full=cross[1])
+                       if cross is not None else None)
         self._side = ThreadPoolExecutor(max_workers=2, thread_name_prefix="notewell-keyword")
         self.term_stats = TermStats(catalog)
 
@@ -98,8 +106,8 @@ class Searcher:
             if not self.catalog.has_vectors():
                 return []
             hits = self.dense(query, n, filters)
-            cal = self.tuning.calibration
-            return [to_result(row, dense_relevance(cosine, cal))
+            scale = self._scale(query)
+            return [to_result(row, dense_relevance(cosine, scale(row)))
                     for row, cosine in _top_per_note(hits, k, self.tuning.per_note)]
         if mode == "keyword":
             return self._scored(query, _top_per_note(self.keyword(query, n, filters), k, self.tuning.per_note), {})
@@ -130,6 +138,7 @@ class Searcher:
         Scores never rise down the list: a result below another never reads higher.
         """
         cal = self.tuning.calibration
+        scale = self._scale(query)
         terms = query_terms(query)[:_MAX_SCORED_TERMS]
         found = self.catalog.terms_in_chunks(terms, [row.id for row, _ in picked]) if terms else {}
         total = self.term_stats.total() if terms else 0
@@ -138,11 +147,19 @@ class Searcher:
         out: list[SearchResult] = []
         for row, _ in picked:
             cosine = cosines.get(row.id, below)
-            dense = dense_relevance(cosine, cal) if cosine is not None else 0.0
+            dense = dense_relevance(cosine, scale(row)) if cosine is not None else 0.0
             keyword = keyword_evidence(terms, found.get(row.id, set()), self.term_stats.chunks_with, total, cal)
             ceiling = min(ceiling, combined(dense, keyword, cal))
             out.append(to_result(row, ceiling))
         return out
+
+    def _scale(self, query: str) -> Callable[[ChunkRow], Calibration]:
+        """The calibration each passage's cosine is read on for this query."""
+        cal, cross = self.tuning.calibration, self._cross
+        if cross is None:
+            return lambda row: cal
+        asked_cjk = cjk_share(query) >= _CJK_QUERY_SHARE
+        return lambda row: cross if (cjk_share(row.text[:_SCRIPT_SAMPLE]) >= _CJK_QUERY_SHARE) != asked_cjk else cal
 
     def _keywords_only(self, keyword: list[tuple[ChunkRow, float]], exact: list[tuple[ChunkRow, float]],
                        k: int) -> list[tuple[ChunkRow, float]]:

@@ -136,6 +136,29 @@ def test_scores_say_good_match_for_a_real_answer_and_not_for_nonsense(mixed_inde
         assert mixed_index.search(nonsense, k=1)[0].score < GOOD_MATCH, nonsense
 
 
+def test_an_answer_in_the_other_language_reads_as_a_good_match(multilingual: Embedder, tmp_path: Path) -> None:
+    """Replayed from a look at the Search tab: "climbing stairs, how many ways" put the Chinese
+    跳台阶 note first but scored it 0.09, greyed as a weak match: across languages the pair's
+    cosines run lower (real answers 0.64-0.82, nonsense 0.56-0.63) than within one (0.67-0.87
+    and 0.57-0.65), so they are read on a scale of their own."""
+    from notewell.indexer.relevance import GOOD_MATCH
+
+    notes = write_notes(tmp_path / "notes", {
+        **NOTES,
+        "zh/stairs.md": "# 跳台阶\n\n一只青蛙一次可以跳上 1 级台阶，也可以跳上 2 级。求该青蛙跳上一个 n 级的台阶总共有多少种跳法。",
+    })
+    index = NotesIndex.open(tmp_path / "data", multilingual)
+    try:
+        index.sync([notes])
+        for mode in ("dense", "hybrid"):
+            best = index.search("climbing stairs, how many ways", k=3, mode=mode)[0]  # type: ignore[arg-type]
+            assert (best.path, best.score >= GOOD_MATCH) == ("zh/stairs.md", True), (mode, best.score)
+        for nonsense in ("what is the capital of australia", "best hiking trails in colorado", "世界杯决赛比分"):
+            assert index.search(nonsense, k=1)[0].score < GOOD_MATCH, nonsense
+    finally:
+        index.close()
+
+
 BURIED = {
     "en/chmod.md": "# chmod\n\nChange the access permissions of a file or directory: chmod u+x script.sh gives its "
                    "owner the right to execute it; chmod 644 file.txt makes it readable by everyone.",
