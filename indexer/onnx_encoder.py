@@ -324,9 +324,10 @@ def export(model: Any, cache_dir: Path, key: str, model_path: str = "") -> OnnxE
         partial.unlink(missing_ok=True)
 
 
-def remove_older_exports(cache_dir: Path, key: str, model_path: str) -> None:
-    """Exports of this same model for other library versions (or an older folder of it) go;
-    another model's stay (a shared cache serves several data dirs and models)."""
+def remove_older_exports(cache_dir: Path, key: str, model_path: str, same_family: bool = False) -> None:
+    """Exports of this same model for other library versions go; another model's stay (a shared
+    cache serves several data dirs and models). `same_family` (a data dir's own cache only):
+    also those of another folder multilingual-e5-small was written to (an older format)."""
     for meta in cache_dir.glob("*.json"):
         other = meta.name.split(".")[0]
         if other == key:
@@ -335,7 +336,7 @@ def remove_older_exports(cache_dir: Path, key: str, model_path: str) -> None:
             owner = json.loads(meta.read_text()).get("model")
         except (OSError, ValueError, AttributeError):
             owner = None
-        if owner is not None and not _same_model(owner, model_path):
+        if owner is not None and owner != model_path and not (same_family and _same_model(owner, model_path)):
             continue
         for old in cache_dir.glob(f"{other}.*"):
             old.unlink(missing_ok=True)
