@@ -134,6 +134,8 @@ class Settings:
             raise SettingsError(f"The settings in {path} are not a JSON object. Fix or delete that file.")
         if raw.get(VERSION_KEY) is None:
             raw = _from_version_1(raw)
+        if isinstance(raw.get("model_precision"), str):  # typed into a text field once: "FP32 "
+            raw["model_precision"] = raw["model_precision"].strip().lower()
         known = {f.name for f in fields(cls)}
         return cls(**{k: v for k, v in raw.items() if k in known})
 

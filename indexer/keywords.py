@@ -105,6 +105,17 @@ def cjk_share(text: str) -> float:
     return sum(1 for ch in letters if _HAS_CJK.match(ch)) / len(letters)
 
 
+def writes_cjk(text: str) -> bool:
+    """Whether a text is written in Chinese, Japanese or Korean: at least a fifth of its words
+    are, counting each CJK character as a word (a Chinese note that is mostly code is Chinese;
+    an English one quoting a Chinese term is not)."""
+    cjk = len(_HAS_CJK.findall(text))
+    if not cjk:
+        return False
+    words = len(_TERM.findall(_CJK_RUN.sub(" ", text)))
+    return cjk >= 0.2 * (cjk + words)
+
+
 def match_phrase(term: str) -> str:
     """One term as an FTS5 string (quoted, so no word is read as an operator)."""
     return '"' + term.replace('"', '""') + '"'

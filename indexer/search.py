@@ -28,7 +28,7 @@ from typing import Callable
 from .catalog import Catalog, ChunkRow
 from .embedding import Embedder
 from .errors import StoreError
-from .keywords import cjk_share, identifiers, match_expression, match_phrase, query_terms
+from .keywords import cjk_share, identifiers, match_expression, match_phrase, query_terms, writes_cjk
 from .relevance import Calibration, combined, dense_relevance, is_telling, keyword_evidence
 from .term_stats import TermStats
 from .types import SearchFilters, SearchMode, SearchResult
@@ -106,9 +106,11 @@ class Searcher:
             if not self.catalog.has_vectors():
                 return []
             hits = self.dense(query, n, filters)
-            scale = self._scale(query)
-            return [to_result(row, dense_relevance(cosine, scale(row)))
-                    for row, cosine in _top_per_note(hits, k, self.tuning.per_note)]
+            scale, ceiling, out = self._scale(query), 1.0, []
+            for row, cosine in _top_per_note(hits, k, self.tuning.per_note):
+                ceiling = min(ceiling, dense_relevance(cosine, scale(row)))  # never rising down the list
+                out.append(to_result(row, ceiling))
+            return out
         if mode == "keyword":
             return self._scored(query, _top_per_note(self.keyword(query, n, filters), k, self.tuning.per_note), {})
         if not self.dense_ready():  # keywords answer at once; the model joins when it is ready
@@ -158,8 +160,8 @@ class Searcher:
         cal, cross = self.tuning.calibration, self._cross
         if cross is None:
             return lambda row: cal
-        asked_cjk = cjk_share(query) >= _CJK_QUERY_SHARE
-        return lambda row: cross if (cjk_share(row.text[:_SCRIPT_SAMPLE]) >= _CJK_QUERY_SHARE) != asked_cjk else cal
+        asked_cjk = writes_cjk(query)
+        return lambda row: cross if writes_cjk(row.text[:_SCRIPT_SAMPLE]) != asked_cjk else cal
 
     def _keywords_only(self, keyword: list[tuple[ChunkRow, float]], exact: list[tuple[ChunkRow, float]],
                        k: int) -> list[tuple[ChunkRow, float]]:

@@ -172,6 +172,7 @@ class SettingsTab(QWidget):
 
         model.textChanged.connect(changed)
         precision.currentIndexChanged.connect(changed)
+        self._check_model = changed
         # The models that need no download, offered as you type (any other name still works).
         self.model_choices = QCompleter(list(MODEL_CHOICES), model)
         model.setCompleter(self.model_choices)
@@ -317,7 +318,7 @@ class SettingsTab(QWidget):
         for name, editor in self.editors.items():
             editor.set(getattr(self._prefs.settings, name))
         self.authtoken_field.setText(self._authtoken.get())
-        self.model_warning.setVisible(False)
+        self._check_model()  # hidden, unless a stored precision the form can't show ("fp16") would change
         self.status.setText("")
 
     def _refused_inbox(self, values: dict[str, Any]) -> str:

@@ -24,3 +24,12 @@ def test_a_precision_written_in_capitals_survives_saving_another_setting(qtbot, 
     changed = tab.save()
     assert "model_precision" not in changed, changed  # observed: saved as int8, every note re-embedded
     assert Settings.load(data_dir).model_precision.strip().lower() == "fp32"
+
+
+def test_a_precision_the_form_cannot_show_is_said_to_change_on_saving(qtbot, make_desktop, data_dir):
+    """"fp16" (the app refuses it: the index can't open) shows as int8, the default: saving
+    would change it, and re-embed every note, so the model warning says so before anything is saved."""
+    (data_dir / SETTINGS_FILE).write_text(json.dumps({"settings_version": 2, "model_precision": "fp16"}))
+    tab = make_desktop(start=False).settings_tab
+    assert tab.findChild(object, "model_precision").currentData() == "int8"
+    assert tab.model_warning.isVisibleTo(tab)
