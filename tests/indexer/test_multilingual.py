@@ -38,14 +38,31 @@ def multilingual(request: pytest.FixtureRequest) -> Embedder:
     return make_embedder(Settings(model="multilingual"))
 
 
-@pytest.fixture(scope="module")
-def mixed_index(multilingual: Embedder, tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
-    root = tmp_path_factory.mktemp("mixed")
-    notes = write_notes(root / "notes", NOTES)
-    index = NotesIndex.open(root / "data", multilingual)
-    index.sync([notes])
+# NOTES and more, where a question's answer may be in the other language than the notes around it.
+WIDER = {
+    **NOTES,
+    "zh/stairs.md": "# 跳台阶\n\n一只青蛙一次可以跳上 1 级台阶，也可以跳上 2 级。求该青蛙跳上一个 n 级的台阶总共有多少种跳法。",
+    "zh/code.md": "# 配置\n\n```python\nimport os\nfor name in os.listdir('.'):\n    print(name, os.path.getsize(name))\n```\n列出文件大小",
+    "en/oven.md": "# Cleaning the oven\n\nSpray the oven walls with a paste of baking soda and water, leave it overnight, wipe it off.",
+    "en/frog.md": "# Frogs\n\nFrogs in the garden pond croak loudly at night in spring.",
+}
+
+
+def _indexed(embedder: Embedder, root: Path, notes: dict[str, str]):  # type: ignore[no-untyped-def]
+    index = NotesIndex.open(root / "data", embedder)
+    index.sync([write_notes(root / "notes", notes)])
     yield index
     index.close()
+
+
+@pytest.fixture(scope="module")
+def mixed_index(multilingual: Embedder, tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
+    yield from _indexed(multilingual, tmp_path_factory.mktemp("mixed"), NOTES)
+
+
+@pytest.fixture(scope="module")
+def wider_index(multilingual: Embedder, tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
+    yield from _indexed(multilingual, tmp_path_factory.mktemp("wider"), WIDER)
 
 
 def _first(index: NotesIndex, query: str, mode: str) -> str:
@@ -136,27 +153,32 @@ def test_scores_say_good_match_for_a_real_answer_and_not_for_nonsense(mixed_inde
         assert mixed_index.search(nonsense, k=1)[0].score < GOOD_MATCH, nonsense
 
 
-def test_an_answer_in_the_other_language_reads_as_a_good_match(multilingual: Embedder, tmp_path: Path) -> None:
+def test_an_answer_in_the_other_language_reads_as_a_good_match(wider_index: NotesIndex) -> None:
     """Replayed from a look at the Search tab: "climbing stairs, how many ways" put the Chinese
     跳台阶 note first but scored it 0.09, greyed as a weak match: across languages the pair's
     cosines run lower (real answers 0.64-0.82, nonsense 0.56-0.63) than within one (0.67-0.87
     and 0.57-0.65), so they are read on a scale of their own."""
     from notewell.indexer.relevance import GOOD_MATCH
 
-    notes = write_notes(tmp_path / "notes", {
-        **NOTES,
-        "zh/stairs.md": "# 跳台阶\n\n一只青蛙一次可以跳上 1 级台阶，也可以跳上 2 级。求该青蛙跳上一个 n 级的台阶总共有多少种跳法。",
-    })
-    index = NotesIndex.open(tmp_path / "data", multilingual)
-    try:
-        index.sync([notes])
-        for mode in ("dense", "hybrid"):
-            best = index.search("climbing stairs, how many ways", k=3, mode=mode)[0]  # type: ignore[arg-type]
-            assert (best.path, best.score >= GOOD_MATCH) == ("zh/stairs.md", True), (mode, best.score)
-        for nonsense in ("what is the capital of australia", "best hiking trails in colorado", "世界杯决赛比分"):
-            assert index.search(nonsense, k=1)[0].score < GOOD_MATCH, nonsense
-    finally:
-        index.close()
+    for mode in ("dense", "hybrid"):
+        best = wider_index.search("climbing stairs, how many ways", k=3, mode=mode)[0]  # type: ignore[arg-type]
+        assert (best.path, best.score >= GOOD_MATCH) == ("zh/stairs.md", True), (mode, best.score)
+    for nonsense in ("what is the capital of australia", "best hiking trails in colorado", "世界杯决赛比分"):
+        assert wider_index.search(nonsense, k=1)[0].score < GOOD_MATCH, nonsense
+
+
+@pytest.mark.parametrize("query", [
+    "baking in the oven overnight",          # second review: en/oven 0.52, then zh/bread 0.63
+    "how do I unpack a compressed archive",  # en/disk 0.02, then zh/ssh 0.10
+    "怎么把本地分支推送到远程仓库",              # zh/tar 0.12, then zh/code 0.19 (a Chinese note of code read as "English")
+])
+def test_dense_scores_never_rise_down_the_list(wider_index: NotesIndex, query: str) -> None:
+    """Second review of the scale across scripts: dense mode orders by cosine, and a passage in
+    the other script, read on the kinder scale, scored above the one before it; the GUI and
+    `notewell search` judge "No good match" from the first result alone."""
+    results = wider_index.search(query, k=6, mode="dense")
+    scores = [round(r.score, 3) for r in results]
+    assert scores == sorted(scores, reverse=True), [(r.path, round(r.score, 3)) for r in results]
 
 
 BURIED = {
