@@ -26,7 +26,8 @@ from .e5_model import E5_MODEL
 from .e5_model import model_folder as e5_model_folder
 from .errors import EmbeddingError
 from .onnx_encoder import (
-    PRECISIONS, OnnxEncoder, cache_key, discard_fp32_export, export_in_child, is_cached, remove_older_exports,
+    PRECISIONS, OnnxEncoder, cache_key, discard_fp32_export, export_in_child, is_cached, plain_tokenizer,
+    remove_older_exports,
 )
 
 log = logging.getLogger(__name__)
@@ -419,13 +420,7 @@ def _plain_counter(tokenizer):  # type: ignore[no-untyped-def]
     backend = _rust_backend(tokenizer)
     if backend is None:
         return None
-    if backend is not tokenizer:
-        import copy
-
-        backend = copy.deepcopy(backend)
-    backend.no_padding()
-    backend.no_truncation()
-    return backend
+    return plain_tokenizer(backend, copy=backend is not tokenizer)
 
 
 def _read_max_tokens(path: str, tokenizer) -> int:  # type: ignore[no-untyped-def]

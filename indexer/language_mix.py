@@ -102,7 +102,6 @@ def sample_notes(folders: Iterable[Path], options: SourceOptions = SourceOptions
     return LanguageMix(sampled, cjk)
 
 
-
 def head_text(note: NoteFile) -> str:
     """The start of a note's text as the indexer reads it: decoded whatever its encoding; a
     PDF's first pages, a web page's text. Raises SkipFile when the note can't be read."""

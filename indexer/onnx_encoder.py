@@ -38,6 +38,8 @@ from importlib import metadata
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Sequence
 
+from .e5_model import E5_MODEL
+
 if TYPE_CHECKING:
     import numpy as np
 
@@ -87,7 +89,7 @@ class OnnxEncoder:
         overlap ("Already borrowed"). Texts are cut to the model's length here, per run."""
         self._session = session
         plain = getattr(tokenizer, "padding", None) is None and getattr(tokenizer, "truncation", None) is None
-        self._unpadded = tokenizer if plain else _fixed_tokenizer(tokenizer)
+        self._unpadded = tokenizer if plain else plain_tokenizer(tokenizer)
         self.spec = spec
         self.precision = precision
         self._batcher = _Batcher(self.encode)
@@ -268,7 +270,7 @@ def _same_model(owner: str, model_path: str) -> bool:
     if owner == model_path:
         return True
     a, b = Path(owner), Path(model_path)
-    prefix = "multilingual-e5-small-"
+    prefix = f"{E5_MODEL}-"
     return a.parent == b.parent and a.name.startswith(prefix) and b.name.startswith(prefix)
 
 
@@ -522,14 +524,16 @@ def _export_graph(model: Any, spec: EncoderSpec, dest: Path) -> None:
         )
 
 
-def _fixed_tokenizer(tokenizer: Any) -> Any:
-    """A private copy that neither pads nor truncates (OnnxEncoder does both, per run)."""
-    import copy
+def plain_tokenizer(tokenizer: Any, copy: bool = True) -> Any:
+    """A Rust tokenizer set to neither pad nor truncate (OnnxEncoder does both, per run): a
+    private copy, or with `copy=False` the tokenizer itself, set up in place."""
+    if copy:
+        import copy as copying
 
-    fixed = copy.deepcopy(tokenizer)
-    fixed.no_padding()
-    fixed.no_truncation()
-    return fixed
+        tokenizer = copying.deepcopy(tokenizer)
+    tokenizer.no_padding()
+    tokenizer.no_truncation()
+    return tokenizer
 
 
 def _session(graph: Path) -> Any:
